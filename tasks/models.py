@@ -1,0 +1,220 @@
+"""Bundles, items, assignments and their results.
+
+State fields change only through `tasks.services` (a transition map, a conditional UPDATE of
+exactly one row, a history row where audit matters). Money never lives here: the ledger in
+`payments` is the only record of who owns what.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class BundleStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+class Bundle(models.Model):
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bundles"
+    )
+    title = models.CharField(max_length=200)
+    instructions = models.TextField(blank=True)
+    question = models.JSONField(help_text="Question schema: see tasks.schema")
+    # Integer minor units of `currency`; fixed once published (escrow was reserved at this rate).
+    reward_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    min_overlap = models.PositiveSmallIntegerField(default=1)
+    max_overlap = models.PositiveSmallIntegerField(default=1)
+    target_confidence = models.FloatField(null=True, blank=True)
+    gold_rate = models.FloatField(default=0.0)
+    min_gold_accuracy = models.FloatField(null=True, blank=True)
+    time_limit_seconds = models.PositiveIntegerField(default=600)
+    auto_approve_after_seconds = models.PositiveIntegerField(default=3 * 24 * 3600)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    requirements = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=16, choices=BundleStatus.choices, default=BundleStatus.DRAFT, db_index=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_overlap__gte=models.F("min_overlap")) & Q(min_overlap__gte=1),
+                name="bundle_overlap_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="bundle_gold_rate_range"
+            ),
+        ]
+        indexes = [models.Index(fields=["requester", "status"])]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.title}"
+
+    @property
+    def is_dynamic_overlap(self) -> bool:
+        return self.max_overlap > self.min_overlap
+
+
+class BundleEvent(models.Model):
+    """Audit trail of a bundle's state changes (who, when, why)."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="events")
+    from_status = models.CharField(max_length=16)
+    to_status = models.CharField(max_length=16)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+
+class ItemState(models.TextChoices):
+    # open: claimable (slots_open > 0); full: every slot is claimed or answered, waiting on
+    # workers; complete: has all the judgments it needs. Only `open` rows are in the claim index.
+    OPEN = "open", "Open"
+    FULL = "full", "Full"
+    COMPLETE = "complete", "Complete"
+
+
+class Item(models.Model):
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="items")
+    external_id = models.CharField(max_length=200, blank=True, default="")
+    payload = models.JSONField()
+    # The gold answer is never serialised to a worker (see tasks.api.serializers).
+    gold = models.JSONField(null=True, blank=True)
+    is_gold = models.BooleanField(default=False)
+    state = models.CharField(max_length=8, choices=ItemState.choices, default=ItemState.OPEN)
+    priority = models.IntegerField(default=0, help_text="Lower is served first.")
+    # Judgment slots not yet handed out. Never negative: a claim takes one under a row lock
+    # (or an atomic conditional UPDATE); return, expiry and rejection give one back.
+    slots_open = models.PositiveSmallIntegerField(default=1)
+    judgments_submitted = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bundle", "external_id"],
+                condition=~Q(external_id=""),
+                name="item_external_id_unique",
+            ),
+        ]
+        indexes = [
+            # The claim path: open items of a bundle in serving order. Partial, so rows that
+            # are full or complete (most of a busy bundle) are not in it at all.
+            models.Index(
+                fields=["bundle", "is_gold", "priority", "id"],
+                condition=Q(state="open"),
+                name="item_claim_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} ({self.external_id or 'no external id'})"
+
+
+class AssignmentStatus(models.TextChoices):
+    CLAIMED = "claimed", "Claimed"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    RETURNED = "returned", "Returned"
+    EXPIRED = "expired", "Expired"
+
+
+class Assignment(models.Model):
+    """One worker's work on one item. Never deleted: expired and returned claims keep their
+    history (who held what, when)."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="assignments")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+    )
+    status = models.CharField(
+        max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.CLAIMED
+    )
+    is_gold = models.BooleanField(default=False)
+    answer = models.JSONField(null=True, blank=True)
+    gold_correct = models.BooleanField(null=True, blank=True)
+    claimed_at = models.DateTimeField()
+    deadline = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    seconds_spent = models.FloatField(null=True, blank=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    auto_approved = models.BooleanField(default=False)
+    reject_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            # A worker never gets the same item twice, whatever the concurrency.
+            models.UniqueConstraint(fields=["item", "worker"], name="assignment_item_worker"),
+        ]
+        indexes = [
+            models.Index(fields=["bundle", "status"]),
+            models.Index(fields=["worker", "status"]),
+            models.Index(
+                fields=["deadline"], condition=Q(status="claimed"), name="assignment_live_deadline"
+            ),
+            models.Index(
+                fields=["submitted_at"],
+                condition=Q(status="submitted"),
+                name="assignment_awaiting_review",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
+
+class ItemResult(models.Model):
+    """The aggregated answer of an item (written by the quality engine)."""
+
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="result")
+    label = models.JSONField(null=True)
+    confidence = models.FloatField(null=True)
+    method = models.CharField(max_length=32)
+    judgments = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+
+class WorkerBundleStats(models.Model):
+    """Per (worker, bundle) counters and standing. Counters change by `F()` updates inside the
+    transaction that changes the assignment they count."""
+
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bundle_stats"
+    )
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="worker_stats")
+    submitted = models.PositiveIntegerField(default=0)
+    approved = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(default=0)
+    gold_seen = models.PositiveIntegerField(default=0)
+    gold_correct = models.PositiveIntegerField(default=0)
+    blocked = models.BooleanField(default=False)
+    blocked_reason = models.TextField(blank=True)
+    blocked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "bundle"], name="worker_bundle_stats_unique")
+        ]
