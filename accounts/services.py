@@ -63,12 +63,15 @@ def worker_set_status(
     """Suspend, ban or reinstate a worker; a reason is required when taking work away."""
     status = WorkerStatus(status)
     if status != WorkerStatus.ACTIVE and not reason.strip():
-        raise DomainError("A reason is required to suspend or ban a worker.", code="reason_required")
+        raise DomainError(
+            "A reason is required to suspend or ban a worker.", code="reason_required"
+        )
     profile = WorkerProfile.objects.get(user=worker)
     WorkerProfile.objects.filter(pk=profile.pk).update(
         status=status, status_reason=reason.strip(), status_changed_at=timezone.now()
     )
     profile.refresh_from_db()
+    worker.worker_profile = profile  # keep a caller's cached relation truthful
     return profile
 
 
@@ -105,7 +108,9 @@ def qualification_grant(
 ) -> WorkerQualification:
     """Grant (or re-value) a requester-owned qualification; system ones are computed."""
     if qualification.is_system or qualification.owner_id is None:
-        raise DomainError("System qualifications are computed, not granted.", code="system_qualification")
+        raise DomainError(
+            "System qualifications are computed, not granted.", code="system_qualification"
+        )
     if not hasattr(worker, "worker_profile"):
         raise DomainError("That user is not a worker.", code="not_a_worker")
     grant, _ = WorkerQualification.objects.update_or_create(

@@ -11,8 +11,9 @@ class DomainError(Exception):
     code = "error"
     http_status = 400
 
-    def __init__(self, detail: str, *, code: str | None = None, http_status: int | None = None,
-                 **extra: Any) -> None:
+    def __init__(
+        self, detail: str, *, code: str | None = None, http_status: int | None = None, **extra: Any
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         if code is not None:

@@ -83,6 +83,9 @@ class BundleEvent(models.Model):
     class Meta:
         ordering = ["created_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.bundle_id}: {self.from_status or 'new'} -> {self.to_status}"
+
 
 class ItemState(models.TextChoices):
     # open: claimable (slots_open > 0); full: every slot is claimed or answered, waiting on
@@ -196,6 +199,9 @@ class ItemResult(models.Model):
     judgments = models.PositiveIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"result of item {self.item_id}: {self.label} ({self.confidence})"
+
 
 class WorkerBundleStats(models.Model):
     """Per (worker, bundle) counters and standing. Counters change by `F()` updates inside the
@@ -218,3 +224,6 @@ class WorkerBundleStats(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["worker", "bundle"], name="worker_bundle_stats_unique")
         ]
+
+    def __str__(self) -> str:
+        return f"worker {self.worker_id} in bundle {self.bundle_id}"

@@ -123,7 +123,9 @@ def answer_validate(question: dict[str, Any], answer: Any) -> Any:
         return int(answer) if float(answer).is_integer() else float(answer)
     # rating
     if not _is_int(answer) or not question["min"] <= answer <= question["max"]:
-        raise InvalidAnswer(f"answer must be an integer from {question['min']} to {question['max']}.")
+        raise InvalidAnswer(
+            f"answer must be an integer from {question['min']} to {question['max']}."
+        )
     return answer
 
 

@@ -13,7 +13,9 @@ class TokenRequestSerializer(serializers.Serializer):
             self.context.get("request"), email=attrs["email"].lower(), password=attrs["password"]
         )
         if user is None or not user.is_active:
-            raise serializers.ValidationError("Unable to log in with those credentials.", code="authorization")
+            raise serializers.ValidationError(
+                "Unable to log in with those credentials.", code="authorization"
+            )
         attrs["user"] = user
         return attrs
 
@@ -30,7 +32,15 @@ class MeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "email", "is_requester", "is_worker", "is_staff", "worker_status", "approval_rate"]
+        fields = [
+            "id",
+            "email",
+            "is_requester",
+            "is_worker",
+            "is_staff",
+            "worker_status",
+            "approval_rate",
+        ]
 
     def get_worker_status(self, user: User) -> str | None:
         return user.worker_profile.status if user.is_worker else None

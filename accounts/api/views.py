@@ -43,7 +43,10 @@ def me(request):
 
 
 class QualificationViewSet(
-    mixins.ListModelMixin, mixins.CreateModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """A requester's own qualifications (plus the system ones, read-only), and grants."""
 
@@ -78,7 +81,9 @@ class QualificationViewSet(
         if worker is None:
             raise DomainError("No worker with that email.", code="unknown_worker", http_status=404)
         grant = services.qualification_grant(
-            qualification=qualification, worker=worker, value=body.validated_data["value"],
+            qualification=qualification,
+            worker=worker,
+            value=body.validated_data["value"],
             by=request.user,
         )
         return Response(WorkerQualificationSerializer(grant).data, status=status.HTTP_201_CREATED)

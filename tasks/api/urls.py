@@ -1,1 +1,11 @@
-urlpatterns: list = []
+from rest_framework.routers import SimpleRouter
+
+from . import views
+
+router = SimpleRouter()
+router.register("bundles", views.BundleViewSet, basename="bundle")
+router.register("assignments", views.AssignmentReviewViewSet, basename="assignment")
+router.register("work/bundles", views.WorkBundleViewSet, basename="work-bundle")
+router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-assignment")
+
+urlpatterns = router.urls

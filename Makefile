@@ -1,0 +1,51 @@
+# crowdmarket: `make run` serves the demo on SQLite; `make test` runs the whole suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BENCH_VENV ?= .venv-bench
+HOST ?= 127.0.0.1:8000
+
+.PHONY: install run demo test lint format bench bench-install clean
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py load_demo
+	DEBUG=1 $(PY) manage.py runserver $(HOST)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+$(BENCH_VENV)/.installed: requirements.txt bench/requirements.txt
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -r requirements.txt -r bench/requirements.txt
+	touch $@
+
+bench-install: $(BENCH_VENV)/.installed
+
+# Benchmarks need PostgreSQL (claim, ingest); BENCH_DATABASE_URL names a scratch database.
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crowdmarket_bench
+bench: install bench-install
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.claim $(BENCH_ARGS)
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.ingest $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python -m bench.aggregation $(BENCH_ARGS)
+	$(BENCH_VENV)/bin/python -m bench.overlap $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) $(BENCH_VENV) db.sqlite3 staticfiles

@@ -1,0 +1,231 @@
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from marketplace.errors import DomainError
+
+from . import services
+from .models import (
+    Assignment,
+    AssignmentStatus,
+    Bundle,
+    BundleEvent,
+    Item,
+    ItemResult,
+    WorkerBundleStats,
+)
+
+
+def _link(obj, label=None):
+    if obj is None:
+        return "-"
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label or str(obj))
+
+
+def _changelist(model, label, **filters):
+    query = "&".join(f"{k}={v}" for k, v in filters.items())
+    url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    return format_html('<a href="{}?{}">{}</a>', url, query, label)
+
+
+class BundleEventInline(admin.TabularInline):
+    model = BundleEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["from_status", "to_status", "by", "note", "created_at"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Bundle)
+class BundleAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "title",
+        "requester",
+        "status",
+        "reward_minor",
+        "currency",
+        "min_overlap",
+        "max_overlap",
+        "created_at",
+        "related",
+    ]
+    list_filter = ["status", "currency", "created_at"]
+    search_fields = ["title", "requester__email"]
+    readonly_fields = ["status", "created_at", "updated_at", "published_at", "finished_at"]
+    list_select_related = ["requester"]
+    inlines = [BundleEventInline]
+    actions = ["pause", "resume", "cancel"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="related")
+    def related(self, bundle):
+        return format_html(
+            "{} · {} · {}",
+            _changelist(Item, "items", bundle__id__exact=bundle.pk),
+            _changelist(Assignment, "assignments", bundle__id__exact=bundle.pk),
+            _changelist(WorkerBundleStats, "workers", bundle__id__exact=bundle.pk),
+        )
+
+    def _apply(self, request, queryset, service, verb):
+        done = 0
+        for bundle in queryset:
+            try:
+                service(bundle=bundle, by=request.user)
+                done += 1
+            except DomainError as exc:
+                messages.warning(request, f"{bundle}: {exc.detail}")
+        messages.info(request, f"{done} bundle(s) {verb}.")
+
+    @admin.action(description="Pause selected bundles")
+    def pause(self, request, queryset):
+        self._apply(request, queryset, services.bundle_pause, "paused")
+
+    @admin.action(description="Resume selected bundles")
+    def resume(self, request, queryset):
+        self._apply(request, queryset, services.bundle_resume, "resumed")
+
+    @admin.action(description="Cancel selected bundles")
+    def cancel(self, request, queryset):
+        self._apply(request, queryset, services.bundle_cancel, "cancelled")
+
+
+@admin.register(Item)
+class ItemAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "bundle_link",
+        "external_id",
+        "is_gold",
+        "state",
+        "slots_open",
+        "judgments_submitted",
+        "confidence",
+    ]
+    list_filter = ["state", "is_gold", ("bundle", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["external_id", "bundle__title"]
+    readonly_fields = ["bundle", "state", "slots_open", "judgments_submitted", "created_at"]
+    list_select_related = ["bundle", "result"]
+    show_full_result_count = False
+
+    @admin.display(description="bundle")
+    def bundle_link(self, item):
+        return _link(item.bundle)
+
+    @admin.display(description="confidence")
+    def confidence(self, item):
+        result = getattr(item, "result", None)
+        return None if result is None else result.confidence
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "bundle_link",
+        "item_link",
+        "worker",
+        "status",
+        "is_gold",
+        "gold_correct",
+        "submitted_at",
+        "seconds_spent",
+    ]
+    list_filter = [
+        "status",
+        "is_gold",
+        "gold_correct",
+        "auto_approved",
+        ("bundle", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["worker__email", "item__external_id", "bundle__title"]
+    readonly_fields = [f.name for f in Assignment._meta.fields]
+    list_select_related = ["bundle", "item", "worker"]
+    actions = ["approve", "reject"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # history is never deleted
+
+    @admin.display(description="bundle")
+    def bundle_link(self, assignment):
+        return _link(assignment.bundle)
+
+    @admin.display(description="item")
+    def item_link(self, assignment):
+        return _link(assignment.item, f"item {assignment.item_id}")
+
+    @admin.action(description="Approve selected (submitted) assignments")
+    def approve(self, request, queryset):
+        done = 0
+        for assignment_id in queryset.filter(status=AssignmentStatus.SUBMITTED).values_list(
+            "id", flat=True
+        ):
+            try:
+                services.assignment_approve(assignment_id=assignment_id, by=request.user)
+                done += 1
+            except DomainError as exc:
+                messages.warning(request, f"assignment {assignment_id}: {exc.detail}")
+        messages.info(request, f"{done} assignment(s) approved.")
+
+    @admin.action(description="Reject selected (submitted) assignments")
+    def reject(self, request, queryset):
+        done = 0
+        reason = f"Rejected by platform staff ({request.user.email})."
+        for assignment_id in queryset.filter(status=AssignmentStatus.SUBMITTED).values_list(
+            "id", flat=True
+        ):
+            try:
+                services.assignment_reject(
+                    assignment_id=assignment_id, by=request.user, reason=reason
+                )
+                done += 1
+            except DomainError as exc:
+                messages.warning(request, f"assignment {assignment_id}: {exc.detail}")
+        messages.info(request, f"{done} assignment(s) rejected.")
+
+
+@admin.register(ItemResult)
+class ItemResultAdmin(admin.ModelAdmin):
+    list_display = ["item", "label", "confidence", "method", "judgments", "updated_at"]
+    list_filter = ["method"]
+    search_fields = ["item__external_id"]
+    readonly_fields = ["item", "label", "confidence", "method", "judgments", "updated_at"]
+
+
+@admin.register(WorkerBundleStats)
+class WorkerBundleStatsAdmin(admin.ModelAdmin):
+    list_display = [
+        "worker",
+        "bundle",
+        "submitted",
+        "approved",
+        "rejected",
+        "gold_seen",
+        "gold_correct",
+        "blocked",
+    ]
+    list_filter = ["blocked", ("bundle", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["worker__email", "bundle__title", "blocked_reason"]
+    readonly_fields = [
+        "submitted",
+        "approved",
+        "rejected",
+        "gold_seen",
+        "gold_correct",
+        "blocked_at",
+    ]
+    actions = ["unblock"]
+    list_select_related = ["worker", "bundle"]
+
+    @admin.action(description="Unblock selected workers in their bundle")
+    def unblock(self, request, queryset):
+        for stats in queryset.select_related("worker", "bundle"):
+            services.worker_unblock_in_bundle(worker=stats.worker, bundle=stats.bundle)
+        messages.info(request, f"{queryset.count()} worker(s) unblocked.")

@@ -1,0 +1,164 @@
+"""Shapes of the v1 API (DESIGN.md is the contract). Workers' serializers never carry gold,
+other workers' answers, or requester-only fields."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
+from tasks.selectors import worker_public_id
+
+
+class BundleSerializer(serializers.ModelSerializer):
+    reward = serializers.IntegerField(source="reward_minor", min_value=0)
+    overlap = serializers.IntegerField(write_only=True, required=False, min_value=1)
+    question = serializers.JSONField()
+    requirements = serializers.JSONField(required=False)
+
+    class Meta:
+        model = Bundle
+        fields = [
+            "id", "title", "instructions", "question", "reward", "currency", "overlap",
+            "min_overlap", "max_overlap", "target_confidence", "gold_rate", "min_gold_accuracy",
+            "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
+            "status", "created_at", "published_at", "finished_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]
+        extra_kwargs = {
+            "min_overlap": {"required": False},
+            "max_overlap": {"required": False},
+            "currency": {"required": False},
+        }
+
+    def to_service_data(self) -> dict:
+        """validated_data with the API's names mapped onto the model's."""
+        return dict(self.validated_data)
+
+
+class BundleDetailSerializer(BundleSerializer):
+    progress = serializers.SerializerMethodField()
+
+    class Meta(BundleSerializer.Meta):
+        fields = [*BundleSerializer.Meta.fields, "progress"]
+
+    def get_progress(self, bundle: Bundle) -> dict:
+        from tasks.selectors import bundle_progress
+
+        return bundle_progress(bundle)
+
+
+class RequesterItemSerializer(serializers.ModelSerializer):
+    """Items as their owner sees them, gold included."""
+
+    class Meta:
+        model = Item
+        fields = [
+            "id", "external_id", "payload", "gold", "is_gold", "state", "judgments_submitted",
+            "slots_open", "created_at",
+        ]  # fmt: skip
+
+
+class UploadSummarySerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    gold = serializers.IntegerField()
+
+
+class RequesterAssignmentSerializer(serializers.ModelSerializer):
+    worker_id = serializers.SerializerMethodField()
+    item_external_id = serializers.CharField(source="item.external_id", read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id", "bundle", "item", "item_external_id", "worker_id", "status", "is_gold",
+            "answer", "gold_correct", "claimed_at", "deadline", "submitted_at", "seconds_spent",
+            "reviewed_at", "auto_approved", "reject_reason",
+        ]  # fmt: skip
+
+    def get_worker_id(self, assignment: Assignment) -> str:
+        return worker_public_id(assignment.bundle.requester_id, assignment.worker_id)
+
+
+class RejectSerializer(serializers.Serializer):
+    reason = serializers.CharField(allow_blank=False, max_length=2000)
+
+
+class BulkReviewSerializer(serializers.Serializer):
+    ids = serializers.ListField(child=serializers.IntegerField(), min_length=1, max_length=1000)
+    action = serializers.ChoiceField(choices=["approve", "reject"])
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class BulkReviewResultSerializer(serializers.Serializer):
+    done = serializers.ListField(child=serializers.IntegerField())
+    errors = serializers.DictField()
+
+
+class WorkerStatsSerializer(serializers.ModelSerializer):
+    worker_id = serializers.SerializerMethodField()
+    gold_accuracy = serializers.SerializerMethodField()
+
+    class Meta:
+        model = WorkerBundleStats
+        fields = [
+            "worker_id", "submitted", "approved", "rejected", "gold_seen", "gold_correct",
+            "gold_accuracy", "blocked", "blocked_reason", "blocked_at",
+        ]  # fmt: skip
+
+    def get_worker_id(self, stats: WorkerBundleStats) -> str:
+        return worker_public_id(stats.bundle.requester_id, stats.worker_id)
+
+    def get_gold_accuracy(self, stats: WorkerBundleStats) -> float | None:
+        return stats.gold_correct / stats.gold_seen if stats.gold_seen else None
+
+
+class WorkerBlockSerializer(serializers.Serializer):
+    worker_id = serializers.CharField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+# --- worker side -------------------------------------------------------------------------------
+
+
+class WorkBundleSerializer(serializers.ModelSerializer):
+    reward = serializers.IntegerField(source="reward_minor")
+    tasks_left = serializers.IntegerField(read_only=True, default=None)
+
+    class Meta:
+        model = Bundle
+        fields = [
+            "id", "title", "instructions", "question", "reward", "currency",
+            "time_limit_seconds", "tasks_left", "published_at",
+        ]  # fmt: skip
+
+
+class WorkItemSerializer(serializers.Serializer):
+    """What a worker sees of an item: its id and payload, never gold or is_gold."""
+
+    id = serializers.IntegerField()
+    payload = serializers.JSONField()
+
+
+class WorkAssignmentSerializer(serializers.ModelSerializer):
+    item = serializers.SerializerMethodField()
+    question = serializers.JSONField(source="bundle.question", read_only=True)
+    instructions = serializers.CharField(source="bundle.instructions", read_only=True)
+    reward = serializers.IntegerField(source="bundle.reward_minor", read_only=True)
+    currency = serializers.CharField(source="bundle.currency", read_only=True)
+    bundle_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Assignment
+        fields = [
+            "id", "bundle_id", "item", "question", "instructions", "deadline", "reward",
+            "currency", "status", "answer", "submitted_at", "reviewed_at", "reject_reason",
+        ]  # fmt: skip
+
+    def get_item(self, assignment: Assignment) -> dict:
+        return WorkItemSerializer(
+            {"id": assignment.item_id, "payload": assignment.item.payload}
+        ).data
+
+
+class SubmitSerializer(serializers.Serializer):
+    answer = serializers.JSONField(allow_null=True)

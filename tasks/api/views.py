@@ -1,0 +1,313 @@
+"""Thin views over tasks.services and tasks.selectors. Objects outside the caller's scope are
+404 (their existence is not confirmed), never 403."""
+
+from __future__ import annotations
+
+from django.http import Http404, StreamingHttpResponse
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FileUploadParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.models import User
+from marketplace.errors import DomainError
+from marketplace.permissions import IsRequester, IsWorker
+from tasks import exports, selectors, services
+from tasks.models import Assignment, AssignmentStatus, Item
+
+from . import serializers as s
+
+
+class AssignmentFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=AssignmentStatus.choices)
+    is_gold = filters.BooleanFilter()
+    submitted_after = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+
+    class Meta:
+        model = Assignment
+        fields = ["status", "is_gold", "item"]
+
+
+class ItemFilter(filters.FilterSet):
+    class Meta:
+        model = Item
+        fields = ["state", "is_gold", "external_id"]
+
+
+class BundleViewSet(viewsets.ModelViewSet):
+    """A requester's bundles: create, edit, publish, pause, resume, cancel, upload, results."""
+
+    permission_classes = [IsRequester]
+    filterset_fields = ["status"]
+
+    def get_queryset(self):
+        return selectors.bundles_of_requester(self.request.user)
+
+    def get_serializer_class(self):
+        return s.BundleDetailSerializer if self.action == "retrieve" else s.BundleSerializer
+
+    def perform_create(self, serializer):
+        serializer.instance = services.bundle_create(
+            requester=self.request.user, data=serializer.to_service_data()
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.bundle_update(
+            bundle=serializer.instance, by=self.request.user, data=serializer.to_service_data()
+        )
+
+    def perform_destroy(self, instance):
+        services.bundle_delete_draft(bundle=instance, by=self.request.user)
+
+    def _transition(self, service):
+        bundle = service(bundle=self.get_object(), by=self.request.user)
+        return Response(s.BundleDetailSerializer(bundle).data)
+
+    @extend_schema(request=None, responses=s.BundleDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def publish(self, request, pk=None):
+        return self._transition(services.bundle_publish)
+
+    @extend_schema(request=None, responses=s.BundleDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        return self._transition(services.bundle_pause)
+
+    @extend_schema(request=None, responses=s.BundleDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        return self._transition(services.bundle_resume)
+
+    @extend_schema(request=None, responses=s.BundleDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        return self._transition(services.bundle_cancel)
+
+    @extend_schema(
+        methods=["POST"],
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+            },
+            "text/csv": OpenApiTypes.STR,
+            "application/json": OpenApiTypes.OBJECT,
+            "application/x-ndjson": OpenApiTypes.STR,
+        },
+        responses={201: s.UploadSummarySerializer},
+    )
+    @extend_schema(methods=["GET"], responses=s.RequesterItemSerializer(many=True))
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[MultiPartParser, JSONParser, FileUploadParser],
+    )
+    def items(self, request, pk=None):
+        bundle = self.get_object()
+        if request.method == "GET":
+            queryset = ItemFilter(request.GET, bundle.items.order_by("id")).qs
+            page = self.paginate_queryset(queryset)
+            return self.get_paginated_response(s.RequesterItemSerializer(page, many=True).data)
+        content_type = request.content_type.split(";")[0].strip().lower()
+        if content_type == "multipart/form-data":
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise DomainError(
+                    "Send the file in the multipart field 'file'.", code="invalid_upload"
+                )
+            source, filename, content_type = upload, upload.name, upload.content_type
+        else:
+            # Raw body: stream it from the request instead of buffering it as request.data.
+            source, filename = request._request, None
+        summary = services.bundle_add_items(
+            bundle=bundle,
+            by=request.user,
+            source=source,
+            content_type=content_type,
+            filename=filename,
+        )
+        return Response({"created": summary.created, "gold": summary.gold}, status=201)
+
+    @extend_schema(responses=s.RequesterAssignmentSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def assignments(self, request, pk=None):
+        bundle = self.get_object()
+        queryset = AssignmentFilter(
+            request.GET, bundle.assignments.select_related("bundle", "item").order_by("id")
+        ).qs
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(s.RequesterAssignmentSerializer(page, many=True).data)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=["csv", "jsonl", "json"], description="export format"
+            )
+        ],
+        responses={
+            (200, "text/csv"): OpenApiTypes.STR,
+            (200, "application/json"): OpenApiTypes.OBJECT,
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def results(self, request, pk=None):
+        bundle = self.get_object()
+        fmt = request.GET.get("format", "json")
+        if fmt not in exports.FORMATS:
+            raise DomainError("format must be csv, jsonl or json.", code="invalid_format")
+        content_type, chunks = exports.bundle_results_export(bundle, fmt)
+        response = StreamingHttpResponse(chunks, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="bundle-{bundle.pk}-results.{fmt}"'
+        return response
+
+    @extend_schema(methods=["GET"], responses=s.WorkerStatsSerializer(many=True))
+    @extend_schema(
+        methods=["POST"], request=s.WorkerBlockSerializer, responses=s.WorkerStatsSerializer
+    )
+    @action(detail=True, methods=["get", "post"])
+    def workers(self, request, pk=None):
+        """GET: per-worker quality in this bundle. POST: block (with a reason) or unblock
+        (empty reason) a worker, by the worker id this requester sees."""
+        bundle = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(
+                selectors.bundle_worker_stats(bundle).select_related("bundle")
+            )
+            return self.get_paginated_response(s.WorkerStatsSerializer(page, many=True).data)
+        body = s.WorkerBlockSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        worker = self._worker_by_public_id(bundle, body.validated_data["worker_id"])
+        reason = body.validated_data["reason"]
+        if reason.strip():
+            stats = services.worker_block_in_bundle(
+                worker=worker, bundle=bundle, reason=reason, by=request.user
+            )
+        else:
+            services.worker_unblock_in_bundle(worker=worker, bundle=bundle)
+            stats = selectors.bundle_worker_stats(bundle).get(worker=worker)
+        return Response(s.WorkerStatsSerializer(stats).data)
+
+    @staticmethod
+    def _worker_by_public_id(bundle, public_id: str) -> User:
+        for stats in selectors.bundle_worker_stats(bundle).only("worker_id"):
+            if selectors.worker_public_id(bundle.requester_id, stats.worker_id) == public_id:
+                return User(pk=stats.worker_id)
+        raise DomainError("No such worker in this bundle.", code="unknown_worker", http_status=404)
+
+
+class AssignmentReviewViewSet(
+    mixins.RetrieveModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet
+):
+    """Review of submitted work by the bundle's requester."""
+
+    permission_classes = [IsRequester]
+    serializer_class = s.RequesterAssignmentSerializer
+    filterset_class = AssignmentFilter
+
+    def get_queryset(self):
+        return selectors.assignments_of_requester(self.request.user)
+
+    @extend_schema(request=None, responses=s.RequesterAssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        assignment = self.get_object()
+        assignment = services.assignment_approve(
+            assignment_id=assignment.pk, by=request.user, requester=request.user
+        )
+        return Response(s.RequesterAssignmentSerializer(assignment).data)
+
+    @extend_schema(request=s.RejectSerializer, responses=s.RequesterAssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        assignment = self.get_object()
+        body = s.RejectSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assignment = services.assignment_reject(
+            assignment_id=assignment.pk,
+            by=request.user,
+            reason=body.validated_data["reason"],
+            requester=request.user,
+        )
+        return Response(s.RequesterAssignmentSerializer(assignment).data)
+
+    @extend_schema(request=s.BulkReviewSerializer, responses=s.BulkReviewResultSerializer)
+    @action(detail=False, methods=["post"])
+    def review(self, request):
+        body = s.BulkReviewSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        summary = services.assignments_review(
+            requester=request.user,
+            assignment_ids=body.validated_data["ids"],
+            approve=body.validated_data["action"] == "approve",
+            reason=body.validated_data["reason"],
+        )
+        return Response({"done": summary.done, "errors": summary.errors})
+
+
+class WorkBundleViewSet(viewsets.GenericViewSet):
+    """Bundles a worker may work on, and claiming the next task in one."""
+
+    permission_classes = [IsWorker]
+    serializer_class = s.WorkBundleSerializer
+
+    def get_queryset(self):  # for schema generation only; reads go through selectors
+        return selectors.bundles_of_requester(User(pk=0)).none()
+
+    def list(self, request):
+        bundles = selectors.bundles_for_worker(request.user)
+        page = self.paginate_queryset(bundles)
+        return self.get_paginated_response(s.WorkBundleSerializer(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        bundle = selectors.bundle_for_worker(request.user, _int(pk))
+        if bundle is None:
+            raise Http404
+        return Response(s.WorkBundleSerializer(bundle).data)
+
+    @extend_schema(request=None, responses={201: s.WorkAssignmentSerializer})
+    @action(detail=True, methods=["post"])
+    def claim(self, request, pk=None):
+        bundle = services.bundle_for_claim(bundle_id=_int(pk), worker=request.user)
+        assignment = services.assignment_claim(bundle=bundle, worker=request.user)
+        return Response(s.WorkAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class WorkAssignmentViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """A worker's own assignments: submit, return, and the history with review outcomes."""
+
+    permission_classes = [IsWorker]
+    serializer_class = s.WorkAssignmentSerializer
+    filterset_class = AssignmentFilter
+
+    def get_queryset(self):
+        return selectors.assignments_of_worker(self.request.user)
+
+    @extend_schema(request=s.SubmitSerializer, responses=s.WorkAssignmentSerializer)
+    @action(detail=True, methods=["post"])
+    def submit(self, request, pk=None):
+        assignment = self.get_object()
+        body = s.SubmitSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        assignment = services.assignment_submit(
+            assignment_id=assignment.pk, worker=request.user, answer=body.validated_data["answer"]
+        )
+        return Response(s.WorkAssignmentSerializer(assignment).data)
+
+    @extend_schema(request=None, responses=s.WorkAssignmentSerializer)
+    @action(detail=True, methods=["post"], url_path="return")
+    def give_back(self, request, pk=None):
+        assignment = self.get_object()
+        assignment = services.assignment_return(assignment_id=assignment.pk, worker=request.user)
+        return Response(s.WorkAssignmentSerializer(assignment).data)
+
+
+def _int(value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError) as exc:
+        raise Http404 from exc

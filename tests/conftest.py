@@ -1,0 +1,65 @@
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory
+
+
+def pytest_configure(config):
+    """Run Celery tasks in-process in tests even when CELERY_BROKER_URL names a real broker
+    (CI sets one); the broker round-trip itself is tested on its own in tests/test_celery.py."""
+    from marketplace.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `postgres` need PostgreSQL (row locks, SKIP LOCKED); skip them loudly
+    elsewhere. CI runs the suite on PostgreSQL, so they always run there."""
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" in engine:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL (CI does)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def requester(db):
+    return RequesterFactory()
+
+
+@pytest.fixture
+def workers(db):
+    return [WorkerFactory() for _ in range(3)]
+
+
+@pytest.fixture
+def live_bundle(db, requester):
+    """A published bundle of 4 items (overlap 3) with no gold."""
+    from tasks.models import BundleStatus
+
+    bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED)
+    for _ in range(4):
+        ItemFactory(bundle=bundle)
+    return bundle
+
+
+@pytest.fixture
+def is_postgres():
+    return connection.vendor == "postgresql"

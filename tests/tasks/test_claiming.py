@@ -1,0 +1,211 @@
+"""Claiming: who gets what, never beyond what an item needs, and what happens on the way."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import WorkerStatus
+from accounts.services import worker_set_status
+from marketplace.errors import DomainError
+from tasks import services
+from tasks.models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState
+from tests.conftest import client_for
+from tests.factories import BundleFactory, ItemFactory, WorkerFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def claim(bundle, worker):
+    return services.assignment_claim(bundle=bundle, worker=worker)
+
+
+def test_claim_takes_a_slot_and_sets_the_deadline(live_bundle, workers):
+    before = timezone.now()
+    assignment = claim(live_bundle, workers[0])
+    item = Item.objects.get(pk=assignment.item_id)
+    assert item.slots_open == 2
+    assert assignment.deadline >= before + timedelta(seconds=live_bundle.time_limit_seconds)
+    assert assignment.status == AssignmentStatus.CLAIMED
+
+
+def test_a_worker_holds_one_claim_per_bundle_and_a_retry_returns_it(live_bundle, workers):
+    first = claim(live_bundle, workers[0])
+    again = claim(live_bundle, workers[0])
+    assert again.pk == first.pk
+    assert Assignment.objects.filter(worker=workers[0]).count() == 1
+
+
+def test_a_worker_never_gets_the_same_item_twice(live_bundle, workers):
+    seen = []
+    while True:
+        try:
+            assignment = claim(live_bundle, workers[0])
+        except DomainError as exc:
+            assert exc.code == "no_tasks_available"
+            break
+        seen.append(assignment.item_id)
+        services.assignment_submit(assignment_id=assignment.pk, worker=workers[0], answer="pos")
+    assert len(seen) == len(set(seen)) == 4
+
+
+def test_an_item_is_never_handed_out_beyond_its_overlap(requester):
+    bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED)
+    item = ItemFactory(bundle=bundle)
+    crowd = [WorkerFactory() for _ in range(5)]
+    got = []
+    for worker in crowd:
+        try:
+            got.append(claim(bundle, worker))
+        except DomainError as exc:
+            assert exc.code == "no_tasks_available"
+    assert len(got) == 3
+    item.refresh_from_db()
+    assert (item.slots_open, item.state) == (0, ItemState.FULL)
+
+
+def test_return_puts_the_slot_back_for_someone_else(requester):
+    bundle = BundleFactory(
+        requester=requester, status=BundleStatus.PUBLISHED, min_overlap=1, max_overlap=1
+    )
+    item = ItemFactory(bundle=bundle)
+    a, b = WorkerFactory(), WorkerFactory()
+    held = claim(bundle, a)
+    with pytest.raises(DomainError):
+        claim(bundle, b)
+    services.assignment_return(assignment_id=held.pk, worker=a)
+    item.refresh_from_db()
+    assert (item.slots_open, item.state) == (1, ItemState.OPEN)
+    assert claim(bundle, b).item_id == item.pk
+    # the worker who returned it does not get it again
+    with pytest.raises(DomainError):
+        claim(bundle, a)
+
+
+def test_expiry_frees_slots_and_keeps_history(requester):
+    bundle = BundleFactory(
+        requester=requester, status=BundleStatus.PUBLISHED, min_overlap=1, max_overlap=1
+    )
+    item = ItemFactory(bundle=bundle)
+    worker = WorkerFactory()
+    held = claim(bundle, worker)
+    assert services.assignments_expire(now=timezone.now()) == 0
+    assert services.assignments_expire(now=held.deadline + timedelta(seconds=1)) == 1
+    held.refresh_from_db()
+    item.refresh_from_db()
+    assert held.status == AssignmentStatus.EXPIRED  # kept, not deleted
+    assert (item.slots_open, item.state) == (1, ItemState.OPEN)
+
+
+def test_submitting_after_the_deadline_is_refused_and_expires(live_bundle, workers):
+    held = claim(live_bundle, workers[0])
+    Assignment.objects.filter(pk=held.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(DomainError) as refused:
+        services.assignment_submit(assignment_id=held.pk, worker=workers[0], answer="pos")
+    assert refused.value.code == "deadline_passed"
+    assert Assignment.objects.get(pk=held.pk).status == AssignmentStatus.EXPIRED
+    assert Item.objects.get(pk=held.item_id).slots_open == 3
+
+
+@pytest.mark.parametrize("answer", ["maybe", 3, ["pos"], None, ""])
+def test_answers_are_validated_against_the_schema(live_bundle, workers, answer):
+    held = claim(live_bundle, workers[0])
+    response = client_for(workers[0]).post(
+        f"/api/v1/work/assignments/{held.pk}/submit/", {"answer": answer}, format="json"
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_answer"
+    assert Assignment.objects.get(pk=held.pk).status == AssignmentStatus.CLAIMED
+
+
+def test_suspended_and_blocked_workers_are_refused_with_the_reason(live_bundle, workers):
+    worker_set_status(worker=workers[0], status=WorkerStatus.SUSPENDED, reason="chargeback")
+    response = client_for(workers[0]).post(f"/api/v1/work/bundles/{live_bundle.pk}/claim/")
+    assert response.status_code == 403
+    assert response.json()["code"] == "blocked"
+    assert "chargeback" in response.json()["detail"]
+
+    services.worker_block_in_bundle(worker=workers[1], bundle=live_bundle, reason="low accuracy")
+    response = client_for(workers[1]).post(f"/api/v1/work/bundles/{live_bundle.pk}/claim/")
+    assert (response.status_code, response.json()["code"]) == (403, "blocked")
+    assert client_for(workers[1]).get("/api/v1/work/bundles/").json()["results"] == []
+    services.worker_unblock_in_bundle(worker=workers[1], bundle=live_bundle)
+    assert (
+        client_for(workers[1]).post(f"/api/v1/work/bundles/{live_bundle.pk}/claim/").status_code
+        == 201
+    )
+
+
+def test_qualification_requirements_gate_listing_and_claiming(requester, workers):
+    from accounts.services import qualification_create, qualification_grant
+
+    bundle = BundleFactory(
+        requester=requester,
+        status=BundleStatus.PUBLISHED,
+        requirements=[
+            {"qualification": "approval_rate", "comparator": "GreaterThanOrEqualTo", "value": 95},
+            {"qualification": "country", "comparator": "In", "values": ["US", "CA"]},
+            {"qualification": "sentiment-exam", "comparator": "GreaterThanOrEqualTo", "value": 80},
+        ],
+    )
+    ItemFactory(bundle=bundle)
+    worker = workers[0]
+    wc = client_for(worker)
+    assert wc.get("/api/v1/work/bundles/").json()["results"] == []
+    assert wc.get(f"/api/v1/work/bundles/{bundle.pk}/").status_code == 404
+    refused = wc.post(f"/api/v1/work/bundles/{bundle.pk}/claim/")
+    assert (refused.status_code, refused.json()["code"]) == (403, "not_qualified")
+    assert "sentiment-exam" in refused.json()["detail"]
+
+    exam = qualification_create(owner=requester, name="sentiment-exam")
+    qualification_grant(qualification=exam, worker=worker, value=85, by=requester)
+    assert [b["id"] for b in wc.get("/api/v1/work/bundles/").json()["results"]] == [bundle.pk]
+    assert wc.post(f"/api/v1/work/bundles/{bundle.pk}/claim/").status_code == 201
+
+    worker.worker_profile.country = "FR"
+    worker.worker_profile.save()
+    assert wc.get("/api/v1/work/bundles/").json()["results"] == []
+
+
+def test_gold_is_mixed_in_and_scored_without_counting_toward_overlap(requester, monkeypatch):
+    monkeypatch.setattr(services.random, "random", lambda: 0.0)  # draw gold whenever any is left
+    bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED, gold_rate=0.5)
+    gold = ItemFactory(bundle=bundle, gold="pos")
+    ItemFactory(bundle=bundle)
+    worker = WorkerFactory()
+    kinds = []
+    for _ in range(2):
+        assignment = claim(bundle, worker)
+        kinds.append(assignment.is_gold)
+        answer = "neg"
+        services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer=answer)
+    assert kinds == [True, False]  # gold first, then (none unseen) real work
+    scored = Assignment.objects.get(item=gold, worker=worker)
+    assert scored.gold_correct is False
+    gold.refresh_from_db()
+    assert gold.state == ItemState.OPEN and gold.slots_open == 0
+    stats = worker.bundle_stats.get(bundle=bundle)
+    assert (stats.gold_seen, stats.gold_correct, stats.submitted) == (1, 0, 2)
+
+
+def test_claim_response_hides_gold(requester):
+    bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED, gold_rate=0.99)
+    ItemFactory(bundle=bundle, gold="pos", payload={"text": "golden"})
+    ItemFactory(bundle=bundle)
+    worker = WorkerFactory()
+    body = client_for(worker).post(f"/api/v1/work/bundles/{bundle.pk}/claim/").json()
+    assert body["item"]["payload"] == {"text": "golden"}
+    assert "gold" not in str(body).replace("golden", "")
+    assert "is_gold" not in body
+
+
+def test_no_tasks_when_paused_and_404_for_drafts(requester, workers):
+    draft = BundleFactory(requester=requester)
+    ItemFactory(bundle=draft)
+    wc = client_for(workers[0])
+    response = wc.post(f"/api/v1/work/bundles/{draft.pk}/claim/")
+    assert (response.status_code, response.json()["code"]) == (404, "bundle_not_found")
+    paused = BundleFactory(requester=requester, status=BundleStatus.PAUSED)
+    ItemFactory(bundle=paused)
+    response = wc.post(f"/api/v1/work/bundles/{paused.pk}/claim/")
+    assert (response.status_code, response.json()["code"]) == (409, "no_tasks_available")
