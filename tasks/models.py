@@ -145,10 +145,19 @@ class Assignment(models.Model):
     """One worker's work on one item. Never deleted: expired and returned claims keep their
     history (who held what, when)."""
 
-    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="assignments")
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignments")
+    # Single-column FK indexes are left out on purpose: (bundle, status), (worker, status) and
+    # the unique (item, worker) serve those lookups, and every index costs on the claim path.
+    bundle = models.ForeignKey(
+        Bundle, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
+    item = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="assignments", db_index=False
+    )
     worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="assignments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="assignments",
+        db_index=False,
     )
     status = models.CharField(
         max_length=16, choices=AssignmentStatus.choices, default=AssignmentStatus.CLAIMED
@@ -162,7 +171,12 @@ class Assignment(models.Model):
     seconds_spent = models.FloatField(null=True, blank=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
     reviewed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     auto_approved = models.BooleanField(default=False)
     reject_reason = models.TextField(blank=True)

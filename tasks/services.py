@@ -7,24 +7,29 @@ it implies by `F()` updates. Money moves through `payments` inside the same tran
 
 from __future__ import annotations
 
-import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, BinaryIO
 
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from accounts.models import User, WorkerStatus
-from accounts.qualifications import (
-    requirement_failures,
-    requirements_parse,
-    worker_qualification_values,
-)
+from accounts.models import User
+from accounts.qualifications import requirements_parse
 from accounts.services import worker_record_review
 from marketplace.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
 
+from .claiming import (  # noqa: F401 - the hot path is part of this public write API
+    NoTasksAvailable,
+    WorkerStanding,
+    assignment_claim,
+    assignment_return,
+    assignment_submit,
+    assignments_expire,
+    claim_statement,
+    worker_standing,
+)
 from .models import (
     Assignment,
     AssignmentStatus,
@@ -35,39 +40,16 @@ from .models import (
     ItemState,
     WorkerBundleStats,
 )
-from .schema import answer_validate, answers_agree, question_validate
-
-BUNDLE_TRANSITIONS: dict[str, set[str]] = {
-    BundleStatus.DRAFT: {BundleStatus.PUBLISHED, BundleStatus.CANCELLED},
-    BundleStatus.PUBLISHED: {
-        BundleStatus.PAUSED,
-        BundleStatus.COMPLETED,
-        BundleStatus.CANCELLED,
-        BundleStatus.EXPIRED,
-    },
-    BundleStatus.PAUSED: {
-        BundleStatus.PUBLISHED,
-        BundleStatus.COMPLETED,
-        BundleStatus.CANCELLED,
-        BundleStatus.EXPIRED,
-    },
-    BundleStatus.COMPLETED: set(),
-    BundleStatus.CANCELLED: set(),
-    BundleStatus.EXPIRED: set(),
-}
-
-ASSIGNMENT_TRANSITIONS: dict[str, set[str]] = {
-    AssignmentStatus.CLAIMED: {
-        AssignmentStatus.SUBMITTED,
-        AssignmentStatus.RETURNED,
-        AssignmentStatus.EXPIRED,
-    },
-    AssignmentStatus.SUBMITTED: {AssignmentStatus.APPROVED, AssignmentStatus.REJECTED},
-    AssignmentStatus.APPROVED: set(),
-    AssignmentStatus.REJECTED: set(),
-    AssignmentStatus.RETURNED: set(),
-    AssignmentStatus.EXPIRED: set(),
-}
+from .schema import question_validate
+from .states import (
+    ASSIGNMENT_TRANSITIONS,  # noqa: F401
+    BUNDLE_TRANSITIONS,
+    AssignmentNotFound,  # noqa: F401
+    assignment_transition,
+    check_transition,
+    lock_assignment,
+    stats_add,
+)
 
 # Bundle fields a requester may change, by state. Money-bearing fields freeze at publish.
 EDITABLE_WHEN_DRAFT = {
@@ -77,22 +59,9 @@ EDITABLE_WHEN_DRAFT = {
 }  # fmt: skip
 EDITABLE_WHEN_LIVE = {"title", "instructions", "time_limit_seconds", "expires_at"}
 
-# New workers see gold more often so they are calibrated quickly (Toloka's training idea).
-GOLD_WARMUP_SUBMISSIONS = 10
-GOLD_WARMUP_FACTOR = 3.0
-
 
 class BundleNotFound(NotFound):
     code = "bundle_not_found"
-
-
-class AssignmentNotFound(NotFound):
-    code = "assignment_not_found"
-
-
-def _check_transition(table: dict[str, set[str]], current: str, target: str, what: str) -> None:
-    if target not in table[current]:
-        raise InvalidTransition(f"A {what} cannot go from {current} to {target}.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,7 +144,7 @@ def _bundle_transition(
 ) -> Bundle:
     """Move a bundle (already locked by the caller) to `target` and record who did it."""
     current = Bundle.objects.filter(pk=bundle.pk).values_list("status", flat=True).get()
-    _check_transition(BUNDLE_TRANSITIONS, current, target, "bundle")
+    check_transition(BUNDLE_TRANSITIONS, current, target, "bundle")
     updated = Bundle.objects.filter(pk=bundle.pk, status=current).update(
         status=target, updated_at=timezone.now(), **fields
     )
@@ -197,7 +166,7 @@ def _lock_bundle(bundle: Bundle | int) -> Bundle:
 def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
     """Open a draft to workers. Needs items; the payments layer reserves escrow here."""
     bundle = _lock_bundle(bundle)
-    _check_transition(BUNDLE_TRANSITIONS, bundle.status, BundleStatus.PUBLISHED, "bundle")
+    check_transition(BUNDLE_TRANSITIONS, bundle.status, BundleStatus.PUBLISHED, "bundle")
     real_items = bundle.items.filter(is_gold=False).count()
     if real_items == 0:
         raise DomainError("Upload items before publishing.", code="no_items", http_status=409)
@@ -312,286 +281,6 @@ def bundle_add_items(
 # Claiming
 
 
-class NoTasksAvailable(DomainError):
-    code = "no_tasks_available"
-    http_status = 409
-
-
-@dataclass(frozen=True)
-class WorkerStanding:
-    """Why a worker may or may not work on a bundle."""
-
-    allowed: bool
-    code: str = ""
-    reason: str = ""
-
-
-def worker_standing(*, worker: User, bundle: Bundle) -> WorkerStanding:
-    profile = getattr(worker, "worker_profile", None)
-    if profile is None:
-        return WorkerStanding(False, "not_a_worker", "This needs a worker account.")
-    if profile.status != WorkerStatus.ACTIVE:
-        reason = f"Your account is {profile.status}: {profile.status_reason}".rstrip(": ")
-        return WorkerStanding(False, "blocked", reason)
-    if bundle.requester_id == worker.id:
-        return WorkerStanding(False, "own_bundle", "You cannot work on your own bundle.")
-    block = (
-        WorkerBundleStats.objects.filter(worker=worker, bundle=bundle, blocked=True)
-        .values_list("blocked_reason", flat=True)
-        .first()
-    )
-    if block is not None:
-        return WorkerStanding(False, "blocked", block or "Blocked from this bundle.")
-    requirements = requirements_parse(bundle.requirements)
-    if requirements:
-        values = worker_qualification_values(worker, [bundle.requester_id])
-        failures = requirement_failures(requirements, values, bundle.requester_id)
-        if failures:
-            return WorkerStanding(False, "not_qualified", "Requires " + "; ".join(failures))
-    return WorkerStanding(True)
-
-
-def assignment_claim(*, bundle: Bundle, worker: User) -> Assignment:
-    """Hand the worker one task from the bundle, or say why not.
-
-    A worker holds at most one live claim per bundle: asking again returns the claim they hold
-    (so a retried request never takes a second slot). The pick is one short transaction; on
-    PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent workers pass each other without
-    waiting, and `slots_open` (decremented in the same UPDATE) means no item is ever handed
-    out beyond what it needs.
-    """
-    standing = worker_standing(worker=worker, bundle=bundle)
-    if not standing.allowed:
-        raise Forbidden(standing.reason, code=standing.code)
-    if bundle.status != BundleStatus.PUBLISHED:
-        raise NoTasksAvailable(f"The bundle is {bundle.status}.")
-    now = timezone.now()
-    held = (
-        Assignment.objects.filter(
-            bundle=bundle, worker=worker, status=AssignmentStatus.CLAIMED, deadline__gt=now
-        )
-        .select_related("item")
-        .first()
-    )
-    if held is not None:
-        return held
-    with transaction.atomic():
-        picked = None
-        if bundle.gold_rate > 0 and random.random() < _gold_rate_for(bundle, worker):
-            picked = _pick_gold_item(bundle.pk, worker.pk)
-        if picked is None:
-            picked = _take_open_item(bundle.pk, worker.pk)
-        if picked is None:
-            raise NoTasksAvailable("No tasks are left for you in this bundle.")
-        item_id, payload, is_gold = picked
-        try:
-            with transaction.atomic():
-                assignment = Assignment.objects.create(
-                    bundle=bundle,
-                    item_id=item_id,
-                    worker=worker,
-                    is_gold=is_gold,
-                    claimed_at=now,
-                    deadline=now + timedelta(seconds=bundle.time_limit_seconds),
-                )
-        except IntegrityError as exc:
-            # Only the unique (item, worker) can fire; the outer rollback returns the slot.
-            raise Conflict("You already worked on that task; claim again.") from exc
-    assignment.item = Item(id=item_id, bundle=bundle, payload=payload, is_gold=is_gold)
-    return assignment
-
-
-def _gold_rate_for(bundle: Bundle, worker: User) -> float:
-    submitted = (
-        WorkerBundleStats.objects.filter(worker=worker, bundle=bundle)
-        .values_list("submitted", flat=True)
-        .first()
-    ) or 0
-    if submitted < GOLD_WARMUP_SUBMISSIONS:
-        return max(bundle.gold_rate, min(0.5, bundle.gold_rate * GOLD_WARMUP_FACTOR))
-    return bundle.gold_rate
-
-
-def _take_open_item(bundle_id: int, worker_id: int) -> tuple[int, Any, bool] | None:
-    """Take one slot of the first open item the worker has not seen, in one statement."""
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    sql = f"""
-        UPDATE tasks_item
-           SET slots_open = slots_open - 1,
-               state = CASE WHEN slots_open = 1 THEN 'full' ELSE 'open' END
-         WHERE id = (
-               SELECT i.id FROM tasks_item i
-                WHERE i.bundle_id = %s AND i.state = 'open' AND i.is_gold = %s
-                  AND i.slots_open > 0
-                  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a
-                                   WHERE a.item_id = i.id AND a.worker_id = %s)
-                ORDER BY i.priority, i.id
-                LIMIT 1{lock})
-           AND slots_open > 0
-     RETURNING id, payload
-    """  # noqa: S608 - only the constant lock clause is interpolated
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [bundle_id, False, worker_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return row[0], _json(row[1]), False
-
-
-def _pick_gold_item(bundle_id: int, worker_id: int) -> tuple[int, Any, bool] | None:
-    """A gold item the worker has not seen, in a per-worker shuffled order (so workers cannot
-    compare notes on "the first gold"). Gold is never used up, so nothing is locked."""
-    sql = """
-        SELECT i.id, i.payload FROM tasks_item i
-         WHERE i.bundle_id = %s AND i.state = 'open' AND i.is_gold = %s
-           AND NOT EXISTS (SELECT 1 FROM tasks_assignment a
-                            WHERE a.item_id = i.id AND a.worker_id = %s)
-         ORDER BY (i.id * 2654435761 + %s * 40503) %% 1000003, i.id
-         LIMIT 1
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [bundle_id, True, worker_id, worker_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    return row[0], _json(row[1]), True
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, str | bytes):
-        import json
-
-        return json.loads(value)
-    return value
-
-
-def _give_slot_back(item_id: int) -> None:
-    Item.objects.filter(pk=item_id).exclude(state=ItemState.COMPLETE).update(
-        slots_open=F("slots_open") + 1, state=ItemState.OPEN
-    )
-
-
-def _lock_assignment(assignment_id: int, **scope: Any) -> Assignment:
-    try:
-        return (
-            Assignment.objects.select_for_update(of=("self",))
-            .select_related("bundle", "item")
-            .get(pk=assignment_id, **scope)
-        )
-    except Assignment.DoesNotExist as exc:
-        raise AssignmentNotFound("No such assignment.") from exc
-
-
-def _assignment_transition(assignment: Assignment, target: str, **fields: Any) -> None:
-    _check_transition(ASSIGNMENT_TRANSITIONS, assignment.status, target, "assignment")
-    updated = Assignment.objects.filter(pk=assignment.pk, status=assignment.status).update(
-        status=target, **fields
-    )
-    if updated != 1:
-        raise Conflict("The assignment changed meanwhile; reload it.")
-    assignment.status = target
-    for key, value in fields.items():
-        setattr(assignment, key, value)
-
-
-def _stats_add(worker_id: int, bundle_id: int, **deltas: int) -> None:
-    updated = WorkerBundleStats.objects.filter(worker_id=worker_id, bundle_id=bundle_id).update(
-        **{name: F(name) + delta for name, delta in deltas.items()}
-    )
-    if not updated:
-        try:
-            with transaction.atomic():
-                WorkerBundleStats.objects.create(worker_id=worker_id, bundle_id=bundle_id, **deltas)
-        except IntegrityError:
-            WorkerBundleStats.objects.filter(worker_id=worker_id, bundle_id=bundle_id).update(
-                **{name: F(name) + delta for name, delta in deltas.items()}
-            )
-
-
-def assignment_submit(*, assignment_id: int, worker: User, answer: Any) -> Assignment:
-    """Record the worker's answer. Validated against the schema; gold is scored now.
-
-    A submission after the deadline expires the claim (committed) and is refused."""
-    with transaction.atomic():
-        assignment = _lock_assignment(assignment_id, worker=worker)
-        if assignment.status != AssignmentStatus.CLAIMED:
-            raise InvalidTransition(
-                f"This assignment is {assignment.status}; it cannot be submitted."
-            )
-        now = timezone.now()
-        if assignment.deadline > now:
-            _record_submission(assignment, answer, now)
-            return assignment
-        _assignment_transition(assignment, AssignmentStatus.EXPIRED)
-        if not assignment.is_gold:
-            _give_slot_back(assignment.item_id)
-    raise DomainError("The time limit has passed.", code="deadline_passed", http_status=409)
-
-
-def _record_submission(assignment: Assignment, answer: Any, now: Any) -> None:
-    bundle = assignment.bundle
-    clean = answer_validate(bundle.question, answer)
-    gold_correct = None
-    if assignment.is_gold:
-        gold_correct = answers_agree(bundle.question, clean, assignment.item.gold)
-    _assignment_transition(
-        assignment,
-        AssignmentStatus.SUBMITTED,
-        answer=clean,
-        submitted_at=now,
-        seconds_spent=(now - assignment.claimed_at).total_seconds(),
-        gold_correct=gold_correct,
-    )
-    deltas = {"submitted": 1}
-    if assignment.is_gold:
-        deltas.update(gold_seen=1, gold_correct=int(bool(gold_correct)))
-    _stats_add(assignment.worker_id, bundle.pk, **deltas)
-    if not assignment.is_gold:
-        _item_record_judgment(assignment.item, bundle)
-
-
-def _item_record_judgment(item: Item, bundle: Bundle) -> None:
-    """Count a judgment; the item completes once it has what it needs."""
-    Item.objects.filter(pk=item.pk).update(judgments_submitted=F("judgments_submitted") + 1)
-    item.refresh_from_db(fields=["judgments_submitted", "state", "slots_open"])
-    if item.judgments_submitted >= bundle.min_overlap and item.state != ItemState.COMPLETE:
-        Item.objects.filter(pk=item.pk).update(state=ItemState.COMPLETE, slots_open=0)
-
-
-@transaction.atomic
-def assignment_return(*, assignment_id: int, worker: User) -> Assignment:
-    """The worker gives the task back; the slot goes back to the pool, nothing is paid."""
-    assignment = _lock_assignment(assignment_id, worker=worker)
-    _assignment_transition(assignment, AssignmentStatus.RETURNED)
-    if not assignment.is_gold:
-        _give_slot_back(assignment.item_id)
-    return assignment
-
-
-def assignments_expire(*, now: Any = None, batch_size: int = 500) -> int:
-    """Expire claims past their deadline and put their slots back. Safe to run concurrently:
-    each batch locks what it takes with SKIP LOCKED, and the status UPDATE is conditional."""
-    now = now or timezone.now()
-    total = 0
-    while True:
-        with transaction.atomic():
-            query = Assignment.objects.filter(status=AssignmentStatus.CLAIMED, deadline__lte=now)
-            if connection.vendor == "postgresql":
-                query = query.select_for_update(skip_locked=True)
-            due = list(query.values_list("id", "item_id", "is_gold")[:batch_size])
-            if not due:
-                return total
-            for assignment_id, item_id, is_gold in due:
-                expired = Assignment.objects.filter(
-                    pk=assignment_id, status=AssignmentStatus.CLAIMED
-                ).update(status=AssignmentStatus.EXPIRED)
-                if expired and not is_gold:
-                    _give_slot_back(item_id)
-                total += expired
-        if len(due) < batch_size:
-            return total
-
-
 # ---------------------------------------------------------------------------------------------
 # Review
 
@@ -602,15 +291,15 @@ def assignment_approve(
 ) -> Assignment:
     """Accept submitted work (the payments layer pays the worker in this transaction)."""
     scope = {"bundle__requester": requester} if requester is not None else {}
-    assignment = _lock_assignment(assignment_id, **scope)
-    _assignment_transition(
+    assignment = lock_assignment(assignment_id, **scope)
+    assignment_transition(
         assignment,
         AssignmentStatus.APPROVED,
         reviewed_at=timezone.now(),
         reviewed_by=by,
         auto_approved=auto,
     )
-    _stats_add(assignment.worker_id, assignment.bundle_id, approved=1)
+    stats_add(assignment.worker_id, assignment.bundle_id, approved=1)
     worker_record_review(worker_id=assignment.worker_id, approved=1)
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
     return assignment
@@ -625,15 +314,15 @@ def assignment_reject(
     if not reason or not reason.strip():
         raise DomainError("A reason is required to reject work.", code="reason_required")
     scope = {"bundle__requester": requester} if requester is not None else {}
-    assignment = _lock_assignment(assignment_id, **scope)
-    _assignment_transition(
+    assignment = lock_assignment(assignment_id, **scope)
+    assignment_transition(
         assignment,
         AssignmentStatus.REJECTED,
         reviewed_at=timezone.now(),
         reviewed_by=by,
         reject_reason=reason.strip(),
     )
-    _stats_add(assignment.worker_id, assignment.bundle_id, rejected=1)
+    stats_add(assignment.worker_id, assignment.bundle_id, rejected=1)
     worker_record_review(worker_id=assignment.worker_id, rejected=1)
     bundle = assignment.bundle
     if not assignment.is_gold and bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):

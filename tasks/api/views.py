@@ -293,10 +293,10 @@ class WorkAssignmentViewSet(
         assignment = self.get_object()
         body = s.SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        assignment = services.assignment_submit(
+        services.assignment_submit(
             assignment_id=assignment.pk, worker=request.user, answer=body.validated_data["answer"]
         )
-        return Response(s.WorkAssignmentSerializer(assignment).data)
+        return Response(s.WorkAssignmentSerializer(self.get_object()).data)
 
     @extend_schema(request=None, responses=s.WorkAssignmentSerializer)
     @action(detail=True, methods=["post"], url_path="return")

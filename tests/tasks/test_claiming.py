@@ -8,7 +8,7 @@ from django.utils import timezone
 from accounts.models import WorkerStatus
 from accounts.services import worker_set_status
 from marketplace.errors import DomainError
-from tasks import services
+from tasks import claiming, services
 from tasks.models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, WorkerFactory
@@ -168,7 +168,7 @@ def test_qualification_requirements_gate_listing_and_claiming(requester, workers
 
 
 def test_gold_is_mixed_in_and_scored_without_counting_toward_overlap(requester, monkeypatch):
-    monkeypatch.setattr(services.random, "random", lambda: 0.0)  # draw gold whenever any is left
+    monkeypatch.setattr(claiming.random, "random", lambda: 0.0)  # draw gold whenever any is left
     bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED, gold_rate=0.5)
     gold = ItemFactory(bundle=bundle, gold="pos")
     ItemFactory(bundle=bundle)
@@ -188,7 +188,8 @@ def test_gold_is_mixed_in_and_scored_without_counting_toward_overlap(requester, 
     assert (stats.gold_seen, stats.gold_correct, stats.submitted) == (1, 0, 2)
 
 
-def test_claim_response_hides_gold(requester):
+def test_claim_response_hides_gold(requester, monkeypatch):
+    monkeypatch.setattr(claiming.random, "random", lambda: 0.0)
     bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED, gold_rate=0.99)
     ItemFactory(bundle=bundle, gold="pos", payload={"text": "golden"})
     ItemFactory(bundle=bundle)
