@@ -163,6 +163,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "BundleStatusEnum": "tasks.models.BundleStatus",
+        "AssignmentStatusEnum": "tasks.models.AssignmentStatus",
+        "ItemStateEnum": "tasks.models.ItemState",
+        "WorkerStatusEnum": "accounts.models.WorkerStatus",
+    },
 }
 
 # Celery: no broker configured -> run tasks eagerly in-process (the embedded default).

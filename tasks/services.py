@@ -166,7 +166,8 @@ def _lock_bundle(bundle: Bundle | int) -> Bundle:
 def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
     """Open a draft to workers. Needs items; the payments layer reserves escrow here."""
     bundle = _lock_bundle(bundle)
-    check_transition(BUNDLE_TRANSITIONS, bundle.status, BundleStatus.PUBLISHED, "bundle")
+    if bundle.status != BundleStatus.DRAFT:
+        raise InvalidTransition(f"Only a draft can be published (this one is {bundle.status}).")
     real_items = bundle.items.filter(is_gold=False).count()
     if real_items == 0:
         raise DomainError("Upload items before publishing.", code="no_items", http_status=409)

@@ -56,6 +56,8 @@ class QualificationViewSet(
     def get_queryset(self):
         from django.db.models import Q
 
+        if getattr(self, "swagger_fake_view", False):
+            return Qualification.objects.none()
         return Qualification.objects.filter(
             Q(owner=self.request.user) | Q(owner__isnull=True)
         ).order_by("id")
@@ -95,6 +97,10 @@ class MyQualificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = WorkerQualificationSerializer
 
     def get_queryset(self):
-        return WorkerQualification.objects.filter(worker=self.request.user).select_related(
-            "qualification"
+        if getattr(self, "swagger_fake_view", False):
+            return WorkerQualification.objects.none()
+        return (
+            WorkerQualification.objects.filter(worker=self.request.user)
+            .select_related("qualification")
+            .order_by("qualification__name")
         )
