@@ -15,8 +15,8 @@ pytestmark = pytest.mark.django_db
 def test_signup_page_creates_a_user_with_the_chosen_roles(client):
     response = client.post(
         "/accounts/signup/",
-        {"email": "New@Example.com", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase",
-         "roles": ["worker", "requester"], "country": "de"},
+        {"email": "New@Example.com", "password1": "a-long-pass-phrase",
+         "password2": "a-long-pass-phrase", "roles": ["worker", "requester"], "country": "de"},
     )  # fmt: skip
     assert response.status_code == 302, response.content[:500]
     user = User.objects.get(email="new@example.com")

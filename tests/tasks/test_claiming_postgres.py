@@ -61,8 +61,8 @@ def test_claim_uses_the_partial_open_item_index_in_a_large_bundle():
     with connection.cursor() as cursor:
         for target, count in ((bundle, 100_000), (other, 20_000)):
             cursor.execute(
-                """INSERT INTO tasks_item (bundle_id, external_id, payload, is_gold, state, priority,
-                                           slots_open, judgments_submitted, created_at)
+                """INSERT INTO tasks_item (bundle_id, external_id, payload, is_gold, state,
+                                           priority, slots_open, judgments_submitted, created_at)
                    SELECT %s, '', jsonb_build_object('n', g), false,
                           CASE WHEN g %% 2 = 0 THEN 'full' ELSE 'open' END, 0, 3, 0, now()
                      FROM generate_series(1, %s) g""",

@@ -11,7 +11,7 @@ from tasks import services
 from tasks.models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState
 from tasks.tasks import auto_approve_task, expire_claims_task
 from tests.conftest import client_for
-from tests.factories import BundleFactory, ItemFactory, WorkerFactory
+from tests.factories import BundleFactory, ItemFactory
 
 pytestmark = pytest.mark.django_db
 
