@@ -51,6 +51,10 @@ class BundleViewSet(viewsets.ModelViewSet):
     def get_serializer_class(self):
         return s.BundleDetailSerializer if self.action == "retrieve" else s.BundleSerializer
 
+    def filter_queryset(self, queryset):
+        # ?status= filters the bundle list; on a bundle's sub-resources it means their status.
+        return super().filter_queryset(queryset) if self.action == "list" else queryset
+
     def perform_create(self, serializer):
         serializer.instance = services.bundle_create(
             requester=self.request.user, data=serializer.to_service_data()
