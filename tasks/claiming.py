@@ -261,7 +261,8 @@ def _datetime(value: Any) -> datetime:
 
 _SUBMIT_READ = """
     SELECT a.status, a.deadline, a.claimed_at, a.is_gold, a.item_id, a.bundle_id,
-           i.gold, b.question, b.min_overlap
+           i.gold, b.question, b.min_overlap, b.max_overlap, b.min_gold_accuracy,
+           b.min_seconds_per_task
       FROM tasks_assignment a
       JOIN tasks_item i ON i.id = a.item_id
       JOIN tasks_bundle b ON b.id = a.bundle_id
@@ -309,7 +310,8 @@ def assignment_submit(*, assignment_id: int, worker: User, answer: Any) -> Assig
         row = cursor.fetchone()
     if row is None:
         raise AssignmentNotFound("No such assignment.")
-    status, deadline, claimed_at, is_gold, item_id, bundle_id, gold, question, min_overlap = row
+    (status, deadline, claimed_at, is_gold, item_id, bundle_id, gold, question, min_overlap,
+     max_overlap, min_gold_accuracy, min_seconds) = row  # fmt: skip
     if status != AssignmentStatus.CLAIMED:
         raise InvalidTransition(f"This assignment is {status}; it cannot be submitted.")
     now = timezone.now()
@@ -322,7 +324,10 @@ def assignment_submit(*, assignment_id: int, worker: User, answer: Any) -> Assig
     seconds = (now - _datetime(claimed_at)).total_seconds()
     when = connection.ops.adapt_datetimefield_value(now)
     write = [json.dumps(clean), when, seconds, gold_correct, assignment_id, when]
-    judgment = [min_overlap, min_overlap, item_id]
+    # Fixed overlap completes an item at its overlap; dynamic overlap only at max here, and
+    # earlier when the quality engine finds the item confident (tasks.quality.services).
+    complete_at = max_overlap
+    judgment = [complete_at, complete_at, item_id]
     gold_seen, gold_right = (1, int(bool(gold_correct))) if is_gold else (0, 0)
     stats = stats_params(worker.pk, bundle_id, submitted=1, gold_seen=gold_seen,
                          gold_correct=gold_right)  # fmt: skip
@@ -349,6 +354,14 @@ def assignment_submit(*, assignment_id: int, worker: User, answer: Any) -> Assig
         deadline=_datetime(deadline), submitted_at=now, seconds_spent=seconds,
     )  # fmt: skip
     assignment._state.adding = False
+    dynamic = max_overlap > min_overlap and not is_gold
+    if dynamic or (is_gold and min_gold_accuracy is not None) or min_seconds is not None:
+        from .quality import services as quality
+
+        quality.submission_recorded(
+            assignment_id=assignment_id, bundle_id=bundle_id, worker_id=worker.pk,
+            item_id=item_id, is_gold=is_gold,
+        )  # fmt: skip
     return assignment
 
 

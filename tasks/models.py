@@ -40,6 +40,21 @@ class Bundle(models.Model):
     auto_approve_after_seconds = models.PositiveIntegerField(default=3 * 24 * 3600)
     expires_at = models.DateTimeField(null=True, blank=True)
     requirements = models.JSONField(default=list, blank=True)
+    # Quality rules (Toloka-style): block a worker from the bundle once the upper bound of their
+    # gold accuracy (Wilson interval) falls under min_gold_accuracy after min_gold_answers gold
+    # answers, or when more than max_fast_fraction of their answers beat min_seconds_per_task.
+    min_gold_answers = models.PositiveSmallIntegerField(default=4)
+    min_seconds_per_task = models.FloatField(null=True, blank=True)
+    max_fast_fraction = models.FloatField(default=0.5)
+    reject_blocked_work = models.BooleanField(
+        default=False, help_text="Reject a blocked worker's unreviewed work here and re-queue it."
+    )
+    gold_feedback = models.BooleanField(
+        default=False, help_text="Tell workers the right answer after a gold question."
+    )
+    # Gold judgments still paid for by escrow (reserved at publish at the gold rate); a gold
+    # claim takes one, a returned, expired or rejected gold claim gives it back. Never negative.
+    gold_slots_open = models.PositiveIntegerField(default=0)
     status = models.CharField(
         max_length=16, choices=BundleStatus.choices, default=BundleStatus.DRAFT, db_index=True
     )

@@ -52,12 +52,16 @@ from .states import (
 )
 
 # Bundle fields a requester may change, by state. Money-bearing fields freeze at publish.
+QUALITY_RULES = {
+    "min_gold_accuracy", "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
+    "reject_blocked_work", "gold_feedback",
+}  # fmt: skip
 EDITABLE_WHEN_DRAFT = {
     "title", "instructions", "question", "reward_minor", "currency", "min_overlap",
-    "max_overlap", "target_confidence", "gold_rate", "min_gold_accuracy", "time_limit_seconds",
-    "auto_approve_after_seconds", "expires_at", "requirements",
+    "max_overlap", "target_confidence", "gold_rate", "time_limit_seconds",
+    "auto_approve_after_seconds", "expires_at", "requirements", *QUALITY_RULES,
 }  # fmt: skip
-EDITABLE_WHEN_LIVE = {"title", "instructions", "time_limit_seconds", "expires_at"}
+EDITABLE_WHEN_LIVE = {"title", "instructions", "time_limit_seconds", "expires_at", *QUALITY_RULES}
 
 
 class BundleNotFound(NotFound):

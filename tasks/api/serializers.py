@@ -21,6 +21,8 @@ class BundleSerializer(serializers.ModelSerializer):
             "id", "title", "instructions", "question", "reward", "currency", "overlap",
             "min_overlap", "max_overlap", "target_confidence", "gold_rate", "min_gold_accuracy",
             "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
+            "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
+            "reject_blocked_work", "gold_feedback",
             "status", "created_at", "published_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]
