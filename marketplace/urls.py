@@ -12,4 +12,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("tasks.api.urls")),
+    path("api/v1/", include("payments.api.urls")),
+    path("payments/", include("payments.urls")),
 ]

@@ -14,6 +14,9 @@ from .models import (
     ItemResult,
     WorkerBundleStats,
 )
+from .quality import services as quality
+from .quality.aggregation import wilson_interval
+from .quality.selectors import worker_quality_summary
 
 
 def _link(obj, label=None):
@@ -191,17 +194,78 @@ class AssignmentAdmin(admin.ModelAdmin):
         messages.info(request, f"{done} assignment(s) rejected.")
 
 
+class ConfidenceBandFilter(admin.SimpleListFilter):
+    """Items by aggregated confidence: the bands requesters review ("confidence < 0.8")."""
+
+    title = "confidence"
+    parameter_name = "confidence"
+    BANDS = {
+        "lt0.5": ("< 0.5", {"confidence__lt": 0.5}),
+        "lt0.8": ("< 0.8", {"confidence__lt": 0.8}),
+        "lt0.9": ("< 0.9", {"confidence__lt": 0.9}),
+        "ge0.9": (">= 0.9", {"confidence__gte": 0.9}),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.BANDS.items()]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        return queryset.filter(**band[1]) if band else queryset
+
+
 @admin.register(ItemResult)
 class ItemResultAdmin(admin.ModelAdmin):
-    list_display = ["item", "label", "confidence", "method", "judgments", "updated_at"]
-    list_filter = ["method"]
-    search_fields = ["item__external_id"]
+    list_display = [
+        "id",
+        "item_link",
+        "bundle_link",
+        "label",
+        "confidence",
+        "method",
+        "judgments",
+        "updated_at",
+    ]
+    list_filter = [
+        ConfidenceBandFilter,
+        "method",
+        ("item__bundle", admin.RelatedOnlyFieldListFilter),
+    ]
+    search_fields = ["item__external_id", "item__bundle__title"]
     readonly_fields = ["item", "label", "confidence", "method", "judgments", "updated_at"]
+    list_select_related = ["item__bundle"]
+    ordering = ["confidence", "id"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # written by the quality engine only
+
+    @admin.display(description="item")
+    def item_link(self, result):
+        return _link(result.item, f"item {result.item_id} {result.item.external_id}".strip())
+
+    @admin.display(description="bundle")
+    def bundle_link(self, result):
+        return _link(result.item.bundle)
 
 
 @admin.register(WorkerBundleStats)
 class WorkerBundleStatsAdmin(admin.ModelAdmin):
     list_display = [
+        "worker",
+        "bundle_link",
+        "submitted",
+        "approved",
+        "rejected",
+        "gold_seen",
+        "gold_correct",
+        "gold_accuracy",
+        "blocked",
+        "blocked_reason",
+    ]
+    list_filter = ["blocked", ("bundle", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["worker__email", "bundle__title", "blocked_reason"]
+    readonly_fields = [
         "worker",
         "bundle",
         "submitted",
@@ -210,22 +274,63 @@ class WorkerBundleStatsAdmin(admin.ModelAdmin):
         "gold_seen",
         "gold_correct",
         "blocked",
-    ]
-    list_filter = ["blocked", ("bundle", admin.RelatedOnlyFieldListFilter)]
-    search_fields = ["worker__email", "bundle__title", "blocked_reason"]
-    readonly_fields = [
-        "submitted",
-        "approved",
-        "rejected",
-        "gold_seen",
-        "gold_correct",
+        "blocked_reason",
         "blocked_at",
+        "quality_summary",
     ]
-    actions = ["unblock"]
+    actions = ["block", "unblock"]
     list_select_related = ["worker", "bundle"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False  # rows are made by the first submission
+
+    @admin.display(description="bundle")
+    def bundle_link(self, stats):
+        return _link(stats.bundle)
+
+    @admin.display(description="gold accuracy (95% interval)")
+    def gold_accuracy(self, stats):
+        if not stats.gold_seen:
+            return "-"
+        low, high = wilson_interval(stats.gold_correct, stats.gold_seen)
+        return f"{stats.gold_correct / stats.gold_seen:.0%} ({low:.0%}-{high:.0%})"
+
+    @admin.display(description="across all bundles")
+    def quality_summary(self, stats):
+        row = worker_quality_summary([stats.worker_id])[stats.worker_id]
+        return format_html(
+            "{} bundles ({} blocked) · {} answers · gold {} · approval {} · median {} s",
+            row["bundles"],
+            row["bundles_blocked"],
+            row["submitted"],
+            "-" if row["gold_accuracy"] is None else f"{row['gold_accuracy']:.0%}",
+            "-" if row["approval_rate"] is None else f"{row['approval_rate']:.0%}",
+            "-" if row["median_seconds"] is None else row["median_seconds"],
+        )
+
+    @admin.action(description="Block selected workers in their bundle (with its consequences)")
+    def block(self, request, queryset):
+        reason = f"Blocked by platform staff ({request.user.email})."
+        done = 0
+        for worker_id, bundle_id in queryset.filter(blocked=False).values_list(
+            "worker_id", "bundle_id"
+        ):
+            try:
+                quality.worker_block(
+                    worker_id=worker_id, bundle_id=bundle_id, reason=reason, by=request.user
+                )
+                done += 1
+            except DomainError as exc:
+                messages.warning(request, f"worker {worker_id}, bundle {bundle_id}: {exc.detail}")
+        messages.info(request, f"{done} worker(s) blocked.")
 
     @admin.action(description="Unblock selected workers in their bundle")
     def unblock(self, request, queryset):
-        for stats in queryset.select_related("worker", "bundle"):
-            services.worker_unblock_in_bundle(worker=stats.worker, bundle=stats.bundle)
-        messages.info(request, f"{queryset.count()} worker(s) unblocked.")
+        done = 0
+        for worker_id, bundle_id in queryset.filter(blocked=True).values_list(
+            "worker_id", "bundle_id"
+        ):
+            quality.worker_unblock(worker_id=worker_id, bundle_id=bundle_id, by=request.user)
+            done += 1
+        messages.info(request, f"{done} worker(s) unblocked.")

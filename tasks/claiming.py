@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -34,8 +35,8 @@ from .states import (
     STATS_UPSERT,
     AssignmentNotFound,
     assignment_transition,
-    give_slot_back,
     lock_assignment,
+    release_claim_slot,
     stats_params,
 )
 
@@ -122,8 +123,16 @@ def assignment_claim(*, bundle: Bundle, worker: User) -> Assignment:
         picked = _pick_gold_item(bundle.pk, worker.pk)
     if picked is not None:
         item_id, payload, is_gold = picked
-        assignment_id = _insert_claim(bundle.pk, item_id, worker.pk, True, now, deadline)
-    else:
+        with transaction.atomic():
+            # Gold is paid like any work: take one of the gold judgments escrow paid for.
+            took = Bundle.objects.filter(pk=bundle.pk, gold_slots_open__gt=0).update(
+                gold_slots_open=F("gold_slots_open") - 1
+            )
+            if took:
+                assignment_id = _insert_claim(bundle.pk, item_id, worker.pk, True, now, deadline)
+        if not took:
+            picked = None
+    if picked is None:
         taken = _take_open_item(bundle.pk, worker.pk, now, deadline)
         if taken is None:
             raise NoTasksAvailable("No tasks are left for you in this bundle.")
@@ -197,7 +206,7 @@ def _take_open_item(
                 [*params, bundle_id, worker_id, now, deadline],
             )
             row = cursor.fetchone()
-        return None if row is None else (row[0], row[1], row[2])
+        return None if row is None else (row[0], row[1], _json(row[2]))
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -316,7 +325,7 @@ def assignment_submit(*, assignment_id: int, worker: User, answer: Any) -> Assig
         raise InvalidTransition(f"This assignment is {status}; it cannot be submitted.")
     now = timezone.now()
     if _datetime(deadline) <= now:
-        _expire_claim(assignment_id, item_id, is_gold)
+        _expire_claim(assignment_id, bundle_id, item_id, is_gold)
         raise DomainError("The time limit has passed.", code="deadline_passed", http_status=409)
     question = _json(question)
     clean = answer_validate(question, answer)
@@ -365,13 +374,13 @@ def assignment_submit(*, assignment_id: int, worker: User, answer: Any) -> Assig
     return assignment
 
 
-def _expire_claim(assignment_id: int, item_id: int, is_gold: bool) -> None:
+def _expire_claim(assignment_id: int, bundle_id: int, item_id: int, is_gold: bool) -> None:
     with transaction.atomic():
         expired = Assignment.objects.filter(
             pk=assignment_id, status=AssignmentStatus.CLAIMED
         ).update(status=AssignmentStatus.EXPIRED)
-        if expired and not is_gold:
-            give_slot_back(item_id)
+        if expired:
+            release_claim_slot(bundle_id=bundle_id, item_id=item_id, is_gold=is_gold)
 
 
 @transaction.atomic
@@ -379,8 +388,9 @@ def assignment_return(*, assignment_id: int, worker: User) -> Assignment:
     """The worker gives the task back; the slot goes back to the pool, nothing is paid."""
     assignment = lock_assignment(assignment_id, worker=worker)
     assignment_transition(assignment, AssignmentStatus.RETURNED)
-    if not assignment.is_gold:
-        give_slot_back(assignment.item_id)
+    release_claim_slot(
+        bundle_id=assignment.bundle_id, item_id=assignment.item_id, is_gold=assignment.is_gold
+    )
     return assignment
 
 
@@ -394,13 +404,13 @@ def assignments_expire(*, now: Any = None, batch_size: int = 500) -> int:
             query = Assignment.objects.filter(status=AssignmentStatus.CLAIMED, deadline__lte=now)
             if connection.vendor == "postgresql":
                 query = query.select_for_update(skip_locked=True)
-            due = list(query.values_list("id", "item_id", "is_gold")[:batch_size])
-            for assignment_id, item_id, is_gold in due:
+            due = list(query.values_list("id", "bundle_id", "item_id", "is_gold")[:batch_size])
+            for assignment_id, bundle_id, item_id, is_gold in due:
                 expired = Assignment.objects.filter(
                     pk=assignment_id, status=AssignmentStatus.CLAIMED
                 ).update(status=AssignmentStatus.EXPIRED)
-                if expired and not is_gold:
-                    give_slot_back(item_id)
+                if expired:
+                    release_claim_slot(bundle_id=bundle_id, item_id=item_id, is_gold=is_gold)
                 total += expired
         if len(due) < batch_size:
             return total

@@ -7,6 +7,7 @@ it implies by `F()` updates. Money moves through `payments` inside the same tran
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, BinaryIO
@@ -19,6 +20,7 @@ from accounts.models import User
 from accounts.qualifications import requirements_parse
 from accounts.services import worker_record_review
 from marketplace.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
+from payments import services as payments
 
 from .claiming import (  # noqa: F401 - the hot path is part of this public write API
     NoTasksAvailable,
@@ -47,6 +49,7 @@ from .states import (
     AssignmentNotFound,  # noqa: F401
     assignment_transition,
     check_transition,
+    give_gold_slot_back,
     lock_assignment,
     stats_add,
 )
@@ -179,7 +182,60 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
         raise DomainError(
             "gold_rate is set but the bundle has no gold items.", code="no_gold", http_status=409
         )
+    _reserve_for_items(bundle, real_items, idempotency_key=f"bundle-{bundle.pk}-publish")
     return _bundle_transition(bundle, BundleStatus.PUBLISHED, by=by, published_at=timezone.now())
+
+
+def judgments_to_reserve(bundle: Bundle, real_items: int) -> tuple[int, int]:
+    """(real judgments, gold judgments) that `real_items` more items can cost at most.
+
+    Every item may need up to max_overlap paid judgments; gold claims are paid too and come on
+    top at the gold rate, so of all judgments a share `gold_rate` is gold."""
+    real = real_items * bundle.max_overlap
+    if bundle.gold_rate <= 0:
+        return real, 0
+    gold = math.ceil(real * bundle.gold_rate / (1 - bundle.gold_rate) - 1e-9)
+    return real, gold
+
+
+def _reserve_for_items(bundle: Bundle, real_items: int, *, idempotency_key: str) -> int:
+    """Reserve escrow for new items in the caller's transaction (publish or a live upload);
+    `insufficient_funds` rolls the whole change back, so nothing is published or imported."""
+    real, gold = judgments_to_reserve(bundle, real_items)
+    reserved = payments.escrow_reserve(
+        requester=bundle.requester,
+        bundle_id=bundle.pk,
+        currency=bundle.currency,
+        reward_minor=bundle.reward_minor,
+        judgments=real + gold,
+        idempotency_key=idempotency_key,
+    )
+    if gold:
+        Bundle.objects.filter(pk=bundle.pk).update(gold_slots_open=F("gold_slots_open") + gold)
+    return reserved
+
+
+def escrow_settle(*, bundle_id: int) -> int:
+    """Give a finished bundle's unneeded escrow back to the requester, keeping what its
+    still-unreviewed work may cost. Runs at completion, cancellation and expiry, and after
+    each later review, so the last review of a finished bundle empties its escrow."""
+    bundle = Bundle.objects.get(pk=bundle_id)
+    if bundle.status not in (BundleStatus.COMPLETED, BundleStatus.CANCELLED, BundleStatus.EXPIRED):
+        return 0
+    held = payments.escrow_balance(bundle_id=bundle.pk, currency=bundle.currency)
+    pending = bundle.assignments.filter(status=AssignmentStatus.SUBMITTED).count()
+    keep = pending * payments.escrow_cost_per_judgment(
+        bundle_id=bundle.pk, currency=bundle.currency, reward_minor=bundle.reward_minor
+    )
+    if held <= keep:
+        return 0
+    return payments.escrow_release(
+        requester_id=bundle.requester_id,
+        bundle_id=bundle.pk,
+        currency=bundle.currency,
+        amount_minor=held - keep,
+        idempotency_key=f"bundle-{bundle.pk}-settle-{pending}-{held}",
+    )
 
 
 @transaction.atomic
@@ -203,6 +259,7 @@ def bundle_cancel(*, bundle: Bundle, by: User | None, note: str = "") -> Bundle:
         bundle, BundleStatus.CANCELLED, by=by, note=note, finished_at=timezone.now()
     )
     _release_live_claims(bundle, AssignmentStatus.EXPIRED)
+    escrow_settle(bundle_id=bundle.pk)
     return bundle
 
 
@@ -213,6 +270,7 @@ def bundle_expire(*, bundle: Bundle) -> Bundle:
         bundle, BundleStatus.EXPIRED, by=None, note="expiry date passed", finished_at=timezone.now()
     )
     _release_live_claims(bundle, AssignmentStatus.EXPIRED)
+    escrow_settle(bundle_id=bundle.pk)
     return bundle
 
 
@@ -279,7 +337,15 @@ def bundle_add_items(
     bundle = _lock_bundle(bundle)
     if bundle.status not in (BundleStatus.DRAFT, BundleStatus.PUBLISHED, BundleStatus.PAUSED):
         raise InvalidTransition(f"Cannot add items to a {bundle.status} bundle.")
-    return items_load(bundle=bundle, source=source, fmt=upload_format(content_type, filename))
+    first_new = (bundle.items.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    summary = items_load(bundle=bundle, source=source, fmt=upload_format(content_type, filename))
+    if bundle.status != BundleStatus.DRAFT and summary.created > summary.gold:
+        _reserve_for_items(
+            bundle,
+            summary.created - summary.gold,
+            idempotency_key=f"bundle-{bundle.pk}-items-from-{first_new}",
+        )
+    return summary
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,9 +370,19 @@ def assignment_approve(
         reviewed_by=by,
         auto_approved=auto,
     )
+    bundle = assignment.bundle
+    payments.assignment_pay(
+        requester_id=bundle.requester_id,
+        bundle_id=bundle.pk,
+        worker_id=assignment.worker_id,
+        currency=bundle.currency,
+        reward_minor=bundle.reward_minor,
+        assignment_id=assignment.pk,
+    )
     stats_add(assignment.worker_id, assignment.bundle_id, approved=1)
     worker_record_review(worker_id=assignment.worker_id, approved=1)
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
+    escrow_settle(bundle_id=assignment.bundle_id)
     return assignment
 
 
@@ -330,13 +406,17 @@ def assignment_reject(
     stats_add(assignment.worker_id, assignment.bundle_id, rejected=1)
     worker_record_review(worker_id=assignment.worker_id, rejected=1)
     bundle = assignment.bundle
-    if not assignment.is_gold and bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
-        Item.objects.filter(pk=assignment.item_id).update(
-            judgments_submitted=F("judgments_submitted") - 1,
-            slots_open=F("slots_open") + 1,
-            state=ItemState.OPEN,
-        )
+    if bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
+        if assignment.is_gold:
+            give_gold_slot_back(bundle.pk)
+        else:
+            Item.objects.filter(pk=assignment.item_id).update(
+                judgments_submitted=F("judgments_submitted") - 1,
+                slots_open=F("slots_open") + 1,
+                state=ItemState.OPEN,
+            )
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
+    escrow_settle(bundle_id=assignment.bundle_id)
     return assignment
 
 

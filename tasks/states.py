@@ -13,7 +13,15 @@ from django.db.models import F
 
 from marketplace.errors import Conflict, InvalidTransition, NotFound
 
-from .models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState, WorkerBundleStats
+from .models import (
+    Assignment,
+    AssignmentStatus,
+    Bundle,
+    BundleStatus,
+    Item,
+    ItemState,
+    WorkerBundleStats,
+)
 
 BUNDLE_TRANSITIONS: dict[str, set[str]] = {
     BundleStatus.DRAFT: {BundleStatus.PUBLISHED, BundleStatus.CANCELLED},
@@ -128,3 +136,16 @@ def give_slot_back(item_id: int) -> None:
     Item.objects.filter(pk=item_id).exclude(state=ItemState.COMPLETE).update(
         slots_open=F("slots_open") + 1, state=ItemState.OPEN
     )
+
+
+def give_gold_slot_back(bundle_id: int) -> None:
+    """A gold claim ended unpaid (returned, expired, rejected): its escrow can buy another."""
+    Bundle.objects.filter(pk=bundle_id).update(gold_slots_open=F("gold_slots_open") + 1)
+
+
+def release_claim_slot(*, bundle_id: int, item_id: int, is_gold: bool) -> None:
+    """Undo what a claim took: a judgment slot on its item, or one of the bundle's gold slots."""
+    if is_gold:
+        give_gold_slot_back(bundle_id)
+    else:
+        give_slot_back(item_id)

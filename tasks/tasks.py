@@ -18,3 +18,39 @@ def auto_approve_task() -> int:
 @shared_task(name="tasks.tasks.expire_bundles_task")
 def expire_bundles_task() -> int:
     return services.bundles_expire_due()
+
+
+@shared_task(name="tasks.tasks.aggregate_bundle_task")
+def aggregate_bundle_task(bundle_id: int, method: str = "dawid_skene") -> int:
+    """Whole-bundle aggregation into ItemResult (at completion, or on demand). Idempotent: the
+    same judgments give the same rows, written by one upsert."""
+    from tasks.quality import services as quality
+
+    return quality.bundle_aggregate(bundle_id=bundle_id, method=method)
+
+
+@shared_task(name="tasks.tasks.reaggregate_live_bundles_task")
+def reaggregate_live_bundles_task() -> int:
+    """Beat: re-aggregate live bundles that received judgments since their last run, and decide
+    dynamic items left waiting."""
+    from tasks.quality import services as quality
+
+    return quality.live_bundles_reaggregate()
+
+
+@shared_task(name="tasks.tasks.submission_recorded_task")
+def submission_recorded_task(
+    *, assignment_id: int, bundle_id: int, worker_id: int, item_id: int, is_gold: bool
+) -> None:
+    """Retry of a quality follow-up that hit a database error after its submission committed.
+    Every step is idempotent (rules on a locked stats row, decisions recounted under a lock)."""
+    from tasks.quality import services as quality
+
+    quality.submission_recorded(
+        assignment_id=assignment_id,
+        bundle_id=bundle_id,
+        worker_id=worker_id,
+        item_id=item_id,
+        is_gold=is_gold,
+        retry=False,
+    )

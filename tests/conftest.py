@@ -2,7 +2,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory
+from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
 
 
 def pytest_configure(config):
@@ -52,12 +52,10 @@ def workers(db):
 @pytest.fixture
 def live_bundle(db, requester):
     """A published bundle of 4 items (overlap 3) with no gold."""
-    from tasks.models import BundleStatus
-
-    bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED)
+    bundle = BundleFactory(requester=requester)
     for _ in range(4):
         ItemFactory(bundle=bundle)
-    return bundle
+    return publish(bundle)
 
 
 @pytest.fixture

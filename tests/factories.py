@@ -76,3 +76,27 @@ class ItemFactory(factory.django.DjangoModelFactory):
     slots_open = factory.LazyAttribute(lambda o: 0 if o.is_gold else o.bundle.min_overlap)
     is_gold = factory.LazyAttribute(lambda o: o.gold is not None)
     gold = None
+
+
+_funding = iter(range(1, 10**9))
+
+
+def fund(requester, amount_minor: int = 100_000_000, currency: str = "usd"):
+    """Credit a requester's balance the way an admin would (a ledger entry like any other)."""
+    from payments.services import balance_credit
+
+    return balance_credit(
+        requester=requester,
+        amount_minor=amount_minor,
+        currency=currency,
+        reference=f"test-funding-{requester.pk}-{next(_funding)}",
+        by=None,
+    )
+
+
+def publish(bundle):
+    """Fund the requester and publish through the service, so escrow is really reserved."""
+    from tasks import services
+
+    fund(bundle.requester, currency=bundle.currency)
+    return services.bundle_publish(bundle=bundle, by=bundle.requester)

@@ -97,14 +97,28 @@ class BulkReviewResultSerializer(serializers.Serializer):
 
 
 class WorkerStatsSerializer(serializers.ModelSerializer):
+    """A worker's standing and quality in one bundle, for its requester.
+
+    The quality fields come from `tasks.quality.selectors.bundle_worker_report`, computed once
+    for every worker of the list being serialised (two queries per page, not per worker)."""
+
     worker_id = serializers.SerializerMethodField()
     gold_accuracy = serializers.SerializerMethodField()
+    gold_accuracy_low = serializers.SerializerMethodField()
+    gold_accuracy_high = serializers.SerializerMethodField()
+    consensus_agreement = serializers.SerializerMethodField()
+    approval_rate = serializers.SerializerMethodField()
+    median_seconds = serializers.SerializerMethodField()
+    fast_fraction = serializers.SerializerMethodField()
+    estimated_accuracy = serializers.SerializerMethodField()
 
     class Meta:
         model = WorkerBundleStats
         fields = [
             "worker_id", "submitted", "approved", "rejected", "gold_seen", "gold_correct",
             "gold_accuracy", "blocked", "blocked_reason", "blocked_at",
+            "gold_accuracy_low", "gold_accuracy_high", "consensus_agreement", "approval_rate",
+            "median_seconds", "fast_fraction", "estimated_accuracy",
         ]  # fmt: skip
 
     def get_worker_id(self, stats: WorkerBundleStats) -> str:
@@ -112,6 +126,52 @@ class WorkerStatsSerializer(serializers.ModelSerializer):
 
     def get_gold_accuracy(self, stats: WorkerBundleStats) -> float | None:
         return stats.gold_correct / stats.gold_seen if stats.gold_seen else None
+
+    def get_gold_accuracy_low(self, stats: WorkerBundleStats) -> float | None:
+        return self._quality(stats).get("gold_accuracy_low")
+
+    def get_gold_accuracy_high(self, stats: WorkerBundleStats) -> float | None:
+        return self._quality(stats).get("gold_accuracy_high")
+
+    def get_consensus_agreement(self, stats: WorkerBundleStats) -> float | None:
+        return self._quality(stats).get("consensus_agreement")
+
+    def get_approval_rate(self, stats: WorkerBundleStats) -> float | None:
+        return self._quality(stats).get("approval_rate")
+
+    def get_median_seconds(self, stats: WorkerBundleStats) -> float | None:
+        return self._quality(stats).get("median_seconds")
+
+    def get_fast_fraction(self, stats: WorkerBundleStats) -> float | None:
+        return self._quality(stats).get("fast_fraction")
+
+    def get_estimated_accuracy(self, stats: WorkerBundleStats) -> float | None:
+        return self._quality(stats).get("estimated_accuracy")
+
+    def _quality(self, stats: WorkerBundleStats) -> dict:
+        """This worker's report row. A view may pass `context["quality_report"]` ({(bundle id,
+        worker id): row}); otherwise it is computed here once for every instance of the list
+        being serialised (the parent ListSerializer's page), grouped by bundle."""
+        from tasks.quality.selectors import bundle_worker_report
+
+        given = self.context.get("quality_report")
+        if given is not None:
+            return given.get((stats.bundle_id, stats.worker_id), {})
+        holder = self.parent if isinstance(self.parent, serializers.ListSerializer) else self
+        cache = getattr(holder, "_quality_report", None)
+        if cache is None or (stats.bundle_id, stats.worker_id) not in cache:
+            instances = list(holder.instance) if holder is self.parent else [stats]
+            if all(s.pk != stats.pk for s in instances):
+                instances.append(stats)
+            by_bundle: dict[int, tuple[Bundle, list[int]]] = {}
+            for s in instances:
+                by_bundle.setdefault(s.bundle_id, (s.bundle, []))[1].append(s.worker_id)
+            cache = {}
+            for bundle_id, (bundle, worker_ids) in by_bundle.items():
+                for row in bundle_worker_report(bundle, worker_ids=worker_ids):
+                    cache[(bundle_id, row["worker_id"])] = row
+            holder._quality_report = cache
+        return cache.get((stats.bundle_id, stats.worker_id), {})
 
 
 class WorkerBlockSerializer(serializers.Serializer):

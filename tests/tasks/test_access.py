@@ -7,7 +7,7 @@ import pytest
 from tasks import services
 from tasks.models import Bundle, BundleStatus
 from tests.conftest import client_for
-from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory
+from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -15,10 +15,10 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def world():
     owner = RequesterFactory()
-    bundle = BundleFactory(requester=owner, status=BundleStatus.PUBLISHED, min_overlap=2,
-                           max_overlap=2, gold_rate=0.0)  # fmt: skip
+    bundle = BundleFactory(requester=owner, min_overlap=2, max_overlap=2, gold_rate=0.0)
     item = ItemFactory(bundle=bundle, payload={"text": "secret payload"})
     ItemFactory(bundle=bundle, gold="neg", payload={"text": "gold item"})
+    bundle = publish(bundle)
     alice, bob = WorkerFactory(), WorkerFactory()
     work = services.assignment_claim(bundle=bundle, worker=alice)
     services.assignment_submit(assignment_id=work.pk, worker=alice, answer="pos")

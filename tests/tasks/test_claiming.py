@@ -9,9 +9,9 @@ from accounts.models import WorkerStatus
 from accounts.services import worker_set_status
 from marketplace.errors import DomainError
 from tasks import claiming, services
-from tasks.models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState
+from tasks.models import Assignment, AssignmentStatus, Item, ItemState
 from tests.conftest import client_for
-from tests.factories import BundleFactory, ItemFactory, WorkerFactory
+from tests.factories import BundleFactory, ItemFactory, WorkerFactory, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -50,8 +50,9 @@ def test_a_worker_never_gets_the_same_item_twice(live_bundle, workers):
 
 
 def test_an_item_is_never_handed_out_beyond_its_overlap(requester):
-    bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED)
+    bundle = BundleFactory(requester=requester)
     item = ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
     crowd = [WorkerFactory() for _ in range(5)]
     got = []
     for worker in crowd:
@@ -65,10 +66,9 @@ def test_an_item_is_never_handed_out_beyond_its_overlap(requester):
 
 
 def test_return_puts_the_slot_back_for_someone_else(requester):
-    bundle = BundleFactory(
-        requester=requester, status=BundleStatus.PUBLISHED, min_overlap=1, max_overlap=1
-    )
+    bundle = BundleFactory(requester=requester, min_overlap=1, max_overlap=1)
     item = ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
     a, b = WorkerFactory(), WorkerFactory()
     held = claim(bundle, a)
     with pytest.raises(DomainError):
@@ -83,10 +83,9 @@ def test_return_puts_the_slot_back_for_someone_else(requester):
 
 
 def test_expiry_frees_slots_and_keeps_history(requester):
-    bundle = BundleFactory(
-        requester=requester, status=BundleStatus.PUBLISHED, min_overlap=1, max_overlap=1
-    )
+    bundle = BundleFactory(requester=requester, min_overlap=1, max_overlap=1)
     item = ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
     worker = WorkerFactory()
     held = claim(bundle, worker)
     assert services.assignments_expire(now=timezone.now()) == 0
@@ -141,7 +140,6 @@ def test_qualification_requirements_gate_listing_and_claiming(requester, workers
 
     bundle = BundleFactory(
         requester=requester,
-        status=BundleStatus.PUBLISHED,
         requirements=[
             {"qualification": "approval_rate", "comparator": "GreaterThanOrEqualTo", "value": 95},
             {"qualification": "country", "comparator": "In", "values": ["US", "CA"]},
@@ -149,6 +147,7 @@ def test_qualification_requirements_gate_listing_and_claiming(requester, workers
         ],
     )
     ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
     worker = workers[0]
     wc = client_for(worker)
     assert wc.get("/api/v1/work/bundles/").json()["results"] == []
@@ -169,9 +168,10 @@ def test_qualification_requirements_gate_listing_and_claiming(requester, workers
 
 def test_gold_is_mixed_in_and_scored_without_counting_toward_overlap(requester, monkeypatch):
     monkeypatch.setattr(claiming.random, "random", lambda: 0.0)  # draw gold whenever any is left
-    bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED, gold_rate=0.5)
+    bundle = BundleFactory(requester=requester, gold_rate=0.5)
     gold = ItemFactory(bundle=bundle, gold="pos")
     ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
     worker = WorkerFactory()
     kinds = []
     for _ in range(2):
@@ -190,9 +190,10 @@ def test_gold_is_mixed_in_and_scored_without_counting_toward_overlap(requester, 
 
 def test_claim_response_hides_gold(requester, monkeypatch):
     monkeypatch.setattr(claiming.random, "random", lambda: 0.0)
-    bundle = BundleFactory(requester=requester, status=BundleStatus.PUBLISHED, gold_rate=0.99)
+    bundle = BundleFactory(requester=requester, gold_rate=0.9)
     ItemFactory(bundle=bundle, gold="pos", payload={"text": "golden"})
     ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
     worker = WorkerFactory()
     body = client_for(worker).post(f"/api/v1/work/bundles/{bundle.pk}/claim/").json()
     assert body["item"]["payload"] == {"text": "golden"}
@@ -206,7 +207,8 @@ def test_no_tasks_when_paused_and_404_for_drafts(requester, workers):
     wc = client_for(workers[0])
     response = wc.post(f"/api/v1/work/bundles/{draft.pk}/claim/")
     assert (response.status_code, response.json()["code"]) == (404, "bundle_not_found")
-    paused = BundleFactory(requester=requester, status=BundleStatus.PAUSED)
+    paused = BundleFactory(requester=requester)
     ItemFactory(bundle=paused)
+    services.bundle_pause(bundle=publish(paused), by=requester)
     response = wc.post(f"/api/v1/work/bundles/{paused.pk}/claim/")
     assert (response.status_code, response.json()["code"]) == (409, "no_tasks_available")

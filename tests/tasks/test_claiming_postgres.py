@@ -9,16 +9,17 @@ from django.db import connection, connections
 from marketplace.errors import DomainError
 from tasks import services
 from tasks.models import Assignment, BundleStatus, Item, ItemState
-from tests.factories import BundleFactory, RequesterFactory, WorkerFactory
+from tests.factories import BundleFactory, RequesterFactory, WorkerFactory, publish
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def test_32_threads_claim_a_bundle_empty_with_exact_overlap():
-    bundle = BundleFactory(requester=RequesterFactory(), status=BundleStatus.PUBLISHED)
+    bundle = BundleFactory(requester=RequesterFactory())
     Item.objects.bulk_create(
         Item(bundle=bundle, payload={"n": n}, external_id=f"x{n}", slots_open=3) for n in range(60)
     )
+    bundle = publish(bundle)
     crowd = [WorkerFactory() for _ in range(32)]
     errors: list[BaseException] = []
     start = threading.Barrier(len(crowd))
@@ -32,9 +33,7 @@ def test_32_threads_claim_a_bundle_empty_with_exact_overlap():
                 except DomainError as exc:
                     assert exc.code == "no_tasks_available", exc.code
                     return
-                services.assignment_submit(
-                    assignment_id=assignment.pk, worker=worker, answer="pos"
-                )
+                services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer="pos")
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:

@@ -6,7 +6,10 @@ import io
 import json
 
 import pytest
+from django.core.management import call_command
 
+from payments import services as payments
+from payments.selectors import ledger_problems
 from tasks.models import AssignmentStatus, BundleStatus, Item, ItemState
 from tests.conftest import client_for
 
@@ -47,8 +50,16 @@ def test_requester_to_workers_to_results(requester, workers):
     assert upload.status_code == 201, upload.json()
     assert upload.json() == {"created": 2, "gold": 0}
 
+    # 2 items x overlap 3 x (5 reward + 1 fee) = 36 must be in escrow first
+    broke = req.post(f"/api/v1/bundles/{bundle_id}/publish/")
+    assert broke.status_code == 402
+    assert (broke.json()["code"], broke.json()["missing_minor"]) == ("insufficient_funds", 36)
+    assert req.get(f"/api/v1/bundles/{bundle_id}/").json()["status"] == "draft"
+    call_command("credit_balance", requester.email, "100", "--reference", "INV-1")
+
     published = req.post(f"/api/v1/bundles/{bundle_id}/publish/")
     assert published.status_code == 200, published.json()
+    assert payments.requester_available(requester_id=requester.pk, currency="usd") == 64
     assert published.json()["status"] == "published"
 
     for worker in workers:
@@ -104,3 +115,10 @@ def test_requester_to_workers_to_results(requester, workers):
 
     history = client_for(workers[0]).get("/api/v1/work/assignments/").json()["results"]
     assert {a["status"] for a in history} == {AssignmentStatus.APPROVED}
+
+    # money: each worker earned 2 x 5, the platform 6 x 1, escrow is empty
+    for worker in workers:
+        assert payments.worker_available(worker_id=worker.pk, currency="usd") == 10
+    assert payments.escrow_balance(bundle_id=bundle_id, currency="usd") == 0
+    assert payments.requester_available(requester_id=requester.pk, currency="usd") == 64
+    assert ledger_problems() == []

@@ -11,7 +11,7 @@ from tasks import services
 from tasks.models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState
 from tasks.tasks import auto_approve_task, expire_claims_task
 from tests.conftest import client_for
-from tests.factories import BundleFactory, ItemFactory
+from tests.factories import BundleFactory, ItemFactory, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -23,12 +23,10 @@ def submitted(bundle, worker, answer="pos"):
 
 @pytest.fixture
 def single(requester):
-    bundle = BundleFactory(
-        requester=requester, status=BundleStatus.PUBLISHED, min_overlap=1, max_overlap=1
-    )
+    bundle = BundleFactory(requester=requester, min_overlap=1, max_overlap=1)
     ItemFactory(bundle=bundle)
     ItemFactory(bundle=bundle)
-    return bundle
+    return publish(bundle)
 
 
 def test_reject_needs_a_reason_the_worker_then_sees_and_requeues_the_item(single, workers):
@@ -81,9 +79,9 @@ def test_bulk_review_reports_each_failure_without_undoing_the_rest(single, worke
 
 
 def _other_bundle():
-    bundle = BundleFactory(status=BundleStatus.PUBLISHED, min_overlap=1, max_overlap=1)
+    bundle = BundleFactory(min_overlap=1, max_overlap=1)
     ItemFactory(bundle=bundle)
-    return bundle
+    return publish(bundle)
 
 
 def test_bundle_completes_when_every_item_is_judged_and_reviewed(single, workers):

@@ -8,7 +8,7 @@ from marketplace.errors import DomainError
 from tasks import services
 from tasks.models import Assignment, AssignmentStatus, BundleStatus
 from tasks.states import ASSIGNMENT_TRANSITIONS, BUNDLE_TRANSITIONS
-from tests.factories import BundleFactory, ItemFactory, WorkerFactory
+from tests.factories import BundleFactory, ItemFactory, WorkerFactory, fund, publish
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,7 @@ def test_bundle_transitions_follow_the_map(source, action):
     service, target, only_from = BUNDLE_ACTIONS[action]
     bundle = BundleFactory(status=source)
     ItemFactory(bundle=bundle)
+    fund(bundle.requester)
     allowed = target in BUNDLE_TRANSITIONS[source] and (only_from is None or source in only_from)
     if allowed:
         assert service(bundle=bundle, by=bundle.requester).status == target
@@ -72,8 +73,9 @@ def _act(action, assignment, worker, requester):
     ("source", "action"), list(itertools.product(AssignmentStatus.values, ASSIGNMENT_ACTIONS))
 )
 def test_assignment_transitions_follow_the_map(source, action):
-    bundle = BundleFactory(status=BundleStatus.PUBLISHED)
+    bundle = BundleFactory()
     ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
     worker = WorkerFactory()
     assignment = services.assignment_claim(bundle=bundle, worker=worker)
     if source in (AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED):
@@ -100,6 +102,7 @@ def test_publish_needs_items_and_gold_when_a_gold_rate_is_set():
         services.bundle_publish(bundle=bundle, by=bundle.requester)
     assert no_gold.value.code == "no_gold"
     ItemFactory(bundle=bundle, gold="pos")
+    fund(bundle.requester)
     assert services.bundle_publish(bundle=bundle, by=bundle.requester).status == "published"
 
 

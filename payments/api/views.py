@@ -1,0 +1,262 @@
+"""Thin views over payments services and selectors. Everything is scoped to the caller: another
+user's top-up, bonus or payout is a 404, never a 403."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.generics import GenericAPIView
+from rest_framework.permissions import IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import User
+from marketplace.errors import DomainError, NotFound
+from marketplace.permissions import IsRequester, IsWorker
+from payments import payouts, selectors, services
+from payments.models import AccountKind, Bonus, ConnectedAccount, Payout, TopUp
+
+from . import serializers as s
+
+FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"])
+CURRENCY_PARAM = OpenApiParameter("currency", OpenApiTypes.STR)
+
+
+def _statement_response(
+    view: GenericAPIView,
+    request: Request,
+    lines: QuerySet,
+    balances: list[dict[str, Any]],
+    filename: str,
+) -> HttpResponse | Response:
+    """The statement as a paginated JSON page with the balances on top, or all of it as CSV."""
+    if request.query_params.get("format") == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(
+            [
+                "entry_id",
+                "created_at",
+                "kind",
+                "memo",
+                "account",
+                "amount",
+                "currency",
+                "reference_type",
+                "reference_id",
+            ]
+        )
+        for line in lines.iterator():
+            writer.writerow(
+                [
+                    line.entry_id,
+                    line.entry.created_at.isoformat(),
+                    line.entry.kind,
+                    line.entry.memo,
+                    line.account.kind,
+                    line.amount_minor,
+                    line.currency,
+                    line.entry.reference_type,
+                    line.entry.reference_id,
+                ]
+            )
+        response = HttpResponse(out.getvalue(), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    paginator = view.paginator
+    page = paginator.paginate_queryset(lines, request, view=view)
+    response = paginator.get_paginated_response(s.StatementLineSerializer(page, many=True).data)
+    response.data = {"balances": balances, **response.data}
+    return response
+
+
+class BalanceView(GenericAPIView):
+    """A requester's available balance per currency and their statement (newest first)."""
+
+    permission_classes = [IsRequester]
+    serializer_class = s.StatementLineSerializer
+
+    @extend_schema(parameters=[FORMAT_PARAM, CURRENCY_PARAM])
+    def get(self, request: Request) -> HttpResponse | Response:
+        balances = [
+            {"currency": cur, "available": amount}
+            for cur, amount in selectors.user_balances(
+                user_id=request.user.pk, kind=AccountKind.REQUESTER_AVAILABLE
+            ).items()
+        ]
+        lines = selectors.statement(
+            user_id=request.user.pk,
+            kinds=[AccountKind.REQUESTER_AVAILABLE],
+            currency=request.query_params.get("currency"),
+        )
+        return _statement_response(self, request, lines, balances, "statement.csv")
+
+
+class EarningsView(BalanceView):
+    """A worker's balances (available, in flight, paid out) and earnings statement."""
+
+    permission_classes = [IsWorker]
+
+    @extend_schema(parameters=[FORMAT_PARAM, CURRENCY_PARAM])
+    def get(self, request: Request) -> HttpResponse | Response:
+        balances = selectors.worker_earnings(worker_id=request.user.pk)
+        lines = selectors.statement(
+            user_id=request.user.pk,
+            kinds=[AccountKind.WORKER_AVAILABLE],
+            currency=request.query_params.get("currency"),
+        )
+        return _statement_response(self, request, lines, balances, "earnings.csv")
+
+
+class TopUpViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """POST returns the Stripe Checkout URL; the balance is credited by Stripe's webhook."""
+
+    permission_classes = [IsRequester]
+    serializer_class = s.TopUpSerializer
+
+    def get_queryset(self) -> QuerySet[TopUp]:
+        return TopUp.objects.filter(requester=self.request.user).order_by("-created_at", "-pk")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        topup = services.topup_create(
+            requester=request.user,
+            amount_minor=data["amount_minor"],
+            currency=data["currency"],
+            client_token=data.get("client_token") or uuid.uuid4().hex,
+        )
+        return Response(self.get_serializer(topup).data, status=status.HTTP_201_CREATED)
+
+
+class BonusViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Bonuses the requester paid. `client_token` makes a retried POST one bonus."""
+
+    permission_classes = [IsRequester]
+    serializer_class = s.BonusSerializer
+
+    def get_queryset(self) -> QuerySet[Bonus]:
+        return Bonus.objects.filter(requester=self.request.user).order_by("-created_at", "-pk")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        worker = User.objects.filter(pk=data["worker_id"], worker_profile__isnull=False).first()
+        if worker is None:
+            raise NotFound("No such worker.")
+        bonus = services.bonus_pay(
+            requester=request.user,
+            worker=worker,
+            amount_minor=data["amount_minor"],
+            currency=data["currency"],
+            reason=data["reason"],
+            client_token=data["client_token"],
+        )
+        return Response(self.get_serializer(bonus).data, status=status.HTTP_201_CREATED)
+
+
+class PayoutViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A worker's payouts; POST asks for one (whole available balance unless `amount`)."""
+
+    permission_classes = [IsWorker]
+    serializer_class = s.PayoutSerializer
+
+    def get_queryset(self) -> QuerySet[Payout]:
+        return Payout.objects.filter(worker=self.request.user).order_by("-created_at", "-pk")
+
+    @extend_schema(request=s.PayoutRequestSerializer, responses={201: s.PayoutSerializer})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = s.PayoutRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        token = data.get("client_token")
+        payout = payouts.payout_request(
+            worker=request.user,
+            currency=data["currency"],
+            amount_minor=data.get("amount"),
+            request_key=f"api-{request.user.pk}-{token}" if token else None,
+        )
+        return Response(s.PayoutSerializer(payout).data, status=status.HTTP_201_CREATED)
+
+
+class PayoutAccountView(APIView):
+    """GET: the worker's Stripe payout account status. POST: a fresh onboarding link."""
+
+    permission_classes = [IsWorker]
+
+    def get(self, request: Request) -> Response:
+        account = ConnectedAccount.objects.filter(worker=request.user).first()
+        if account is None:
+            return Response({"exists": False, "ready": False})
+        return Response(
+            {
+                "exists": True,
+                "ready": account.ready,
+                "payouts_enabled": account.payouts_enabled,
+                "details_submitted": account.details_submitted,
+                "last_payout_failure": account.last_payout_failure,
+            }
+        )
+
+    def post(self, request: Request) -> Response:
+        url = payouts.payout_account_onboard(worker=request.user)
+        return Response({"url": url}, status=status.HTTP_201_CREATED)
+
+
+def _moment(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:
+        parsed = None
+    if parsed is None:
+        raise DomainError(f"{name} is not an ISO date or datetime.", code="invalid")
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+class RevenueView(APIView):
+    """Platform fee revenue per currency (admins only), optionally for [since, until)."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("until", OpenApiTypes.DATETIME),
+        ],
+        responses=s.RevenueRowSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        rows = selectors.revenue_report(
+            since=_moment(request.query_params.get("since"), "since"),
+            until=_moment(request.query_params.get("until"), "until"),
+        )
+        return Response({"results": rows})
