@@ -9,6 +9,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import user_create
+from payments.services import balance_credit
 from tasks import services
 
 PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo logins, never used in production
@@ -89,11 +90,7 @@ class Command(BaseCommand):
         services.bundle_publish(bundle=bundle, by=requester)
 
     def _fund(self, requester, bundle):
-        """Give the demo requester enough balance to publish (a ledger credit, once)."""
-        try:
-            from payments.services import balance_credit
-        except ImportError:
-            return
+        """Give the demo requester a balance (an admin credit, as for an invoice paid)."""
         balance_credit(
             requester=requester,
             amount_minor=10_000,

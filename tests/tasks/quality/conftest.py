@@ -82,3 +82,9 @@ def judged(item, worker, answer, *, status=AssignmentStatus.SUBMITTED, seconds=5
 
 def stats_of(worker, bundle):
     return WorkerBundleStats.objects.get(worker=worker, bundle=bundle)
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """The tests here make dozens of workers; hashing their passwords slowly tests nothing."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
