@@ -185,6 +185,10 @@ CELERY_BEAT_SCHEDULE = {
     "expire-claims": {"task": "tasks.tasks.expire_claims_task", "schedule": 60.0},
     "auto-approve": {"task": "tasks.tasks.auto_approve_task", "schedule": 300.0},
     "expire-bundles": {"task": "tasks.tasks.expire_bundles_task", "schedule": 300.0},
+    "reaggregate-live-bundles": {
+        "task": "tasks.tasks.reaggregate_live_bundles_task",
+        "schedule": 600.0,
+    },
 }
 
 # Money (integers in minor units; the fee is a percent of each reward and bonus).

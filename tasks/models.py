@@ -50,7 +50,8 @@ class Bundle(models.Model):
         default=False, help_text="Reject a blocked worker's unreviewed work here and re-queue it."
     )
     gold_feedback = models.BooleanField(
-        default=False, help_text="Tell workers the right answer after a gold question."
+        default=False,
+        help_text="Tell workers whether their gold answer was right (never the answer).",
     )
     # Gold judgments still paid for by escrow (reserved at publish at the gold rate); a gold
     # claim takes one, a returned, expired or rejected gold claim gives it back. Never negative.
@@ -248,6 +249,11 @@ class WorkerBundleStats(models.Model):
     blocked = models.BooleanField(default=False)
     blocked_reason = models.TextField(blank=True)
     blocked_at = models.DateTimeField(null=True, blank=True)
+    # After an unblock the rules weigh only answers submitted since, so old evidence cannot
+    # re-block a worker the requester chose to trust again.
+    unblocked_at = models.DateTimeField(null=True, blank=True)
+    # The worker's accuracy here as the last whole-bundle Dawid-Skene run estimated it.
+    estimated_accuracy = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -260,6 +260,7 @@ def bundle_cancel(*, bundle: Bundle, by: User | None, note: str = "") -> Bundle:
     )
     _release_live_claims(bundle, AssignmentStatus.EXPIRED)
     escrow_settle(bundle_id=bundle.pk)
+    _aggregate_after_commit(bundle.pk)
     return bundle
 
 
@@ -271,6 +272,7 @@ def bundle_expire(*, bundle: Bundle) -> Bundle:
     )
     _release_live_claims(bundle, AssignmentStatus.EXPIRED)
     escrow_settle(bundle_id=bundle.pk)
+    _aggregate_after_commit(bundle.pk)
     return bundle
 
 
@@ -298,7 +300,15 @@ def bundle_complete_if_done(*, bundle_id: int) -> bool:
         note="all items complete",
         finished_at=timezone.now(),
     )
+    _aggregate_after_commit(bundle_id)
     return True
+
+
+def _aggregate_after_commit(bundle_id: int) -> None:
+    """The final whole-bundle aggregation runs in Celery once the state change is committed."""
+    from .tasks import aggregate_bundle_task
+
+    transaction.on_commit(lambda: aggregate_bundle_task.delay(bundle_id))
 
 
 @transaction.atomic
@@ -504,5 +514,5 @@ def worker_block_in_bundle(
 
 def worker_unblock_in_bundle(*, worker: User, bundle: Bundle) -> None:
     WorkerBundleStats.objects.filter(worker=worker, bundle=bundle).update(
-        blocked=False, blocked_reason="", blocked_at=None
+        blocked=False, blocked_reason="", blocked_at=None, unblocked_at=timezone.now()
     )

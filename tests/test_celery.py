@@ -2,8 +2,15 @@
 executed by a real worker. Everywhere else tasks run eagerly and this test is skipped."""
 
 import os
+import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
+
+from tasks import services
+from tasks.models import Assignment, AssignmentStatus
+from tests.factories import BundleFactory, ItemFactory, WorkerFactory, publish
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("CELERY_BROKER_URL"), reason="no CELERY_BROKER_URL: tasks run eagerly"
@@ -17,11 +24,21 @@ def test_a_task_goes_through_the_broker_to_a_worker():
     from marketplace.celery import app
     from tasks.tasks import expire_claims_task
 
+    bundle = BundleFactory()
+    ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
+    held = services.assignment_claim(bundle=bundle, worker=WorkerFactory())
+    Assignment.objects.filter(pk=held.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+
     app.conf.task_always_eager = False
-    app.conf.result_backend = "cache+memory://"
     try:
         with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING"):
-            result = expire_claims_task.delay()
-            assert result.get(timeout=20) == 0
+            expire_claims_task.delay()  # over Redis, to the worker thread
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                if Assignment.objects.get(pk=held.pk).status == AssignmentStatus.EXPIRED:
+                    break
+                time.sleep(0.2)
     finally:
         app.conf.task_always_eager = True
+    assert Assignment.objects.get(pk=held.pk).status == AssignmentStatus.EXPIRED

@@ -208,13 +208,27 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
     reward = serializers.IntegerField(source="bundle.reward_minor", read_only=True)
     currency = serializers.CharField(source="bundle.currency", read_only=True)
     bundle_id = serializers.IntegerField(read_only=True)
+    feedback = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
         fields = [
             "id", "bundle_id", "item", "question", "instructions", "deadline", "reward",
             "currency", "status", "answer", "submitted_at", "reviewed_at", "reject_reason",
+            "feedback",
         ]  # fmt: skip
+
+    def get_feedback(self, assignment: Assignment) -> str | None:
+        """Training feedback on gold: right or wrong, never the gold answer. Present (as None)
+        on every assignment, so the field alone never tells a worker which task is gold."""
+        if (
+            assignment.is_gold
+            and assignment.bundle.gold_feedback
+            and assignment.status != "claimed"
+            and assignment.gold_correct is not None
+        ):
+            return "correct" if assignment.gold_correct else "incorrect"
+        return None
 
     def get_item(self, assignment: Assignment) -> dict:
         return WorkItemSerializer(

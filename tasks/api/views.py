@@ -17,6 +17,7 @@ from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
 from tasks import exports, selectors, services
 from tasks.models import Assignment, AssignmentStatus, Bundle, Item
+from tasks.quality import services as quality
 
 from . import serializers as s
 
@@ -188,12 +189,12 @@ class BundleViewSet(viewsets.ModelViewSet):
         worker = self._worker_by_public_id(bundle, body.validated_data["worker_id"])
         reason = body.validated_data["reason"]
         if reason.strip():
-            stats = services.worker_block_in_bundle(
-                worker=worker, bundle=bundle, reason=reason, by=request.user
+            quality.worker_block(
+                worker_id=worker.pk, bundle_id=bundle.pk, reason=reason, by=request.user
             )
         else:
-            services.worker_unblock_in_bundle(worker=worker, bundle=bundle)
-            stats = selectors.bundle_worker_stats(bundle).get(worker=worker)
+            quality.worker_unblock(worker_id=worker.pk, bundle_id=bundle.pk, by=request.user)
+        stats = selectors.bundle_worker_stats(bundle).select_related("bundle").get(worker=worker)
         return Response(s.WorkerStatsSerializer(stats).data)
 
     @staticmethod

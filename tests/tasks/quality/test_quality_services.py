@@ -44,9 +44,9 @@ def test_spammer_is_blocked_after_enough_gold_and_their_items_requeued(draw, rej
     rng = np.random.default_rng(7)
     draw.real()
     real = [claim_submit(bundle, spammer, "b") for _ in range(3)]
-    assert set(Item.objects.filter(is_gold=False, bundle=bundle).values_list("state", flat=True)) == {
-        ItemState.COMPLETE
-    }
+    assert set(
+        Item.objects.filter(is_gold=False, bundle=bundle).values_list("state", flat=True)
+    ) == {ItemState.COMPLETE}
     # when: they answer gold at random (uniform over 5 choices)
     draw.gold()
     seen = correct = 0
@@ -173,9 +173,9 @@ def test_too_fast_rule(draw):
     # the fast worker's answers stopped counting on the items they touched
     touched = Assignment.objects.filter(worker=fast).values_list("item_id", flat=True)
     for item in Item.objects.filter(pk__in=touched):
-        counted = Assignment.objects.filter(
-            item=item, status__in=quality.COUNTED_STATUSES
-        ).exclude(worker=fast)
+        counted = Assignment.objects.filter(item=item, status__in=quality.COUNTED_STATUSES).exclude(
+            worker=fast
+        )
         assert item.judgments_submitted == counted.count()
 
 
@@ -273,7 +273,9 @@ def test_dynamic_overlap_invariants_under_a_random_crowd(draw):
         held = []
         while True:
             try:
-                claim_submit(bundle, worker, lambda i: truth[i.pk] if rng.random() < accuracy else "d")
+                claim_submit(
+                    bundle, worker, lambda i, a=accuracy: truth[i.pk] if rng.random() < a else "d"
+                )
             except services.NoTasksAvailable:
                 break
             _invariants(bundle)
