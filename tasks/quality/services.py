@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from marketplace.errors import DomainError
+from payments import services as payments
 from tasks import services as task_services
 from tasks.models import (
     Assignment,
@@ -301,8 +302,47 @@ def worker_block(
                 task_services.assignment_reject(assignment_id=assignment_id, by=by, reason=note)
             except DomainError:  # reviewed meanwhile: that review stands
                 continue
-    items_decide(item_ids=_items_judged_by(worker_id=worker_id, bundle_id=bundle_id))
+    reopen = _fund_replacements(bundle=bundle, worker_id=worker_id, stats=stats)
+    items_decide(item_ids=_items_judged_by(worker_id=worker_id, bundle_id=bundle_id), reopen=reopen)
     return stats
+
+
+def _fund_replacements(*, bundle: Bundle, worker_id: int, stats: WorkerBundleStats) -> bool:
+    """Escrow for the judgments that replace a blocked worker's paid (or still payable) work.
+
+    Escrow was reserved for max_overlap judgments per item; the blocked worker's approved and
+    unreviewed answers are (or will be) paid and yet no longer count, so buying replacements
+    needs that much more. Reserved from the requester's balance in this transaction; without
+    the money the items are re-decided but not reopened, so no approval can ever find the
+    escrow short."""
+    payable = Assignment.objects.filter(
+        worker_id=worker_id,
+        bundle_id=bundle.pk,
+        is_gold=False,
+        status__in=(AssignmentStatus.APPROVED, AssignmentStatus.SUBMITTED),
+    ).count()
+    if payable == 0 or bundle.status not in LIVE_STATUSES:
+        return True
+    stamp = int(stats.blocked_at.timestamp() * 1_000_000) if stats.blocked_at else 0
+    try:
+        with transaction.atomic():
+            payments.escrow_reserve(
+                requester=bundle.requester,
+                bundle_id=bundle.pk,
+                currency=bundle.currency,
+                reward_minor=bundle.reward_minor,
+                judgments=payable,
+                idempotency_key=f"bundle-{bundle.pk}-replace-{worker_id}-{stamp}",
+            )
+    except DomainError as exc:
+        if exc.code != "insufficient_funds":
+            raise
+        logger.warning(
+            "bundle %s: no funds to replace %s judgments of blocked worker %s",
+            bundle.pk, payable, worker_id,
+        )  # fmt: skip
+        return False
+    return True
 
 
 @transaction.atomic
@@ -470,7 +510,7 @@ def decide_answers(
 
 
 @transaction.atomic
-def item_decide(*, item_id: int) -> str:
+def item_decide(*, item_id: int, reopen: bool = True) -> str:
     """Aggregate an item's counted judgments and decide whether it needs another one.
 
     Under the item's row lock: recount `judgments_submitted` (blocked workers out), write the
@@ -478,7 +518,8 @@ def item_decide(*, item_id: int) -> str:
     min_overlap judgments and its confidence reaches the target (bundle's, or 0.9) or it has
     max_overlap; otherwise make sure one more judgment is on its way (or as many as it lacks
     to min_overlap), opening slots only within `max_overlap - counted - live claims`. Returns
-    the item's state. Gold items are never decided (they are never complete)."""
+    the item's state. Gold items are never decided (they are never complete). With
+    `reopen=False` the result is rewritten but no judgment is bought (no money for it)."""
     item = Item.objects.select_for_update(of=("self",)).select_related("bundle").get(pk=item_id)
     bundle = item.bundle
     if item.is_gold:
@@ -506,6 +547,9 @@ def item_decide(*, item_id: int) -> str:
     )
     if not needs:
         state, slots = ItemState.COMPLETE, 0
+    elif not reopen:
+        Item.objects.filter(pk=item_id).update(judgments_submitted=n)
+        return item.state
     else:
         wanted = max(bundle.min_overlap - n, 1)
         room = max(bundle.max_overlap - n - claimed, 0)
@@ -515,11 +559,11 @@ def item_decide(*, item_id: int) -> str:
     return state
 
 
-def items_decide(*, item_ids: Iterable[int]) -> dict[str, int]:
+def items_decide(*, item_ids: Iterable[int], reopen: bool = True) -> dict[str, int]:
     """`item_decide` over several items (each in its own savepoint and lock); counts by state."""
     states: dict[str, int] = {}
     for item_id in item_ids:
-        state = item_decide(item_id=item_id)
+        state = item_decide(item_id=item_id, reopen=reopen)
         states[state] = states.get(state, 0) + 1
     return states
 

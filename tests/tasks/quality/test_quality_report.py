@@ -6,11 +6,12 @@ import pytest
 from django.test import Client
 
 from accounts.models import User
+from payments.services import requester_available
 from tasks.models import AssignmentStatus, ItemResult, WorkerBundleStats
 from tasks.quality import services as quality
 from tasks.quality.selectors import bundle_worker_report, worker_quality_summary
 from tests.conftest import client_for
-from tests.factories import BundleFactory, ItemFactory, WorkerFactory
+from tests.factories import BundleFactory, ItemFactory, WorkerFactory, fund
 
 from .conftest import FIVE, judged
 
@@ -110,6 +111,7 @@ def test_admin_block_and_unblock_actions(staff):
     item.judgments_submitted, item.state, item.slots_open = 1, "complete", 0
     item.save()
     stats = WorkerBundleStats.objects.create(worker=worker, bundle=bundle, gold_seen=4)
+    fund(bundle.requester, amount_minor=1000)  # the replacement judgment is bought anew
     listing = staff.get("/admin/tasks/workerbundlestats/")
     assert listing.status_code == 200 and "0% (0%-49%)" in listing.content.decode()
     assert staff.get(f"/admin/tasks/workerbundlestats/{stats.pk}/change/").status_code == 200
@@ -123,6 +125,7 @@ def test_admin_block_and_unblock_actions(staff):
         stats.blocked and stats.blocked_reason == "Blocked by platform staff (staff@example.com)."
     )
     assert (item.state, item.judgments_submitted, item.slots_open) == ("open", 0, 1)
+    assert requester_available(requester_id=bundle.requester_id, currency="usd") == 1000 - 6
     staff.post(
         "/admin/tasks/workerbundlestats/",
         {"action": "unblock", "_selected_action": [stats.pk]},
