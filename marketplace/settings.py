@@ -7,6 +7,7 @@ default, so a missing variable fails loudly instead of running insecurely.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -185,6 +186,20 @@ CELERY_BEAT_SCHEDULE = {
     "expire-claims": {"task": "tasks.tasks.expire_claims_task", "schedule": 60.0},
     "auto-approve": {"task": "tasks.tasks.auto_approve_task", "schedule": 300.0},
     "expire-bundles": {"task": "tasks.tasks.expire_bundles_task", "schedule": 300.0},
+    "settle-finished-bundles": {
+        "task": "tasks.tasks.settle_finished_bundles_task",
+        "schedule": 900.0,
+    },
+    "retry-payouts": {"task": "payments.tasks.retry_payouts_task", "schedule": 60.0},
+    "replay-stripe-events": {"task": "payments.tasks.replay_stripe_events_task", "schedule": 300.0},
+    "weekly-payouts": {
+        "task": "payments.tasks.weekly_payouts_task",
+        "schedule": crontab(day_of_week=1, hour=6, minute=0),
+    },
+    "reconcile-stripe": {
+        "task": "payments.tasks.reconcile_stripe_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
     "reaggregate-live-bundles": {
         "task": "tasks.tasks.reaggregate_live_bundles_task",
         "schedule": 600.0,

@@ -198,7 +198,19 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_filter = ["status", "method", "currency"]
     search_fields = ["worker__email", "transfer_id", "request_key"]
     list_select_related = ["worker", "batch"]
-    actions = ["retry_now"]
+    actions = ["retry_now", "return_manual"]
+
+    @admin.action(description="Bank transfer failed: return to the worker's balance")
+    def return_manual(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
+        returned = 0
+        for payout in queryset.filter(method=PayoutMethod.MANUAL, status=PayoutStatus.PENDING):
+            payouts.payout_return(
+                payout_id=payout.pk,
+                code="bank_transfer_failed",
+                reason=f"returned by {request.user}",
+            )
+            returned += 1
+        self.message_user(request, f"Returned {returned} payout(s) to workers' balances.")
 
     @admin.display(description="batch")
     def batch_link(self, payout: Payout) -> str:
@@ -246,9 +258,12 @@ class ManualPayoutBatchAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Mark paid (bank transfers made)")
     def mark_paid(self, request: HttpRequest, queryset: QuerySet[ManualPayoutBatch]) -> None:
-        marked = sum(
-            payouts.manual_batch_mark_paid(batch=batch, by=request.user) for batch in queryset
-        )
+        marked = 0
+        for batch in queryset:
+            try:
+                marked += payouts.manual_batch_mark_paid(batch=batch, by=request.user)
+            except DomainError as exc:
+                self.message_user(request, f"Batch {batch.pk}: {exc.detail}", messages.ERROR)
         self.message_user(request, f"Marked {marked} payout(s) paid.")
 
 

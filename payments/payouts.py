@@ -148,16 +148,22 @@ def connected_account_sync(*, data: dict[str, object], as_of: int) -> ConnectedA
 
 
 def _open_batch(currency: str) -> ManualPayoutBatch:
-    batch = ManualPayoutBatch.objects.filter(
-        currency=currency, status=ManualBatchStatus.OPEN
-    ).first()
+    """The currency's open batch, locked: an export waits for this payout to commit (so the
+    CSV includes it), and a payout never joins a batch already exported."""
+    batch = (
+        ManualPayoutBatch.objects.select_for_update()
+        .filter(currency=currency, status=ManualBatchStatus.OPEN)
+        .first()
+    )
     if batch is not None:
         return batch
     try:
         with transaction.atomic():
             return ManualPayoutBatch.objects.create(currency=currency)
     except IntegrityError:
-        return ManualPayoutBatch.objects.get(currency=currency, status=ManualBatchStatus.OPEN)
+        return ManualPayoutBatch.objects.select_for_update().get(
+            currency=currency, status=ManualBatchStatus.OPEN
+        )
 
 
 def payout_request(
@@ -468,10 +474,15 @@ def connected_payout_failed(*, account_id: str, payout: dict[str, object]) -> No
 
 
 def manual_batch_export(*, batch: ManualPayoutBatch) -> str:
-    """The batch as CSV for the bank; exporting closes it so new payouts start a new batch."""
-    ManualPayoutBatch.objects.filter(pk=batch.pk, status=ManualBatchStatus.OPEN).update(
-        status=ManualBatchStatus.EXPORTED, exported_at=timezone.now()
-    )
+    """The batch as CSV for the bank; exporting closes it so new payouts start a new batch.
+    The batch row is locked first, so a payout joining it concurrently is either in this CSV
+    or in the next batch, never paid-marked without having been exported."""
+    with transaction.atomic():
+        ManualPayoutBatch.objects.select_for_update().get(pk=batch.pk)
+        ManualPayoutBatch.objects.filter(pk=batch.pk, status=ManualBatchStatus.OPEN).update(
+            status=ManualBatchStatus.EXPORTED, exported_at=timezone.now()
+        )
+        rows = list(batch.payouts.select_related("worker").order_by("pk"))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
@@ -485,7 +496,7 @@ def manual_batch_export(*, batch: ManualPayoutBatch) -> str:
             "status",
         ]
     )
-    for payout in batch.payouts.select_related("worker").order_by("pk"):
+    for payout in rows:
         writer.writerow(
             [
                 payout.pk,
@@ -507,8 +518,11 @@ def manual_batch_mark_paid(*, batch: ManualPayoutBatch, by: User | None) -> int:
     with transaction.atomic():
         batch = ManualPayoutBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.status == ManualBatchStatus.OPEN:
-            ManualPayoutBatch.objects.filter(pk=batch.pk).update(
-                status=ManualBatchStatus.EXPORTED, exported_at=timezone.now()
+            # Marking an unexported batch paid would mark payouts nobody sent to the bank.
+            raise DomainError(
+                "Download the batch's CSV (which closes it) before marking it paid.",
+                code="batch_not_exported",
+                http_status=409,
             )
         clearing = _account(AccountKind.MANUAL_PAYOUT_CLEARING, None, batch.currency)
         for payout in batch.payouts.select_for_update().filter(status=PayoutStatus.PENDING):

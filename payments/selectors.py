@@ -125,3 +125,12 @@ def worker_earnings(*, worker_id: int) -> list[dict[str, object]]:
         )
         row["paid_out"] = int(item["total"] or 0) - int(item["reversed"] or 0)
     return [rows[c] for c in sorted(rows)]
+
+
+def bundles_with_escrow(*, limit: int = 500) -> list[int]:
+    """Bundle ids whose escrow still holds money, oldest first (for the settle sweep)."""
+    return list(
+        LedgerAccount.objects.filter(kind=AccountKind.BUNDLE_ESCROW, balance_minor__gt=0)
+        .order_by("id")
+        .values_list("bundle_id", flat=True)[:limit]
+    )

@@ -114,6 +114,16 @@ def escrow_balance(*, bundle_id: int, currency: str) -> int:
 # -- escrow and earning ------------------------------------------------------------------------
 
 
+def escrow_cost_per_judgment(*, bundle_id: int, currency: str, reward_minor: int) -> int:
+    """What one judgment of this bundle draws from escrow: reward + fee at the percent fixed
+    when its escrow was first reserved (the current setting if nothing was reserved yet)."""
+    currency = normalize_currency(currency)
+    _positive_amount(reward_minor, "reward_minor")
+    escrow = _escrow_account(bundle_id=bundle_id, currency=currency)
+    percent = escrow.fee_percent if escrow is not None else None
+    return reward_minor + fee_for(reward_minor, percent=percent)
+
+
 def escrow_reserve(
     *,
     requester: User,
@@ -151,7 +161,9 @@ def escrow_reserve(
             fee_percent=fee_percent()
         )
         escrow.refresh_from_db(fields=["fee_percent"])
-    per_judgment = reward_minor + fee_for(reward_minor, percent=escrow.fee_percent)
+    per_judgment = escrow_cost_per_judgment(
+        bundle_id=bundle_id, currency=currency, reward_minor=reward_minor
+    )
     amount = per_judgment * judgments
     if amount == 0:
         return 0
@@ -524,11 +536,3 @@ def topup_expire(*, session: dict[str, Any]) -> TopUp | None:
         status=TopUpStatus.EXPIRED, completed_at=timezone.now()
     )
     return TopUp.objects.filter(pk=int(ref)).first()
-
-
-def escrow_cost_per_judgment(*, bundle_id: int, currency: str, reward_minor: int) -> int:
-    """What one approval of this bundle draws from its escrow: reward + fee at the percent
-    fixed on the escrow at its first reservation (the configured percent if none yet)."""
-    escrow = _escrow_account(bundle_id=bundle_id, currency=normalize_currency(currency))
-    percent = escrow.fee_percent if escrow is not None else None
-    return reward_minor + fee_for(reward_minor, percent=percent)

@@ -7,6 +7,7 @@ it implies by `F()` updates. Money moves through `payments` inside the same tran
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,7 @@ from accounts.models import User
 from accounts.qualifications import requirements_parse
 from accounts.services import worker_record_review
 from marketplace.errors import Conflict, DomainError, Forbidden, InvalidTransition, NotFound
+from payments import selectors as payment_selectors
 from payments import services as payments
 
 from .claiming import (  # noqa: F401 - the hot path is part of this public write API
@@ -55,6 +57,8 @@ from .states import (
 )
 
 # Bundle fields a requester may change, by state. Money-bearing fields freeze at publish.
+logger = logging.getLogger(__name__)
+
 QUALITY_RULES = {
     "min_gold_accuracy", "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
     "reject_blocked_work", "gold_feedback",
@@ -213,6 +217,30 @@ def _reserve_for_items(bundle: Bundle, real_items: int, *, idempotency_key: str)
     if gold:
         Bundle.objects.filter(pk=bundle.pk).update(gold_slots_open=F("gold_slots_open") + gold)
     return reserved
+
+
+def _settle_after_commit(bundle_id: int) -> None:
+    """Settle in its own transaction once a review is committed: an approval's payment and the
+    release of escrow lock accounts in different orders, so doing both in one transaction
+    could deadlock with a concurrent bonus. A settle that fails is retried by the
+    `settle_finished_bundles_task` sweep; the review stands either way."""
+
+    def settle() -> None:
+        try:
+            escrow_settle(bundle_id=bundle_id)
+        except Exception:
+            logger.exception("escrow settle of bundle %s failed; the sweep retries it", bundle_id)
+
+    transaction.on_commit(settle)
+
+
+def escrow_settle_finished(*, limit: int = 500) -> int:
+    """Settle every finished bundle whose escrow still holds money (the periodic sweep)."""
+    done = 0
+    for bundle_id in payment_selectors.bundles_with_escrow(limit=limit):
+        if escrow_settle(bundle_id=bundle_id):
+            done += 1
+    return done
 
 
 def escrow_settle(*, bundle_id: int) -> int:
@@ -392,7 +420,7 @@ def assignment_approve(
     stats_add(assignment.worker_id, assignment.bundle_id, approved=1)
     worker_record_review(worker_id=assignment.worker_id, approved=1)
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
-    escrow_settle(bundle_id=assignment.bundle_id)
+    _settle_after_commit(assignment.bundle_id)
     return assignment
 
 
@@ -426,7 +454,7 @@ def assignment_reject(
                 state=ItemState.OPEN,
             )
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
-    escrow_settle(bundle_id=assignment.bundle_id)
+    _settle_after_commit(assignment.bundle_id)
     return assignment
 
 
@@ -444,7 +472,7 @@ def assignments_review(
     if not approve and not reason.strip():
         raise DomainError("A reason is required to reject work.", code="reason_required")
     summary = ReviewSummary(done=[], errors={})
-    for assignment_id in dict.fromkeys(assignment_ids):
+    for assignment_id in sorted(set(assignment_ids)):  # fixed order: no lock-order deadlocks
         try:
             if approve:
                 assignment_approve(assignment_id=assignment_id, by=requester, requester=requester)

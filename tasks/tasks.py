@@ -15,6 +15,11 @@ def auto_approve_task() -> int:
     return services.assignments_auto_approve()
 
 
+@shared_task(name="tasks.tasks.settle_finished_bundles_task")
+def settle_finished_bundles_task() -> int:
+    return services.escrow_settle_finished()
+
+
 @shared_task(name="tasks.tasks.expire_bundles_task")
 def expire_bundles_task() -> int:
     return services.bundles_expire_due()

@@ -13,6 +13,11 @@ def pytest_configure(config):
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
 
+    from django.conf import settings
+
+    # Hashing test passwords with the production hasher costs seconds per hundred users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked `postgres` need PostgreSQL (row locks, SKIP LOCKED); skip them loudly

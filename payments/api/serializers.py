@@ -118,3 +118,19 @@ class RevenueRowSerializer(serializers.Serializer):
     from_assignments_minor = serializers.IntegerField()
     from_bonuses_minor = serializers.IntegerField()
     entries = serializers.IntegerField()
+
+
+class PayoutAccountStatusSerializer(serializers.Serializer):
+    exists = serializers.BooleanField()
+    ready = serializers.BooleanField()
+    payouts_enabled = serializers.BooleanField(required=False)
+    details_submitted = serializers.BooleanField(required=False)
+    last_payout_failure = serializers.CharField(required=False)
+
+
+class LinkSerializer(serializers.Serializer):
+    url = serializers.URLField()
+
+
+class RevenueReportSerializer(serializers.Serializer):
+    results = RevenueRowSerializer(many=True)

@@ -159,3 +159,23 @@ def test_credit_form(admin_client):
     bad = admin_client.post(url, {**data, "amount_minor": 1})
     assert bad.status_code == 200  # idempotency conflict shown on the form
     assert LedgerAccount.objects.filter(owner=requester).count() == 1
+
+
+def test_return_manual_payout_action(admin_client, some_money):
+    admin_client.post(
+        reverse("admin:payments_payout_changelist"),
+        {"action": "return_manual", "_selected_action": [some_money.pk]},
+    )
+    some_money.refresh_from_db()
+    assert some_money.status == PayoutStatus.RETURNED
+    assert services.worker_available(worker_id=some_money.worker_id, currency="usd") == 1_000
+    assert_ledger_balanced()
+
+
+def test_mark_paid_before_export_is_refused(admin_client, some_money):
+    batch = ManualPayoutBatch.objects.get()
+    admin_client.post(
+        reverse("admin:payments_manualpayoutbatch_changelist"),
+        {"action": "mark_paid", "_selected_action": [batch.pk]},
+    )
+    assert Payout.objects.get().status == PayoutStatus.PENDING

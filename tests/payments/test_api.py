@@ -231,3 +231,22 @@ def test_admin_revenue_refuses_bad_dates():
     response = client_for(admin).get("/api/v1/admin/revenue/?since=yesterday")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
+
+
+def test_worker_csv_neutralises_formulas_in_bonus_reasons():
+    w = worker()
+    services.bonus_pay(
+        requester=funded_requester(1_000),
+        worker=w,
+        amount_minor=10,
+        currency="usd",
+        reason='=HYPERLINK("http://evil")',
+        client_token="x",
+    )
+    rows = list(
+        csv.DictReader(
+            io.StringIO(client_for(w).get("/api/v1/work/earnings/?format=csv").content.decode())
+        )
+    )
+    assert rows[0]["memo"].startswith("'=")
+    assert rows[0]["amount"] == "10"

@@ -134,3 +134,67 @@ def test_16_threads_approving_and_paying_out_one_worker(fake_stripe, settings, f
     assert services.worker_available(worker_id=w.pk, currency="usd") + paid_out == 200 * 10
     assert services.escrow_balance(bundle_id=bundle, currency="usd") == 0
     assert_ledger_balanced()
+
+
+def test_concurrent_duplicate_webhooks_credit_once(fake_stripe):
+    from django.test import Client
+
+    from payments.models import StripeEvent
+    from tests.factories import RequesterFactory
+
+    requester = RequesterFactory()
+    topup = services.topup_create(
+        requester=requester, amount_minor=2_000, currency="usd", client_token="t"
+    )
+    event = fake_stripe.complete_checkout_session(topup.checkout_session_id)
+    signed = fake_stripe.signed_event(event)
+
+    def deliver() -> int:
+        return (
+            Client()
+            .post(
+                "/payments/stripe/webhook/",
+                data=signed.payload,
+                content_type="application/json",
+                headers=signed.headers,
+            )
+            .status_code
+        )
+
+    assert run_concurrently(deliver, [() for _ in range(12)], pool=12) == [200] * 12
+    from payments import webhooks
+
+    webhooks.events_replay_due()  # anything a racing delivery left for the replay job
+    assert services.requester_available(requester_id=requester.pk, currency="usd") == 2_000
+    assert StripeEvent.objects.filter(event_id=event["id"]).count() == 1
+    assert_ledger_balanced()
+
+
+def test_concurrent_executions_of_one_payout_transfer_once(fake_stripe, settings):
+    from payments import payouts
+    from payments.models import ConnectedAccount, PayoutStatus
+    from tests.payments.factories import worker
+
+    settings.PAYOUT_MINIMUM_MINOR = 100
+    w = worker()
+    services.bonus_pay(
+        requester=funded_requester(5_000),
+        worker=w,
+        amount_minor=1_000,
+        currency="usd",
+        reason="x",
+        client_token="b",
+    )
+    ConnectedAccount.objects.create(
+        worker=w, stripe_account_id=fake_stripe.add_connected_account(), transfers_active=True
+    )
+    payout = payouts.payout_request(worker=w)
+    fake_stripe.latency = 0.2  # keep the first call in flight while the others try
+    run_concurrently(
+        lambda: payouts.payout_execute(payout_id=payout.pk), [() for _ in range(12)], pool=12
+    )
+    payout.refresh_from_db()
+    assert payout.status == PayoutStatus.PAID
+    assert payout.attempts == 1
+    assert len(fake_stripe.transfers) == 1
+    assert_ledger_balanced()

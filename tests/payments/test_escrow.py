@@ -83,6 +83,8 @@ def test_every_reserved_judgment_is_payable_exactly(settings):
         idempotency_key="pub",
     )
     settings.PLATFORM_FEE_PERCENT = 90  # changing the setting later does not break the bundle
+    assert services.escrow_cost_per_judgment(bundle_id=bundle, currency="usd", reward_minor=7) == 8
+    assert services.escrow_cost_per_judgment(bundle_id=-1, currency="usd", reward_minor=7) == 13
     for i in range(9):
         services.assignment_pay(
             requester_id=requester.pk,

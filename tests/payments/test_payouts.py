@@ -262,6 +262,9 @@ def test_manual_batch_without_stripe(settings):
     assert pa.method == PayoutMethod.MANUAL
     assert pa.batch_id == pb.batch_id
     batch = pa.batch
+    with pytest.raises(DomainError) as err:
+        payouts.manual_batch_mark_paid(batch=batch, by=None)
+    assert err.value.code == "batch_not_exported"
     csv_text = payouts.manual_batch_export(batch=batch)
     assert f"{pa.pk},{a.pk},{a.email},1000,usd" in csv_text
     batch.refresh_from_db()
