@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BENCH_VENV ?= .venv-bench
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run demo test lint format bench bench-install clean
+.PHONY: install run demo test lint format bench bench-install clean chromium
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,15 @@ run: install
 	DEBUG=1 $(PY) manage.py load_demo
 	DEBUG=1 $(PY) manage.py runserver $(HOST)
 
-test: install
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used);
+# install it where missing. Without it the e2e tests skip with a loud message.
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "!! could not install chromium: the e2e browser tests will be skipped"
+
+# Two processes: the suite is CPU-bound and the machine has two cores.
+PYTEST_ARGS ?= -n 2
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: install

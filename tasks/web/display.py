@@ -1,0 +1,107 @@
+"""Turning domain values into what a page shows: money, payloads, question options, estimates.
+
+Templates get plain strings and lists from here (autoescaped when rendered), so no template
+ever needs `|safe` and nothing a requester uploads is rendered as HTML."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from typing import Any
+
+from tasks.models import Assignment, AssignmentStatus, Bundle
+
+from .forms import is_image_url
+
+SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
+# Recent work is what predicts the pace of the next task; older answers only cost reading.
+MEDIAN_SAMPLE = 200
+
+
+def money(amount_minor: int | None, currency: str) -> str:
+    """Integer minor units as a price: 5 usd -> "$0.05"; no floats on the way."""
+    amount_minor = int(amount_minor or 0)
+    sign = "-" if amount_minor < 0 else ""
+    whole, cents = divmod(abs(amount_minor), 100)
+    symbol = SYMBOLS.get(currency.lower())
+    if symbol:
+        return f"{sign}{symbol}{whole:,}.{cents:02d}"
+    return f"{sign}{whole:,}.{cents:02d} {currency.upper()}"
+
+
+def payload_fields(payload: Any) -> list[dict[str, Any]]:
+    """An item payload as labelled fields: text, an image (http(s) URL to an image file), or
+    structured data shown as JSON text. Values are never marked safe."""
+    if not isinstance(payload, dict):
+        payload = {"value": payload}
+    fields = []
+    for key, value in payload.items():
+        if is_image_url(value):
+            fields.append({"key": key, "kind": "image", "value": value.strip()})
+        elif isinstance(value, dict | list):
+            fields.append({"key": key, "kind": "json", "value": json.dumps(value, indent=2)})
+        else:
+            fields.append({"key": key, "kind": "text", "value": "" if value is None else value})
+    return fields
+
+
+def question_options(question: dict[str, Any]) -> list[dict[str, Any]]:
+    """Options of a choice or rating question, each with the digit key that picks it (1-9)."""
+    if question["type"] in ("single_choice", "multiple_choice"):
+        pairs = [(c["value"], c["label"]) for c in question["choices"]]
+    elif question["type"] == "rating":
+        pairs = [(str(v), str(v)) for v in range(question["min"], question["max"] + 1)]
+    else:
+        return []
+    return [
+        {"value": value, "label": label, "key": str(n) if n <= 9 else ""}
+        for n, (value, label) in enumerate(pairs, start=1)
+    ]
+
+
+def answer_text(question: dict[str, Any], answer: Any) -> str:
+    """A stored answer as the labels a person recognises."""
+    if answer is None:
+        return ""
+    labels = {c["value"]: c["label"] for c in question.get("choices", [])}
+    if isinstance(answer, list):
+        return ", ".join(labels.get(a, str(a)) for a in answer)
+    return labels.get(answer, str(answer)) if isinstance(answer, str) else str(answer)
+
+
+def median_seconds_by_bundle(bundle_ids: list[int]) -> dict[int, float]:
+    """Median seconds per answered task (submitted or approved work) of each bundle, from its
+    most recent answers. Bundles with no answers yet are left out."""
+    medians = {}
+    for bundle_id in bundle_ids:
+        seconds = list(
+            Assignment.objects.filter(
+                bundle_id=bundle_id,
+                status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED),
+                seconds_spent__isnull=False,
+            )
+            .order_by("-submitted_at")
+            .values_list("seconds_spent", flat=True)[:MEDIAN_SAMPLE]
+        )
+        if seconds:
+            medians[bundle_id] = statistics.median(seconds)
+    return medians
+
+
+def hourly_minor(bundle: Bundle, median_seconds: float | None) -> int | None:
+    """Estimated pay per hour in minor units: reward x tasks an hour at the median pace."""
+    if not median_seconds or median_seconds <= 0:
+        return None
+    return int(bundle.reward_minor * 3600 // max(median_seconds, 1.0))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    return (
+        f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+    )

@@ -1,0 +1,197 @@
+"""Forms of the web product: they parse and check what a person typed; the services decide."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils.text import slugify
+
+from tasks.schema import QUESTION_TYPES, InvalidAnswer, answer_from_text, answer_validate
+
+QUESTION_TYPE_LABELS = {
+    "single_choice": "Single choice (pick one)",
+    "multiple_choice": "Multiple choice (pick any)",
+    "rating": "Rating (1 to N)",
+    "number": "Number",
+    "text": "Free text",
+}
+CURRENCIES = [("usd", "USD ($)"), ("eur", "EUR (€)"), ("gbp", "GBP (£)")]
+
+
+class BundleCreateForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    instructions = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5}),
+        required=False,
+        help_text="What workers should do. Shown above every task.",
+    )
+    question_type = forms.ChoiceField(
+        choices=[(t, QUESTION_TYPE_LABELS[t]) for t in QUESTION_TYPES], initial="single_choice"
+    )
+    prompt = forms.CharField(
+        max_length=500, required=False, help_text="The question asked on every item (optional)."
+    )
+    choices = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        help_text='Choice questions: one choice per line, as "value | Label" or just "Label". '
+        "Workers pick them with the keys 1 to 9.",
+    )
+    rating_max = forms.IntegerField(
+        min_value=2, max_value=10, initial=5, required=False, help_text="Rating: from 1 to this."
+    )
+    currency = forms.ChoiceField(choices=CURRENCIES, initial="usd")
+    reward = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_value=Decimal("1000"),
+        decimal_places=2,
+        initial=Decimal("0.05"),
+        help_text="Paid per approved answer, e.g. 0.05. The platform fee comes on top.",
+    )
+    overlap = forms.IntegerField(
+        min_value=1, max_value=100, initial=3, help_text="Answers wanted per item."
+    )
+    gold_rate = forms.IntegerField(
+        min_value=0,
+        max_value=50,
+        initial=0,
+        label="Gold rate (%)",
+        help_text="Share of tasks that are gold (known-answer) checks; needs gold items.",
+    )
+    min_gold_accuracy = forms.IntegerField(
+        min_value=0,
+        max_value=100,
+        required=False,
+        label="Minimum gold accuracy (%)",
+        help_text="Workers under this on gold are blocked from the bundle (optional).",
+    )
+    time_limit_minutes = forms.IntegerField(
+        min_value=1, max_value=24 * 60, initial=10, label="Time limit per task (minutes)"
+    )
+    gold_feedback = forms.BooleanField(
+        required=False,
+        label="Tell workers whether their gold answers were correct",
+        help_text="They see correct or incorrect, never the gold answer itself.",
+    )
+
+    def clean_choices(self) -> list[dict[str, str]]:
+        lines = [line.strip() for line in self.cleaned_data.get("choices", "").splitlines()]
+        choices = []
+        for line in filter(None, lines):
+            value, sep, label = line.partition("|")
+            value, label = value.strip(), label.strip()
+            if not sep:
+                label, value = value, slugify(value) or value
+            choices.append({"value": value, "label": label or value})
+        return choices
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        qtype = data.get("question_type")
+        if qtype in ("single_choice", "multiple_choice") and len(data.get("choices") or []) < 2:
+            self.add_error("choices", "List at least two choices, one per line.")
+        if qtype == "rating" and not data.get("rating_max"):
+            self.add_error("rating_max", "Give the top of the rating scale.")
+        return data
+
+    def service_data(self) -> dict[str, Any]:
+        """The cleaned form as `tasks.services.bundle_create` data (amounts in minor units)."""
+        data = self.cleaned_data
+        question: dict[str, Any] = {"type": data["question_type"]}
+        if data.get("prompt"):
+            question["prompt"] = data["prompt"]
+        if data["question_type"] in ("single_choice", "multiple_choice"):
+            question["choices"] = data["choices"]
+        elif data["question_type"] == "rating":
+            question["min"], question["max"] = 1, data["rating_max"]
+        result: dict[str, Any] = {
+            "title": data["title"],
+            "instructions": data.get("instructions", ""),
+            "question": question,
+            # Two-decimal currencies only (see CURRENCIES): Decimal x 100 is exact.
+            "reward_minor": int(data["reward"] * 100),
+            "currency": data["currency"],
+            "overlap": data["overlap"],
+            "gold_rate": data["gold_rate"] / 100,
+            "time_limit_seconds": data["time_limit_minutes"] * 60,
+            "gold_feedback": data.get("gold_feedback", False),
+        }
+        if data.get("min_gold_accuracy") is not None:
+            result["min_gold_accuracy"] = data["min_gold_accuracy"] / 100
+        return result
+
+
+# Service error codes -> the form field they are about, so the error shows next to it.
+BUNDLE_ERROR_FIELDS = {
+    "invalid_question": "choices",
+    "invalid_overlap": "overlap",
+    "invalid_gold_rate": "gold_rate",
+    "invalid_gold_accuracy": "min_gold_accuracy",
+    "invalid_amount": "reward",
+}
+
+
+class ItemUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Items file",
+        help_text='CSV with a header row (optional "external_id" and "gold" columns; every '
+        "other column goes into the item), a JSON array or JSON lines.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.json,.jsonl,.ndjson"}),
+    )
+
+
+class PublishForm(forms.Form):
+    """Only a CSRF-protected POST; nothing to fill in."""
+
+
+class ReviewForm(forms.Form):
+    ACTIONS = [("approve", "Approve"), ("reject", "Reject")]
+    ids = forms.TypedMultipleChoiceField(coerce=int, choices=(), label="Assignments")
+    action = forms.ChoiceField(choices=ACTIONS)
+    reason = forms.CharField(
+        max_length=1000,
+        required=False,
+        label="Reason (required to reject; the worker sees it)",
+        widget=forms.TextInput(),
+    )
+
+    def __init__(self, *args: Any, assignment_ids: list[int], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ids"].choices = [(pk, str(pk)) for pk in assignment_ids]
+        self.fields["ids"].error_messages["required"] = "Select at least one answer to review."
+        self.fields["ids"].error_messages["invalid_choice"] = (
+            "Some selected answers were already reviewed; reload the queue."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if data.get("action") == "reject" and not (data.get("reason") or "").strip():
+            self.add_error("reason", "Give a reason to reject: the worker sees it.")
+        return data
+
+
+def answer_from_post(question: dict[str, Any], post: Any) -> Any:
+    """The answer a task form posted, parsed and validated against the question schema.
+
+    Raises InvalidAnswer with a message for the person (shown next to the question)."""
+    qtype = question["type"]
+    if qtype == "multiple_choice":
+        chosen = [v for v in post.getlist("answer") if v]
+        if not chosen:
+            raise InvalidAnswer("Pick at least one option.")
+        return answer_validate(question, chosen)
+    raw = post.get("answer", "")
+    if not raw.strip():
+        picks = "Pick an option." if qtype in ("single_choice", "rating") else "Enter an answer."
+        raise InvalidAnswer(picks)
+    return answer_from_text(question, raw)
+
+
+_IMAGE_URL = re.compile(r"^https?://\S+\.(?:png|jpe?g|gif|webp|avif|svg|bmp)(?:[?#]\S*)?$", re.I)
+
+
+def is_image_url(value: Any) -> bool:
+    return isinstance(value, str) and bool(_IMAGE_URL.match(value.strip()))

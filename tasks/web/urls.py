@@ -1,0 +1,28 @@
+from django.urls import path, re_path
+
+from . import views
+
+app_name = "web"
+
+urlpatterns = [
+    # Worker workspace
+    path("work/", views.work_list, name="work-list"),
+    path("work/earnings/", views.earnings, name="earnings"),
+    path("work/<int:bundle_id>/", views.work_bundle, name="work-bundle"),
+    path("work/<int:bundle_id>/next/", views.work_next, name="work-next"),
+    path("work/tasks/<int:assignment_id>/submit/", views.work_submit, name="work-submit"),
+    path("work/tasks/<int:assignment_id>/skip/", views.work_skip, name="work-skip"),
+    # Requester console
+    path("bundles/", views.bundle_list, name="bundle-list"),
+    path("bundles/new/", views.bundle_create, name="bundle-create"),
+    path("bundles/<int:bundle_id>/", views.bundle_detail, name="bundle-detail"),
+    path("bundles/<int:bundle_id>/progress/", views.bundle_progress, name="bundle-progress"),
+    path("bundles/<int:bundle_id>/items/", views.bundle_upload, name="bundle-upload"),
+    path("bundles/<int:bundle_id>/publish/", views.bundle_publish, name="bundle-publish"),
+    path("bundles/<int:bundle_id>/review/", views.bundle_review, name="bundle-review"),
+    re_path(
+        r"^bundles/(?P<bundle_id>[0-9]+)/(?P<action>pause|resume|cancel)/$",
+        views.bundle_state,
+        name="bundle-state",
+    ),
+]
