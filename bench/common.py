@@ -8,7 +8,7 @@ _OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt
 
 
 def report_target(name: str, value: float, op: str, threshold: float) -> bool:
-    """Print `TARGET name value op threshold PASS|FAIL` (DESIGN.md's format) and return the verdict."""
+    """Print `TARGET name value op threshold PASS|FAIL` (DESIGN.md's format); return the verdict."""
     ok = _OPS[op](value, threshold)
     print(f"TARGET {name} {value:.4g} {op} {threshold:g} {'PASS' if ok else 'FAIL'}", flush=True)
     return ok
