@@ -1,16 +1,21 @@
-"""Demo data for `make run`: an admin, a requester with a published bundle, three workers.
+"""Demo data for `make run`: an admin, a requester with a published bundle, three workers,
+and a finished bundle worked by a simulated crowd (three careful workers and a spammer whom
+the gold questions catch), so results, labels, confidences and blocks can be seen at once.
 
 Idempotent: running it again keeps what exists and prints the logins again."""
 
 import io
+import random
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
 from accounts.services import user_create
+from marketplace.errors import DomainError
 from payments.services import balance_credit
 from tasks import services
+from tasks.models import Bundle
 
 PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo logins, never used in production
 ADMIN = "admin@crowdmarket.local"
@@ -47,6 +52,7 @@ class Command(BaseCommand):
         if not User.objects.filter(email=REQUESTER).exists():
             requester = user_create(email=REQUESTER, password=PASSWORD, requester=True)
             self._demo_bundle(requester)
+            self._finished_bundle(requester)
         for email in WORKERS:
             if not User.objects.filter(email=email).exists():
                 user_create(email=email, password=PASSWORD, worker=True, country="US")
@@ -56,6 +62,13 @@ class Command(BaseCommand):
         for email in WORKERS:
             self.stdout.write(f"  worker     {email}")
         self.stdout.write("  API docs   http://127.0.0.1:8000/api/docs/")
+        finished = Bundle.objects.filter(title=FINISHED_TITLE).first()
+        if finished is not None:
+            blocked = finished.worker_stats.filter(blocked=True).count()
+            self.stdout.write(
+                f"  finished demo bundle #{finished.pk} ({finished.status}): "
+                f"{blocked} spammer blocked; results at /api/v1/bundles/{finished.pk}/results/"
+            )
 
     def _demo_bundle(self, requester):
         bundle = services.bundle_create(
@@ -98,3 +111,67 @@ class Command(BaseCommand):
             reference="demo-funding",
             by=None,
         )
+
+    def _finished_bundle(self, requester):
+        """A bundle the simulated crowd works to the end: the spammer answers at random, is
+        blocked by the gold rule and their work rejected; the rest is approved and aggregated."""
+        rng = random.Random(2026)
+        random.seed(2026)  # the claim path mixes in gold at random: keep the demo repeatable
+        bundle = services.bundle_create(
+            requester=requester,
+            data={
+                "title": FINISHED_TITLE,
+                "instructions": "Positive or negative?",
+                "question": {"type": "single_choice", "choices": ["pos", "neg"]},
+                "reward_minor": 5,
+                "overlap": 3,
+                "gold_rate": 0.3,
+                "min_gold_accuracy": 0.8,
+                "min_gold_answers": 4,
+                "reject_blocked_work": True,
+            },
+        )
+        rows = ["external_id,text,gold"]
+        truth = {}
+        for n in range(24):
+            label = "pos" if n % 2 == 0 else "neg"
+            phrase = rng.choice(GOOD if label == "pos" else BAD)
+            gold = label if n >= 16 else ""
+            rows.append(f"s{n:02d},{phrase},{gold}")
+            truth[phrase] = label
+        services.bundle_add_items(
+            bundle=bundle, by=requester, source=io.BytesIO("\n".join(rows).encode()),
+            content_type="text/csv", filename="finished.csv",
+        )  # fmt: skip
+        bundle = services.bundle_publish(bundle=bundle, by=requester)
+        crowd = [
+            (user_create(email=f"crowd{n}@crowdmarket.local", password=None, worker=True), skill)
+            for n, skill in ((1, 0.95), (2, 0.9), (3, 0.9), (4, None), (5, 0.9))
+        ]
+        active = list(crowd)
+        while active:
+            for worker, skill in list(active):
+                try:
+                    task = services.assignment_claim(bundle=bundle, worker=worker)
+                except DomainError:
+                    active.remove((worker, skill))
+                    continue
+                right = truth[task.item.payload["text"]]
+                if skill is None:
+                    answer = rng.choice(["pos", "neg"])
+                else:
+                    answer = right if rng.random() < skill else ("neg" if right == "pos" else "pos")
+                services.assignment_submit(assignment_id=task.pk, worker=worker, answer=answer)
+        pending = bundle.assignments.filter(status="submitted").values_list("id", flat=True)
+        services.assignments_review(requester=requester, assignment_ids=list(pending), approve=True)
+
+
+FINISHED_TITLE = "Demo (finished): review sentiment, a spammer caught by gold"
+GOOD = [
+    "Works great", "Love it", "Excellent quality", "Five stars", "Very happy",
+    "Would buy again", "Fantastic value", "Arrived early and works",
+]  # fmt: skip
+BAD = [
+    "Broke in a day", "Waste of money", "Terrible support", "Never arrived",
+    "Cheap plastic", "Stopped working", "Do not buy", "Smells awful",
+]  # fmt: skip

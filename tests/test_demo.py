@@ -1,0 +1,32 @@
+"""`make run`'s demo data: loads twice without duplicating, money balanced, spammer caught."""
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import User
+from payments.selectors import ledger_problems
+from tasks.management.commands.load_demo import FINISHED_TITLE
+from tasks.models import Bundle, BundleStatus, ItemResult
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_data_loads_idempotently_with_a_caught_spammer(
+    capsys, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):  # the final aggregation runs on commit
+        call_command("load_demo")
+    call_command("load_demo")
+    out = capsys.readouterr().out
+    assert "requester@crowdmarket.local" in out
+    assert User.objects.filter(email="requester@crowdmarket.local").count() == 1
+    live = Bundle.objects.get(status=BundleStatus.PUBLISHED)
+    assert live.items.filter(is_gold=False).count() == 12
+    finished = Bundle.objects.get(title=FINISHED_TITLE)
+    assert finished.status == BundleStatus.COMPLETED
+    blocked = finished.worker_stats.filter(blocked=True).values_list("worker__email", flat=True)
+    assert list(blocked) == ["crowd4@crowdmarket.local"]
+    results = ItemResult.objects.filter(item__bundle=finished, item__is_gold=False)
+    assert results.count() == 16
+    assert all(r.label in ("pos", "neg") and r.confidence > 0.5 for r in results)
+    assert ledger_problems() == []
