@@ -17,6 +17,7 @@ install: $(VENV)/.installed
 
 run: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
+	DEBUG=1 $(PY) manage.py collectstatic --noinput -v0
 	DEBUG=1 $(PY) manage.py load_demo
 	DEBUG=1 $(PY) manage.py runserver $(HOST)
 
