@@ -50,11 +50,14 @@ bench-install: $(BENCH_VENV)/.installed
 
 # Benchmarks need PostgreSQL (claim, ingest); BENCH_DATABASE_URL names a scratch database.
 BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/crowdmarket_bench
+# Every benchmark runs even when an earlier one misses its target; the exit code says if any did.
 bench: install bench-install
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.claim $(BENCH_ARGS)
-	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.ingest $(BENCH_ARGS)
-	$(BENCH_VENV)/bin/python -m bench.aggregation $(BENCH_ARGS)
-	$(BENCH_VENV)/bin/python -m bench.overlap $(BENCH_ARGS)
+	@status=0; \
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.claim $(BENCH_ARGS) || status=1; \
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.ingest $(BENCH_ARGS) || status=1; \
+	$(BENCH_VENV)/bin/python -m bench.aggregation $(BENCH_ARGS) || status=1; \
+	$(BENCH_VENV)/bin/python -m bench.overlap $(BENCH_ARGS) || status=1; \
+	exit $$status
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) db.sqlite3 staticfiles
