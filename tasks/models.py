@@ -203,15 +203,12 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["item", "worker"], name="assignment_item_worker"),
         ]
         indexes = [
+            # Also serves auto-approval (per bundle, status submitted): no separate index, since
+            # every index on this table is paid for on each claim and submit.
             models.Index(fields=["bundle", "status"]),
             models.Index(fields=["worker", "status"]),
             models.Index(
                 fields=["deadline"], condition=Q(status="claimed"), name="assignment_live_deadline"
-            ),
-            models.Index(
-                fields=["submitted_at"],
-                condition=Q(status="submitted"),
-                name="assignment_awaiting_review",
             ),
         ]
 
