@@ -113,8 +113,8 @@ def payout_account_onboard(*, worker: User) -> str:
         site = settings.SITE_URL.rstrip("/")
         return gateway.create_account_link(
             account_id=account.stripe_account_id,
-            refresh_url=f"{site}/?payout_account=refresh",
-            return_url=f"{site}/?payout_account=done",
+            refresh_url=f"{site}/work/earnings/?payout_account=refresh",
+            return_url=f"{site}/work/earnings/?payout_account=done",
         )
     except gateway.GatewayTransientError as exc:
         raise DomainError(

@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from marketplace.errors import DomainError
@@ -78,5 +79,7 @@ def balance(request: HttpRequest) -> HttpResponse:
         "page": page,
         "form": form,
         "stripe_on": gateway.is_configured(),
+        # The API's statement serves session auth too: one CSV, one code path.
+        "statement_csv_url": reverse("balance") + "?format=csv",
     }
     return render(request, "payments/balance.html", context, status=400 if form.errors else 200)

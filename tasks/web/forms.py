@@ -195,3 +195,45 @@ _IMAGE_URL = re.compile(r"^https?://\S+\.(?:png|jpe?g|gif|webp|avif|svg|bmp)(?:[
 
 def is_image_url(value: Any) -> bool:
     return isinstance(value, str) and bool(_IMAGE_URL.match(value.strip()))
+
+
+class WorkerBlockForm(forms.Form):
+    """Block one worker from a bundle; each worker row has its own form (prefix = their
+    public id), so an error shows next to that row's reason field."""
+
+    reason = forms.CharField(
+        max_length=1000,
+        label="Reason",
+        help_text="Required; the worker sees it.",
+        widget=forms.TextInput(),
+        error_messages={"required": "Give a reason to block: the worker sees it."},
+    )
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason to block: the worker sees it.")
+        return reason
+
+
+class PayoutRequestForm(forms.Form):
+    """Ask for a payout of part (or all) of the available balance."""
+
+    amount = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_value=Decimal("1000000"),
+        decimal_places=2,
+        label="Amount",
+    )
+    currency = forms.ChoiceField(choices=CURRENCIES, initial="usd")
+    # One token per form shown: a double click or a retried POST is one payout.
+    request_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+
+# Payout service error codes -> the field they are about (the rest are shown above the form).
+PAYOUT_ERROR_FIELDS = {
+    "invalid_amount": "amount",
+    "payout_below_minimum": "amount",
+    "insufficient_funds": "amount",
+    "invalid_currency": "currency",
+}

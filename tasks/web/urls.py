@@ -8,6 +8,8 @@ urlpatterns = [
     # Worker workspace
     path("work/", views.work_list, name="work-list"),
     path("work/earnings/", views.earnings, name="earnings"),
+    path("work/earnings/payout/", views.payout_request, name="payout-request"),
+    path("work/earnings/payout-account/", views.payout_setup, name="payout-setup"),
     path("work/<int:bundle_id>/", views.work_bundle, name="work-bundle"),
     path("work/<int:bundle_id>/next/", views.work_next, name="work-next"),
     path("work/tasks/<int:assignment_id>/submit/", views.work_submit, name="work-submit"),
@@ -20,6 +22,17 @@ urlpatterns = [
     path("bundles/<int:bundle_id>/items/", views.bundle_upload, name="bundle-upload"),
     path("bundles/<int:bundle_id>/publish/", views.bundle_publish, name="bundle-publish"),
     path("bundles/<int:bundle_id>/review/", views.bundle_review, name="bundle-review"),
+    path(
+        "bundles/<int:bundle_id>/workers/<str:public_id>/block/",
+        views.worker_block,
+        name="worker-block",
+    ),
+    path(
+        "bundles/<int:bundle_id>/workers/<str:public_id>/unblock/",
+        views.worker_unblock,
+        name="worker-unblock",
+    ),
+    path("bundles/preview-instructions/", views.instructions_preview, name="instructions-preview"),
     re_path(
         r"^bundles/(?P<bundle_id>[0-9]+)/(?P<action>pause|resume|cancel)/$",
         views.bundle_state,

@@ -6,35 +6,44 @@ so every action also works without JavaScript."""
 
 from __future__ import annotations
 
+import uuid
 from functools import wraps
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from marketplace.errors import DomainError, Forbidden
+from payments import payouts
 from payments import services as payments
+from payments import stripe_gateway as gateway
 from payments.fees import fee_for, fee_percent
 from payments.ledger import InsufficientFunds
-from payments.models import Bonus, Payout
+from payments.models import Bonus, ConnectedAccount, Payout
 from payments.selectors import worker_earnings
 from tasks import selectors, services
 from tasks.models import Assignment, AssignmentStatus, Bundle, BundleStatus
+from tasks.quality import services as quality
+from tasks.quality.selectors import bundle_worker_report
 from tasks.schema import InvalidAnswer
 
-from . import display
+from . import charts, display
 from .forms import (
     BUNDLE_ERROR_FIELDS,
+    PAYOUT_ERROR_FIELDS,
     BundleCreateForm,
     ItemUploadForm,
+    PayoutRequestForm,
     ReviewForm,
+    WorkerBlockForm,
     answer_from_post,
 )
+from .markdown import render_markdown
 
 PROGRESS_POLL_SECONDS = 2
 
@@ -100,6 +109,7 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
         context["assignment"] = assignment
         context["fields"] = display.payload_fields(assignment.item.payload)
         context["deadline_iso"] = assignment.deadline.isoformat()
+    context["instructions_html"] = render_markdown(bundle.instructions)
     return context
 
 
@@ -209,9 +219,8 @@ def work_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
     return _after_answer(request, assignment.bundle, {"kind": "ok", "text": "Task skipped."})
 
 
-@require_GET
-@worker_required
-def earnings(request: HttpRequest) -> HttpResponse:
+def _earnings_context(worker: Any, request: HttpRequest) -> dict[str, Any]:
+    earnings_rows = worker_earnings(worker_id=worker.pk)
     balances = [
         {
             "currency": row["currency"].upper(),
@@ -219,9 +228,9 @@ def earnings(request: HttpRequest) -> HttpResponse:
             "in_flight": display.money(row["in_flight"], row["currency"]),
             "paid_out": display.money(row["paid_out"], row["currency"]),
         }
-        for row in worker_earnings(worker_id=request.user.pk)
+        for row in earnings_rows
     ]
-    history = selectors.assignments_of_worker(request.user).exclude(status=AssignmentStatus.CLAIMED)
+    history = selectors.assignments_of_worker(worker).exclude(status=AssignmentStatus.CLAIMED)
     page = Paginator(history, 50).get_page(request.GET.get("page"))
     rows = [
         {
@@ -233,20 +242,80 @@ def earnings(request: HttpRequest) -> HttpResponse:
     ]
     bonuses = [
         {"bonus": b, "amount": display.money(b.amount_minor, b.currency)}
-        for b in Bonus.objects.filter(worker=request.user).order_by("-created_at")[:50]
+        for b in Bonus.objects.filter(worker=worker).order_by("-created_at")[:50]
     ]
-    payouts = [
+    payout_rows = [
         {"payout": p, "amount": display.money(p.amount_minor, p.currency)}
-        for p in Payout.objects.filter(worker=request.user).order_by("-id")[:50]
+        for p in Payout.objects.filter(worker=worker).order_by("-id")[:50]
     ]
-    context = {
+    stripe_on = gateway.is_configured()
+    account = ConnectedAccount.objects.filter(worker=worker).first() if stripe_on else None
+    currency = earnings_rows[0]["currency"] if earnings_rows else "usd"
+    return {
         "balances": balances,
         "rows": rows,
         "page": page,
         "bonuses": bonuses,
-        "payouts": payouts,
+        "payouts": payout_rows,
+        "stripe_on": stripe_on,
+        "payout_account": account,
+        "payout_ready": (account is not None and account.ready) if stripe_on else True,
+        "payout_minimum": display.money(payouts.payout_minimum(), currency),
+        "payout_form": PayoutRequestForm(
+            initial={"currency": currency, "request_key": uuid.uuid4().hex}
+        ),
     }
-    return render(request, "tasks/work/earnings.html", context)
+
+
+@require_GET
+@worker_required
+def earnings(request: HttpRequest) -> HttpResponse:
+    return render(request, "tasks/work/earnings.html", _earnings_context(request.user, request))
+
+
+@require_POST
+@worker_required
+def payout_request(request: HttpRequest) -> HttpResponse:
+    """Request a payout (Stripe transfer, or the manual bank-transfer batch without Stripe)."""
+    form = PayoutRequestForm(request.POST)
+    if form.is_valid():
+        currency = form.cleaned_data["currency"]
+        try:
+            payout = payouts.payout_request(
+                worker=request.user,
+                currency=currency,
+                amount_minor=int(form.cleaned_data["amount"] * 100),  # 2-decimal currencies
+                request_key=f"web-{request.user.pk}-{form.cleaned_data['request_key']}",
+            )
+        except DomainError as exc:
+            detail = exc.detail
+            if exc.code in ("payout_below_minimum", "insufficient_funds"):
+                minimum = display.money(exc.extra.get("minimum_minor"), currency)
+                available = display.money(exc.extra.get("available_minor"), currency)
+                detail = (
+                    f"Enter between {minimum} (the minimum) and {available} (your available "
+                    "balance)."
+                )
+            form.add_error(PAYOUT_ERROR_FIELDS.get(exc.code), detail)
+        else:
+            amount = display.money(payout.amount_minor, payout.currency)
+            how = "by Stripe" if payout.method == "stripe" else "in the next bank-transfer batch"
+            messages.success(request, f"Payout of {amount} requested; it is paid {how}.")
+            return redirect("web:earnings")
+    context = {**_earnings_context(request.user, request), "payout_form": form}
+    return render(request, "tasks/work/earnings.html", context, status=400)
+
+
+@require_POST
+@worker_required
+def payout_setup(request: HttpRequest) -> HttpResponse:
+    """Send the worker to Stripe's onboarding for their payout account (a fresh link)."""
+    try:
+        url = payouts.payout_account_onboard(worker=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("web:earnings")
+    return redirect(url)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +353,11 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Bundle created as a draft. Upload items, then publish.")
             return redirect("web:bundle-detail", bundle_id=bundle.pk)
-    context = {"form": form, "fee_percent": fee_percent()}
+    context = {
+        "form": form,
+        "fee_percent": fee_percent(),
+        "instructions_html": render_markdown(request.POST.get("instructions", "")),
+    }
     return render(request, "tasks/console/create.html", context, status=400 if form.errors else 200)
 
 
@@ -332,10 +405,111 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
                 for fmt in ("csv", "jsonl", "json")
             ],
             "upload_form": ItemUploadForm(),
+            "instructions_html": render_markdown(bundle.instructions),
         }
     )
+    context.update(_quality_context(bundle, extra.pop("block_forms", None)))
     context.update(extra)
     return context
+
+
+# A bundle page lists this many workers (most active first); the API pages through all of them.
+WORKERS_SHOWN = 200
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _worker_rows(
+    bundle: Bundle, block_forms: dict[str, WorkerBlockForm] | None = None
+) -> list[dict[str, Any]]:
+    """The bundle's workers with their quality (`bundle_worker_report`), shown by the id this
+    requester sees, each with its own block form (bound when that block just failed)."""
+    block_forms = block_forms or {}
+    rows = []
+    for report in bundle_worker_report(bundle)[:WORKERS_SHOWN]:
+        public_id = selectors.worker_public_id(bundle.requester_id, report["worker_id"])
+        low, high = report["gold_accuracy_low"], report["gold_accuracy_high"]
+        rows.append(
+            {
+                **report,
+                "public_id": public_id,
+                "gold_text": _percent(report["gold_accuracy"]),
+                "gold_interval": f"{_percent(low)}–{_percent(high)}" if low is not None else "",
+                "agreement_text": _percent(report["consensus_agreement"]),
+                "median_text": display.duration(report["median_seconds"]),
+                "block_form": block_forms.get(public_id) or WorkerBlockForm(prefix=public_id),
+            }
+        )
+    return rows
+
+
+def _quality_context(
+    bundle: Bundle, block_forms: dict[str, WorkerBlockForm] | None = None
+) -> dict[str, Any]:
+    workers = _worker_rows(bundle, block_forms)
+    return {
+        "workers": workers,
+        "workers_shown": WORKERS_SHOWN,
+        "label_chart": charts.label_chart(bundle),
+        "accuracy_chart": charts.accuracy_chart(workers),
+    }
+
+
+def _worker_of_bundle(bundle: Bundle, public_id: str) -> int:
+    """The worker behind a public id, among the bundle's workers; 404 for anyone else."""
+    for worker_id in selectors.bundle_worker_stats(bundle).values_list("worker_id", flat=True):
+        if selectors.worker_public_id(bundle.requester_id, worker_id) == public_id:
+            return worker_id
+    raise Http404("No such worker in this bundle.")
+
+
+@require_POST
+@requester_required
+def worker_block(request: HttpRequest, bundle_id: int, public_id: str) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    worker_id = _worker_of_bundle(bundle, public_id)
+    form = WorkerBlockForm(request.POST, prefix=public_id)
+    if form.is_valid():
+        try:
+            quality.worker_block(
+                worker_id=worker_id,
+                bundle_id=bundle.pk,
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+            )
+        except DomainError as exc:
+            form.add_error("reason", exc.detail)
+        else:
+            messages.success(request, f"Blocked worker {public_id} from this bundle.")
+            return redirect(reverse("web:bundle-detail", args=[bundle.pk]) + "#workers")
+    context = _detail_context(bundle, block_forms={public_id: form})
+    return render(request, "tasks/console/detail.html", context, status=400)
+
+
+@require_POST
+@requester_required
+def worker_unblock(request: HttpRequest, bundle_id: int, public_id: str) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    worker_id = _worker_of_bundle(bundle, public_id)
+    try:
+        quality.worker_unblock(worker_id=worker_id, bundle_id=bundle.pk, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Unblocked worker {public_id}.")
+    return redirect(reverse("web:bundle-detail", args=[bundle.pk]) + "#workers")
+
+
+@require_POST
+@requester_required
+def instructions_preview(request: HttpRequest) -> HttpResponse:
+    """The create form's instructions as workers will see them (htmx fragment)."""
+    text = request.POST.get("instructions", "")[:20_000]
+    return render(
+        request, "tasks/console/_instructions_preview.html", {"html": render_markdown(text)}
+    )
 
 
 @require_GET

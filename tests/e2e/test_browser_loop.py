@@ -90,7 +90,11 @@ def test_the_whole_loop_in_a_browser(open_context, site, screenshot, tmp_path):
     req.go("/bundles/new/")
     page = req.page
     page.get_by_label("Title").fill("Is this review positive?")
-    page.get_by_label("Instructions").fill("Read the review.\nPick Positive or Negative.")
+    page.get_by_label("Instructions", exact=False).first.fill(
+        "Read the review.\n\nPick **Positive** or Negative."
+    )
+    # the markdown preview (htmx) shows what workers will see
+    expect(page.locator("#instructions-preview strong")).to_have_text("Positive")
     page.get_by_label("Question type").select_option("single_choice")
     page.get_by_label("Choices").fill("pos | Positive\nneg | Negative")
     page.get_by_label("Reward").fill("0.05")

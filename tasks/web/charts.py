@@ -1,0 +1,166 @@
+"""Server-rendered bar charts for the requester's bundle page: plain numbers laid out here,
+drawn as SVG by `tasks/console/_bar_chart.html` (autoescaped, no JavaScript, no library).
+
+Each chart is a dict with `title`, `desc` (read by screen readers), `bars` (geometry and the
+text beside each bar) and `rows` (the same data for the table shown under the chart)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.db.models import Count
+
+from tasks.models import Bundle, ItemResult
+
+from . import display
+
+# Geometry in SVG user units; the SVG scales to the page width (viewBox), so 375 px works.
+WIDTH = 640
+LABEL_WIDTH = 170
+VALUE_WIDTH = 90
+BAR_HEIGHT = 22
+GAP = 8
+TOP = 8
+# A chart with more bars than this is unreadable; the rest are summed into "Other".
+MAX_BARS = 15
+MAX_WORKER_BARS = 30
+
+
+def _bar_geometry(bars: list[dict[str, Any]], max_value: float) -> list[dict[str, Any]]:
+    span = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+    for n, bar in enumerate(bars):
+        y = TOP + n * (BAR_HEIGHT + GAP)
+        fraction = (bar["value"] / max_value) if max_value else 0.0
+        bar.update(
+            {
+                "x": LABEL_WIDTH,
+                "y": y,
+                "text_y": y + BAR_HEIGHT * 0.7,
+                "width": round(span * fraction, 1),
+                "value_x": LABEL_WIDTH + round(span * fraction, 1) + 6,
+                "height": BAR_HEIGHT,
+            }
+        )
+        low, high = bar.get("low"), bar.get("high")
+        if low is not None and high is not None:
+            bar["whisker"] = {
+                "x1": LABEL_WIDTH + round(span * low, 1),
+                "x2": LABEL_WIDTH + round(span * high, 1),
+                "y": y + BAR_HEIGHT / 2,
+                "y1": y + 4,
+                "y2": y + BAR_HEIGHT - 4,
+            }
+    return bars
+
+
+def _chart(title: str, desc: str, bars: list[dict[str, Any]], max_value: float) -> dict[str, Any]:
+    bars = _bar_geometry(bars, max_value)
+    height = TOP * 2 + max(len(bars), 1) * (BAR_HEIGHT + GAP)
+    return {
+        "title": title,
+        "desc": desc,
+        "bars": bars,
+        "width": WIDTH,
+        "height": height,
+        "label_x": LABEL_WIDTH - 8,
+    }
+
+
+def label_counts(bundle: Bundle) -> list[tuple[str, int]]:
+    """How many items got each aggregated label (ItemResult.label), as the labels a person
+    reads. Choice questions list every choice in schema order (zeros included); a multiple-choice
+    label counts once per chosen option; other types are ordered by count. Grouped in the
+    database, so a large bundle costs one query of distinct labels."""
+    question = bundle.question
+    grouped = (
+        ItemResult.objects.filter(item__bundle=bundle, label__isnull=False)
+        .values("label")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: Counter[str] = Counter()
+    for row in grouped:
+        label = row["label"]
+        values = label if isinstance(label, list) else [label]
+        for value in values:
+            counts[display.answer_text(question, value)] += row["n"]
+    if question.get("type") in ("single_choice", "multiple_choice"):
+        ordered = [c["label"] for c in question.get("choices", [])]
+        known = [(label, counts.pop(label, 0)) for label in ordered]
+        return known + counts.most_common()
+    if question.get("type") == "rating":
+        scale = [str(v) for v in range(question["min"], question["max"] + 1)]
+        known = [(label, counts.pop(label, 0)) for label in scale]
+        return known + counts.most_common()
+    return counts.most_common()
+
+
+def label_chart(bundle: Bundle) -> dict[str, Any] | None:
+    pairs = label_counts(bundle)
+    if not any(n for _, n in pairs):
+        return None
+    if len(pairs) > MAX_BARS:
+        rest = sum(n for _, n in pairs[MAX_BARS - 1 :])
+        pairs = [*pairs[: MAX_BARS - 1], ("Other", rest)]
+    total = sum(n for _, n in pairs)
+    bars = []
+    rows = []
+    for label, n in pairs:
+        share = f"{n * 100 / total:.0f}%" if total else "0%"
+        bars.append({"label": label, "value": n, "value_text": f"{n} ({share})"})
+        rows.append({"label": label, "value": n, "share": share})
+    summary = ", ".join(f"{label}: {n}" for label, n in pairs)
+    chart = _chart(
+        "Label distribution",
+        f"Items per aggregated label, {total} labels in all. {summary}.",
+        bars,
+        max(n for _, n in pairs),
+    )
+    chart["rows"] = rows
+    return chart
+
+
+def accuracy_chart(workers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Gold accuracy per worker with its 95% interval as a whisker; `workers` are rows of the
+    bundle page (report fields plus `public_id`). Workers without gold answers are left out."""
+    graded = [w for w in workers if w.get("gold_accuracy") is not None]
+    if not graded:
+        return None
+    graded = sorted(graded, key=lambda w: (w["gold_accuracy"], w["public_id"]))[:MAX_WORKER_BARS]
+    bars = []
+    rows = []
+    for w in graded:
+        pct = f"{w['gold_accuracy'] * 100:.0f}%"
+        interval = (
+            f"{w['gold_accuracy_low'] * 100:.0f}–{w['gold_accuracy_high'] * 100:.0f}%"
+            if w.get("gold_accuracy_low") is not None
+            else ""
+        )
+        bars.append(
+            {
+                "label": w["public_id"] + (" (blocked)" if w["blocked"] else ""),
+                "value": w["gold_accuracy"],
+                "low": w.get("gold_accuracy_low"),
+                "high": w.get("gold_accuracy_high"),
+                "value_text": pct,
+                "blocked": w["blocked"],
+            }
+        )
+        rows.append(
+            {
+                "label": w["public_id"],
+                "value": f"{w['gold_correct']} of {w['gold_seen']}",
+                "share": pct,
+                "interval": interval,
+            }
+        )
+    chart = _chart(
+        "Worker gold accuracy",
+        f"Share of gold checks answered correctly by each of {len(graded)} workers, lowest "
+        "first, with the 95% interval as a line.",
+        bars,
+        1.0,
+    )
+    chart["rows"] = rows
+    return chart
