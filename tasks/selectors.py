@@ -122,6 +122,17 @@ def worker_public_id(requester_id: int, worker_id: int) -> str:
     return "w_" + digest[:12]
 
 
+def bundle_worker_from_public_id(bundle: Bundle, public_id: str) -> int | None:
+    """The user id behind a pseudonym, among the workers who worked on this bundle (one pass
+    over the bundle's worker stats; pseudonyms cannot be inverted)."""
+    for worker_id in WorkerBundleStats.objects.filter(bundle=bundle).values_list(
+        "worker_id", flat=True
+    ):
+        if worker_public_id(bundle.requester_id, worker_id) == public_id:
+            return worker_id
+    return None
+
+
 def bundle_result_rows(bundle: Bundle, *, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
     """One row per item with every judgment that counts (submitted or approved), streamed in
     chunks with two queries per chunk, so a million-item export runs in flat memory."""

@@ -199,10 +199,12 @@ class BundleViewSet(viewsets.ModelViewSet):
 
     @staticmethod
     def _worker_by_public_id(bundle, public_id: str) -> User:
-        for stats in selectors.bundle_worker_stats(bundle).only("worker_id"):
-            if selectors.worker_public_id(bundle.requester_id, stats.worker_id) == public_id:
-                return User(pk=stats.worker_id)
-        raise DomainError("No such worker in this bundle.", code="unknown_worker", http_status=404)
+        worker_id = selectors.bundle_worker_from_public_id(bundle, public_id)
+        if worker_id is None:
+            raise DomainError(
+                "No such worker in this bundle.", code="unknown_worker", http_status=404
+            )
+        return User(pk=worker_id)
 
 
 class AssignmentReviewViewSet(

@@ -135,3 +135,24 @@ def test_a_worker_cannot_review_and_a_requester_cannot_review_others(single, wor
     with pytest.raises(DomainError):
         services.assignment_approve(assignment_id=work.pk, by=stranger, requester=stranger)
     assert Assignment.objects.get(pk=work.pk).status == AssignmentStatus.SUBMITTED
+
+
+def test_requester_blocks_and_unblocks_a_worker_by_pseudonym(single, workers):
+    from tasks.selectors import worker_public_id
+
+    submitted(single, workers[0])
+    req = client_for(single.requester)
+    alias = worker_public_id(single.requester_id, workers[0].pk)
+    blocked = req.post(
+        f"/api/v1/bundles/{single.pk}/workers/", {"worker_id": alias, "reason": "copy-paste"}
+    )
+    assert blocked.status_code == 200
+    assert (blocked.json()["blocked"], blocked.json()["blocked_reason"]) == (True, "copy-paste")
+    refused = client_for(workers[0]).post(f"/api/v1/work/bundles/{single.pk}/claim/")
+    assert (refused.status_code, refused.json()["code"]) == (403, "blocked")
+    unknown = req.post(f"/api/v1/bundles/{single.pk}/workers/", {"worker_id": "w_nobody"})
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "unknown_worker")
+    assert (
+        req.post(f"/api/v1/bundles/{single.pk}/workers/", {"worker_id": alias}).json()["blocked"]
+        is False
+    )
