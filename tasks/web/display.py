@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections import defaultdict
+from collections.abc import Iterable
 from typing import Any
+
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
 
 from tasks.models import Assignment, AssignmentStatus, Bundle
 
@@ -71,21 +76,53 @@ def answer_text(question: dict[str, Any], answer: Any) -> str:
 
 def median_seconds_by_bundle(bundle_ids: list[int]) -> dict[int, float]:
     """Median seconds per answered task (submitted or approved work) of each bundle, from its
-    most recent answers. Bundles with no answers yet are left out."""
-    medians = {}
-    for bundle_id in bundle_ids:
-        seconds = list(
-            Assignment.objects.filter(
-                bundle_id=bundle_id,
-                status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED),
-                seconds_spent__isnull=False,
-            )
-            .order_by("-submitted_at")
-            .values_list("seconds_spent", flat=True)[:MEDIAN_SAMPLE]
+    most recent answers. Bundles with no answers yet are left out. One query for all bundles:
+    a window numbers each bundle's answers, newest first, and keeps the first MEDIAN_SAMPLE."""
+    if not bundle_ids:
+        return {}
+    newest_first = Window(
+        RowNumber(), partition_by=[F("bundle_id")], order_by=[F("submitted_at").desc(), F("id")]
+    )
+    rows = (
+        Assignment.objects.filter(
+            bundle_id__in=bundle_ids,
+            status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED),
+            seconds_spent__isnull=False,
         )
-        if seconds:
-            medians[bundle_id] = statistics.median(seconds)
-    return medians
+        .annotate(recent=newest_first)
+        .filter(recent__lte=MEDIAN_SAMPLE)
+        .values_list("bundle_id", "seconds_spent")
+    )
+    seconds: dict[int, list[float]] = defaultdict(list)
+    for bundle_id, spent in rows:
+        seconds[bundle_id].append(spent)
+    return {bundle_id: statistics.median(values) for bundle_id, values in seconds.items()}
+
+
+def requester_approval_rates(requester_ids: Iterable[int]) -> dict[int, int]:
+    """Percent (floored, in integers) approved among reviewed (approved + rejected) assignments across all of each
+    requester's bundles, in one aggregate query. Requesters with nothing reviewed are left out
+    (a page shows them as "new requester")."""
+    ids = set(requester_ids)
+    if not ids:
+        return {}
+    rows = (
+        Assignment.objects.filter(
+            bundle__requester_id__in=ids,
+            status__in=(AssignmentStatus.APPROVED, AssignmentStatus.REJECTED),
+        )
+        .values("bundle__requester_id")
+        .annotate(
+            approved=Count("id", filter=Q(status=AssignmentStatus.APPROVED)),
+            reviewed=Count("id"),
+        )
+        .order_by()
+    )
+    return {
+        row["bundle__requester_id"]: row["approved"] * 100 // row["reviewed"]
+        for row in rows
+        if row["reviewed"]
+    }
 
 
 def hourly_minor(bundle: Bundle, median_seconds: float | None) -> int | None:

@@ -7,6 +7,7 @@ app_name = "web"
 urlpatterns = [
     # Worker workspace
     path("work/", views.work_list, name="work-list"),
+    path("work/profile/", views.worker_profile, name="worker-profile"),
     path("work/earnings/", views.earnings, name="earnings"),
     path("work/earnings/payout/", views.payout_request, name="payout-request"),
     path("work/earnings/payout-account/", views.payout_setup, name="payout-setup"),

@@ -18,6 +18,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import WorkerQualification
 from marketplace.errors import DomainError, Forbidden
 from payments import payouts
 from payments import services as payments
@@ -80,6 +81,7 @@ requester_required = _role_required("requester")
 def work_list(request: HttpRequest) -> HttpResponse:
     bundles = selectors.bundles_for_worker(request.user)
     medians = display.median_seconds_by_bundle([b.pk for b in bundles])
+    approval = display.requester_approval_rates(b.requester_id for b in bundles)
     rows = []
     for bundle in bundles:
         median = medians.get(bundle.pk)
@@ -92,6 +94,11 @@ def work_list(request: HttpRequest) -> HttpResponse:
                 "median": display.duration(median) if median else "",
                 "hourly": display.money(hourly, bundle.currency) if hourly is not None else "",
                 "time_limit": display.duration(bundle.time_limit_seconds),
+                "requester_approval": (
+                    f"{approval[bundle.requester_id]}%"
+                    if bundle.requester_id in approval
+                    else ""
+                ),
             }
         )
     return render(request, "tasks/work/list.html", {"rows": rows})
@@ -316,6 +323,40 @@ def payout_setup(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.detail)
         return redirect("web:earnings")
     return redirect(url)
+
+
+@require_GET
+@worker_required
+def worker_profile(request: HttpRequest) -> HttpResponse:
+    """The worker's own standing: account status, review record, qualifications, payouts."""
+    profile = request.user.worker_profile
+    grants = (
+        WorkerQualification.objects.filter(worker=request.user)
+        .select_related("qualification", "qualification__owner")
+        .order_by("qualification__name", "qualification_id")
+    )
+    qualifications = [
+        {
+            "name": g.qualification.name,
+            "description": g.qualification.description,
+            "value": g.value,
+            "granted_by": "platform"
+            if g.qualification.owner_id is None
+            else selectors.requester_display_name(g.qualification.owner)
+            if hasattr(selectors, "requester_display_name")
+            else "a requester",
+        }
+        for g in grants
+    ]
+    account = ConnectedAccount.objects.filter(worker=request.user).first()
+    context = {
+        "profile": profile,
+        "reviewed": profile.approved_count + profile.rejected_count,
+        "qualifications": qualifications,
+        "payout_account": account,
+        "stripe_on": gateway.is_configured(),
+    }
+    return render(request, "tasks/work/profile.html", context)
 
 
 # ---------------------------------------------------------------------------------------------
