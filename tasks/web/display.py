@@ -100,9 +100,9 @@ def median_seconds_by_bundle(bundle_ids: list[int]) -> dict[int, float]:
 
 
 def requester_approval_rates(requester_ids: Iterable[int]) -> dict[int, int]:
-    """Percent (floored, in integers) approved among reviewed (approved + rejected) assignments across all of each
-    requester's bundles, in one aggregate query. Requesters with nothing reviewed are left out
-    (a page shows them as "new requester")."""
+    """Percent (floored, in integers) approved among reviewed (approved + rejected) assignments
+    across all of each requester's bundles, in one aggregate query. Requesters with nothing
+    reviewed are left out (a page shows them as "new requester")."""
     ids = set(requester_ids)
     if not ids:
         return {}

@@ -95,9 +95,7 @@ def work_list(request: HttpRequest) -> HttpResponse:
                 "hourly": display.money(hourly, bundle.currency) if hourly is not None else "",
                 "time_limit": display.duration(bundle.time_limit_seconds),
                 "requester_approval": (
-                    f"{approval[bundle.requester_id]}%"
-                    if bundle.requester_id in approval
-                    else ""
+                    f"{approval[bundle.requester_id]}%" if bundle.requester_id in approval else ""
                 ),
             }
         )
@@ -332,7 +330,7 @@ def worker_profile(request: HttpRequest) -> HttpResponse:
     profile = request.user.worker_profile
     grants = (
         WorkerQualification.objects.filter(worker=request.user)
-        .select_related("qualification", "qualification__owner")
+        .select_related("qualification")
         .order_by("qualification__name", "qualification_id")
     )
     qualifications = [
@@ -340,11 +338,7 @@ def worker_profile(request: HttpRequest) -> HttpResponse:
             "name": g.qualification.name,
             "description": g.qualification.description,
             "value": g.value,
-            "granted_by": "platform"
-            if g.qualification.owner_id is None
-            else selectors.requester_display_name(g.qualification.owner)
-            if hasattr(selectors, "requester_display_name")
-            else "a requester",
+            "source": "Platform" if g.qualification.owner_id is None else "Requester",
         }
         for g in grants
     ]
