@@ -6,6 +6,7 @@ ever needs `|safe` and nothing a requester uploads is rendered as HTML."""
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -17,6 +18,9 @@ from django.db.models.functions import RowNumber
 from tasks.models import Assignment, AssignmentStatus, Bundle
 
 from .forms import is_image_url
+from .markdown import MAX_CHARS, sanitise_html
+
+HTML_SNIPPET = re.compile(r"^\s*<[a-zA-Z][^>]*>")
 
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
 # Recent work is what predicts the pace of the next task; older answers only cost reading.
@@ -35,14 +39,17 @@ def money(amount_minor: int | None, currency: str) -> str:
 
 
 def payload_fields(payload: Any) -> list[dict[str, Any]]:
-    """An item payload as labelled fields: text, an image (http(s) URL to an image file), or
-    structured data shown as JSON text. Values are never marked safe."""
+    """An item payload as labelled fields: text, an image (http(s) URL to an image file), an
+    HTML snippet (a string that starts with a tag; rendered only after nh3 sanitising), or
+    structured data shown as JSON text. Nothing else is marked safe."""
     if not isinstance(payload, dict):
         payload = {"value": payload}
     fields = []
     for key, value in payload.items():
         if is_image_url(value):
             fields.append({"key": key, "kind": "image", "value": value.strip()})
+        elif isinstance(value, str) and HTML_SNIPPET.match(value):
+            fields.append({"key": key, "kind": "html", "value": sanitise_html(value[:MAX_CHARS])})
         elif isinstance(value, dict | list):
             fields.append({"key": key, "kind": "json", "value": json.dumps(value, indent=2)})
         else:

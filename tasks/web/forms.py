@@ -21,6 +21,16 @@ QUESTION_TYPE_LABELS = {
 CURRENCIES = [("usd", "USD ($)"), ("eur", "EUR (€)"), ("gbp", "GBP (£)")]
 
 
+REQUIREMENT_LINE = re.compile(
+    r"^([a-z0-9_-]+)\s*(>=|<=|!=|=|>|<|not\s+in|in|exists|does\s+not\s+exist)\s*(.*)$", re.I
+)
+COMPARATOR_WORDS = {
+    ">=": "GreaterThanOrEqualTo", ">": "GreaterThan", "<=": "LessThanOrEqualTo",
+    "<": "LessThan", "=": "EqualTo", "!=": "NotEqualTo", "in": "In", "not in": "NotIn",
+    "exists": "Exists", "does not exist": "DoesNotExist",
+}  # fmt: skip
+
+
 class BundleCreateForm(forms.Form):
     title = forms.CharField(max_length=200)
     instructions = forms.CharField(
@@ -54,6 +64,20 @@ class BundleCreateForm(forms.Form):
     overlap = forms.IntegerField(
         min_value=1, max_value=100, initial=3, help_text="Answers wanted per item."
     )
+    max_overlap = forms.IntegerField(
+        min_value=1,
+        max_value=100,
+        required=False,
+        label="At most (adaptive)",
+        help_text="Optional: ask for more answers, up to this many, only where workers disagree.",
+    )
+    target_confidence = forms.IntegerField(
+        min_value=50,
+        max_value=99,
+        required=False,
+        label="Target confidence (%)",
+        help_text="With dynamic overlap: an item is done once its label is this sure (default 90).",
+    )
     gold_rate = forms.IntegerField(
         min_value=0,
         max_value=50,
@@ -70,6 +94,23 @@ class BundleCreateForm(forms.Form):
     )
     time_limit_minutes = forms.IntegerField(
         min_value=1, max_value=24 * 60, initial=10, label="Time limit per task (minutes)"
+    )
+    auto_approve_hours = forms.IntegerField(
+        min_value=1,
+        max_value=30 * 24,
+        initial=72,
+        required=False,
+        label="Auto-approve after (hours)",
+        help_text="Answers you have not reviewed by then are approved and paid.",
+    )
+    requirements = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Worker requirements",
+        help_text=(
+            "One per line: approval_rate >= 95, approved_count > 100, country in US,CA, "
+            "or one of your own qualifications, e.g. sentiment-exam >= 80."
+        ),
     )
     gold_feedback = forms.BooleanField(
         required=False,
@@ -88,6 +129,37 @@ class BundleCreateForm(forms.Form):
             choices.append({"value": value, "label": label or value})
         return choices
 
+    def clean_requirements(self) -> list[dict[str, Any]]:
+        """Lines like `approval_rate >= 95` or `country in US,CA` into requirement objects;
+        the service validates names and values (errors come back next to this field)."""
+        parsed = []
+        for number, line in enumerate(self.cleaned_data.get("requirements", "").splitlines(), 1):
+            if not line.strip():
+                continue
+            match = REQUIREMENT_LINE.match(line.strip())
+            if match is None:
+                raise forms.ValidationError(
+                    f"Line {number}: write it as `name >= 95` or `country in US,CA`."
+                )
+            name, op, value = match.group(1), match.group(2).lower(), match.group(3).strip()
+            comparator = COMPARATOR_WORDS[" ".join(op.split())]
+            entry: dict[str, Any] = {"qualification": name, "comparator": comparator}
+            if comparator in ("In", "NotIn"):
+                entry["values"] = [v.strip().upper() if name == "country" else v.strip()
+                                   for v in value.split(",") if v.strip()]  # fmt: skip
+            elif comparator not in ("Exists", "DoesNotExist"):
+                if name == "country":
+                    entry["value"] = value.upper()
+                else:
+                    try:
+                        entry["value"] = int(value)
+                    except ValueError as exc:
+                        raise forms.ValidationError(
+                            f"Line {number}: {value!r} is not a whole number."
+                        ) from exc
+            parsed.append(entry)
+        return parsed
+
     def clean(self) -> dict[str, Any]:
         data = super().clean()
         qtype = data.get("question_type")
@@ -95,6 +167,9 @@ class BundleCreateForm(forms.Form):
             self.add_error("choices", "List at least two choices, one per line.")
         if qtype == "rating" and not data.get("rating_max"):
             self.add_error("rating_max", "Give the top of the rating scale.")
+        top, overlap = data.get("max_overlap"), data.get("overlap")
+        if top is not None and overlap is not None and top < overlap:
+            self.add_error("max_overlap", "Must be at least the number of answers wanted.")
         return data
 
     def service_data(self) -> dict[str, Any]:
@@ -114,11 +189,16 @@ class BundleCreateForm(forms.Form):
             # Two-decimal currencies only (see CURRENCIES): Decimal x 100 is exact.
             "reward_minor": int(data["reward"] * 100),
             "currency": data["currency"],
-            "overlap": data["overlap"],
+            "min_overlap": data["overlap"],
+            "max_overlap": max(data.get("max_overlap") or data["overlap"], data["overlap"]),
+            "auto_approve_after_seconds": (data.get("auto_approve_hours") or 72) * 3600,
+            "requirements": data.get("requirements") or [],
             "gold_rate": data["gold_rate"] / 100,
             "time_limit_seconds": data["time_limit_minutes"] * 60,
             "gold_feedback": data.get("gold_feedback", False),
         }
+        if data.get("target_confidence") is not None:
+            result["target_confidence"] = data["target_confidence"] / 100
         if data.get("min_gold_accuracy") is not None:
             result["min_gold_accuracy"] = data["min_gold_accuracy"] / 100
         return result
@@ -128,6 +208,8 @@ class BundleCreateForm(forms.Form):
 BUNDLE_ERROR_FIELDS = {
     "invalid_question": "choices",
     "invalid_overlap": "overlap",
+    "invalid_target": "target_confidence",
+    "invalid_requirements": "requirements",
     "invalid_gold_rate": "gold_rate",
     "invalid_gold_accuracy": "min_gold_accuracy",
     "invalid_amount": "reward",

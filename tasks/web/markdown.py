@@ -31,7 +31,12 @@ _md = MarkdownIt("js-default")
 
 def render_markdown(text: str | None) -> SafeString:
     """Markdown as sanitised HTML, safe to put in a template as it is."""
-    html = _md.render((text or "")[:MAX_CHARS])
+    return sanitise_html(_md.render((text or "")[:MAX_CHARS]))
+
+
+def sanitise_html(html: str) -> SafeString:
+    """Any HTML (instructions, an item's HTML snippet) reduced to the allow-list: no scripts,
+    no event handlers, no styles beyond alignment, links only to http(s) and mail."""
     clean = nh3.clean(
         html,
         tags=ALLOWED_TAGS,

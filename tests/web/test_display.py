@@ -16,11 +16,12 @@ def test_image_urls_become_images_and_everything_else_stays_text():
         }
     )
     kinds = {f["key"]: f["kind"] for f in fields}
+    assert str(fields[3]["value"]) == '<img src="x">'  # sanitised: the handler is gone
     assert kinds == {
         "photo": "image",
         "page": "text",
         "script": "text",
-        "html": "text",
+        "html": "html",
         "meta": "json",
     }
 
@@ -35,3 +36,18 @@ def test_money_is_exact_integer_formatting():
 def test_rating_options_get_digit_keys():
     options = question_options({"type": "rating", "min": 1, "max": 5})
     assert [(o["value"], o["key"]) for o in options][:2] == [("1", "1"), ("2", "2")]
+
+
+def test_html_snippets_in_payloads_are_sanitised_not_escaped():
+    from tasks.web.display import payload_fields
+
+    fields = payload_fields(
+        {
+            "html": '<p onclick="x()">Hi <strong>there</strong><script>alert(1)</script></p>',
+            "t": "a < b",
+        }  # fmt: skip
+    )
+    snippet = fields[0]
+    assert snippet["kind"] == "html"
+    assert str(snippet["value"]) == "<p>Hi <strong>there</strong></p>"
+    assert fields[1] == {"key": "t", "kind": "text", "value": "a < b"}
