@@ -1,0 +1,53 @@
+"""Pages of the worker workspace and the requester console.
+
+Thin by design: each view parses a form, calls one service or selector, and renders. htmx
+requests (the task panel, the progress bar) get a fragment; everything else gets a full page,
+so every action also works without JavaScript."""
+
+from .console import (
+    bundle_create,
+    bundle_detail,
+    bundle_list,
+    bundle_progress,
+    bundle_publish,
+    bundle_review,
+    bundle_state,
+    bundle_upload,
+    instructions_preview,
+    worker_block,
+    worker_unblock,
+)
+from .work import (
+    earnings,
+    payout_request,
+    payout_setup,
+    work_bundle,
+    work_list,
+    work_next,
+    work_skip,
+    work_submit,
+    worker_profile,
+)
+
+__all__ = [
+    "bundle_create",
+    "bundle_detail",
+    "bundle_list",
+    "bundle_progress",
+    "bundle_publish",
+    "bundle_review",
+    "bundle_state",
+    "bundle_upload",
+    "earnings",
+    "instructions_preview",
+    "payout_request",
+    "payout_setup",
+    "work_bundle",
+    "work_list",
+    "work_next",
+    "work_skip",
+    "work_submit",
+    "worker_block",
+    "worker_profile",
+    "worker_unblock",
+]

@@ -1,0 +1,345 @@
+"""The requester console: bundles, uploads, publishing, quality, review."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from marketplace.errors import DomainError
+from payments import services as payments
+from payments.fees import fee_for, fee_percent
+from payments.ledger import InsufficientFunds
+from tasks import selectors, services
+from tasks.models import AssignmentStatus, Bundle, BundleStatus
+from tasks.quality import services as quality
+from tasks.quality.selectors import bundle_worker_report
+
+from .. import charts, display
+from ..forms import (
+    BUNDLE_ERROR_FIELDS,
+    BundleCreateForm,
+    ItemUploadForm,
+    ReviewForm,
+    WorkerBlockForm,
+)
+from ..markdown import render_markdown
+from .common import PROGRESS_POLL_SECONDS, requester_required
+
+# ---------------------------------------------------------------------------------------------
+# Requester console
+
+
+def _own_bundle(request: HttpRequest, bundle_id: int) -> Bundle:
+    return get_object_or_404(selectors.bundles_of_requester(request.user), pk=bundle_id)
+
+
+@require_GET
+@requester_required
+def bundle_list(request: HttpRequest) -> HttpResponse:
+    bundles = list(selectors.bundles_of_requester(request.user)[:200])
+    rows = [
+        {
+            "bundle": b,
+            "reward": display.money(b.reward_minor, b.currency),
+            "progress": selectors.bundle_progress(b),
+        }
+        for b in bundles
+    ]
+    return render(request, "tasks/console/list.html", {"rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+@requester_required
+def bundle_create(request: HttpRequest) -> HttpResponse:
+    form = BundleCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            bundle = services.bundle_create(requester=request.user, data=form.service_data())
+        except DomainError as exc:
+            form.add_error(BUNDLE_ERROR_FIELDS.get(exc.code), exc.detail)
+        else:
+            messages.success(request, "Bundle created as a draft. Upload items, then publish.")
+            return redirect("web:bundle-detail", bundle_id=bundle.pk)
+    context = {
+        "form": form,
+        "fee_percent": fee_percent(),
+        "instructions_html": render_markdown(request.POST.get("instructions", "")),
+    }
+    return render(request, "tasks/console/create.html", context, status=400 if form.errors else 200)
+
+
+def _progress_context(bundle: Bundle) -> dict[str, Any]:
+    progress = selectors.bundle_progress(bundle)
+    total, done = progress["items_total"], progress["items_complete"]
+    return {
+        "bundle": bundle,
+        "progress": progress,
+        "percent": (done * 100 // total) if total else 0,
+        "polling": bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED),
+        "poll_seconds": PROGRESS_POLL_SECONDS,
+    }
+
+
+def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
+    context = _progress_context(bundle)
+    currency = bundle.currency
+    per_judgment = bundle.reward_minor + fee_for(bundle.reward_minor)
+    real, gold = services.judgments_to_reserve(bundle, context["progress"]["items_total"])
+    context.update(
+        {
+            "reward": display.money(bundle.reward_minor, currency),
+            "fee": display.money(fee_for(bundle.reward_minor), currency),
+            "fee_percent": fee_percent(),
+            "per_judgment": display.money(per_judgment, currency),
+            "judgments": real + gold,
+            "gold_judgments": gold,
+            "total_cost": display.money((real + gold) * per_judgment, currency),
+            "available": display.money(
+                payments.requester_available(requester_id=bundle.requester_id, currency=currency),
+                currency,
+            ),
+            "escrow": display.money(
+                payments.escrow_balance(bundle_id=bundle.pk, currency=currency), currency
+            ),
+            "can_upload": bundle.status
+            in (BundleStatus.DRAFT, BundleStatus.PUBLISHED, BundleStatus.PAUSED),
+            "preview": [
+                {"item": item, "fields": display.payload_fields(item.payload)}
+                for item in bundle.items.order_by("id")[:5]
+            ],
+            "downloads": [
+                (fmt.upper(), reverse("bundle-results", args=[bundle.pk]) + f"?format={fmt}")
+                for fmt in ("csv", "jsonl", "json")
+            ],
+            "upload_form": ItemUploadForm(),
+            "instructions_html": render_markdown(bundle.instructions),
+        }
+    )
+    context.update(_quality_context(bundle, extra.pop("block_forms", None)))
+    context.update(extra)
+    return context
+
+
+# A bundle page lists this many workers (most active first); the API pages through all of them.
+WORKERS_SHOWN = 200
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.0f}%"
+
+
+def _worker_rows(
+    bundle: Bundle, block_forms: dict[str, WorkerBlockForm] | None = None
+) -> list[dict[str, Any]]:
+    """The bundle's workers with their quality (`bundle_worker_report`), shown by the id this
+    requester sees, each with its own block form (bound when that block just failed)."""
+    block_forms = block_forms or {}
+    rows = []
+    for report in bundle_worker_report(bundle)[:WORKERS_SHOWN]:
+        public_id = selectors.worker_public_id(bundle.requester_id, report["worker_id"])
+        low, high = report["gold_accuracy_low"], report["gold_accuracy_high"]
+        rows.append(
+            {
+                **report,
+                "public_id": public_id,
+                "gold_text": _percent(report["gold_accuracy"]),
+                "gold_interval": f"{_percent(low)}–{_percent(high)}" if low is not None else "",
+                "agreement_text": _percent(report["consensus_agreement"]),
+                "median_text": display.duration(report["median_seconds"]),
+                "block_form": block_forms.get(public_id) or WorkerBlockForm(prefix=public_id),
+            }
+        )
+    return rows
+
+
+def _quality_context(
+    bundle: Bundle, block_forms: dict[str, WorkerBlockForm] | None = None
+) -> dict[str, Any]:
+    workers = _worker_rows(bundle, block_forms)
+    return {
+        "workers": workers,
+        "workers_shown": WORKERS_SHOWN,
+        "label_chart": charts.label_chart(bundle),
+        "accuracy_chart": charts.accuracy_chart(workers),
+    }
+
+
+def _worker_of_bundle(bundle: Bundle, public_id: str) -> int:
+    """The worker behind a public id, among the bundle's workers; 404 for anyone else."""
+    worker_id = selectors.bundle_worker_from_public_id(bundle, public_id)
+    if worker_id is None:
+        raise Http404("No such worker in this bundle.")
+    return worker_id
+
+
+@require_POST
+@requester_required
+def worker_block(request: HttpRequest, bundle_id: int, public_id: str) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    worker_id = _worker_of_bundle(bundle, public_id)
+    form = WorkerBlockForm(request.POST, prefix=public_id)
+    if form.is_valid():
+        try:
+            quality.worker_block(
+                worker_id=worker_id,
+                bundle_id=bundle.pk,
+                reason=form.cleaned_data["reason"],
+                by=request.user,
+            )
+        except DomainError as exc:
+            form.add_error("reason", exc.detail)
+        else:
+            messages.success(request, f"Blocked worker {public_id} from this bundle.")
+            return redirect(reverse("web:bundle-detail", args=[bundle.pk]) + "#workers")
+    context = _detail_context(bundle, block_forms={public_id: form})
+    return render(request, "tasks/console/detail.html", context, status=400)
+
+
+@require_POST
+@requester_required
+def worker_unblock(request: HttpRequest, bundle_id: int, public_id: str) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    worker_id = _worker_of_bundle(bundle, public_id)
+    try:
+        quality.worker_unblock(worker_id=worker_id, bundle_id=bundle.pk, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Unblocked worker {public_id}.")
+    return redirect(reverse("web:bundle-detail", args=[bundle.pk]) + "#workers")
+
+
+@require_POST
+@requester_required
+def instructions_preview(request: HttpRequest) -> HttpResponse:
+    """The create form's instructions as workers will see them (htmx fragment)."""
+    text = request.POST.get("instructions", "")[:20_000]
+    return render(
+        request, "tasks/console/_instructions_preview.html", {"html": render_markdown(text)}
+    )
+
+
+@require_GET
+@requester_required
+def bundle_detail(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    return render(request, "tasks/console/detail.html", _detail_context(bundle))
+
+
+@require_GET
+@requester_required
+def bundle_progress(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    return render(request, "tasks/console/_progress.html", _progress_context(bundle))
+
+
+@require_POST
+@requester_required
+def bundle_upload(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    form = ItemUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            summary = services.bundle_add_items(
+                bundle=bundle,
+                by=request.user,
+                source=upload,
+                content_type=upload.content_type,
+                filename=upload.name,
+            )
+        except DomainError as exc:
+            # Upload errors name the row (and line) at fault: "Row 17 (line 18): ...".
+            form.add_error("file", exc.detail)
+        else:
+            gold = f" ({summary.gold} gold)" if summary.gold else ""
+            messages.success(request, f"Uploaded {summary.created} items{gold}.")
+            return redirect("web:bundle-detail", bundle_id=bundle.pk)
+    context = _detail_context(bundle, upload_form=form)
+    return render(request, "tasks/console/detail.html", context, status=400)
+
+
+@require_POST
+@requester_required
+def bundle_publish(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    try:
+        services.bundle_publish(bundle=bundle, by=request.user)
+    except InsufficientFunds as exc:
+        missing = display.money(exc.extra.get("missing_minor"), bundle.currency)
+        error = f"Not enough funds to publish: {missing} missing. Top up your balance and retry."
+        context = _detail_context(bundle, publish_error=error)
+        return render(request, "tasks/console/detail.html", context, status=402)
+    except DomainError as exc:
+        context = _detail_context(bundle, publish_error=exc.detail)
+        return render(request, "tasks/console/detail.html", context, status=409)
+    messages.success(request, "Published: workers can now find this bundle.")
+    return redirect("web:bundle-detail", bundle_id=bundle.pk)
+
+
+@require_POST
+@requester_required
+def bundle_state(request: HttpRequest, bundle_id: int, action: str) -> HttpResponse:
+    """Pause, resume or cancel."""
+    bundle = _own_bundle(request, bundle_id)
+    service = {
+        "pause": services.bundle_pause,
+        "resume": services.bundle_resume,
+        "cancel": services.bundle_cancel,
+    }[action]
+    try:
+        service(bundle=bundle, by=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+    else:
+        messages.success(request, f"Bundle {bundle.title!r}: {action} done.")
+    return redirect("web:bundle-detail", bundle_id=bundle.pk)
+
+
+REVIEW_PAGE = 200
+
+
+@require_http_methods(["GET", "POST"])
+@requester_required
+def bundle_review(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    bundle = _own_bundle(request, bundle_id)
+    pending = (
+        selectors.assignments_of_requester(request.user)
+        .filter(bundle=bundle, status=AssignmentStatus.SUBMITTED)
+        .order_by("submitted_at", "id")
+    )
+    pending_ids = list(pending.values_list("id", flat=True))
+    form = ReviewForm(request.POST or None, assignment_ids=pending_ids)
+    if request.method == "POST" and form.is_valid():
+        approve = form.cleaned_data["action"] == "approve"
+        summary = services.assignments_review(
+            requester=request.user,
+            assignment_ids=form.cleaned_data["ids"],
+            approve=approve,
+            reason=form.cleaned_data.get("reason", ""),
+        )
+        if summary.done:
+            verb = "Approved" if approve else "Rejected"
+            messages.success(request, f"{verb} {len(summary.done)} answer(s).")
+        for assignment_id, error in summary.errors.items():
+            messages.error(request, f"Answer #{assignment_id}: {error['detail']}")
+        return redirect("web:bundle-review", bundle_id=bundle.pk)
+    selected = {int(v) for v in request.POST.getlist("ids") if v.isdigit()}
+    rows = [
+        {
+            "assignment": a,
+            "checked": a.pk in selected,
+            "fields": display.payload_fields(a.item.payload),
+            "answer": display.answer_text(bundle.question, a.answer),
+            "worker": selectors.worker_public_id(bundle.requester_id, a.worker_id),
+            "seconds": display.duration(a.seconds_spent),
+        }
+        for a in pending[:REVIEW_PAGE]
+    ]
+    context = {"bundle": bundle, "rows": rows, "form": form, "total": len(pending_ids)}
+    return render(request, "tasks/console/review.html", context, status=400 if form.errors else 200)
