@@ -28,7 +28,7 @@ from accounts.qualifications import (
 from marketplace.db import execute_prepared
 from marketplace.errors import Conflict, DomainError, Forbidden, InvalidTransition
 
-from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item, ItemState
+from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item
 from .schema import answer_validate, answers_agree
 from .states import (
     STATS_CONFLICT,
@@ -417,7 +417,6 @@ def assignments_expire(*, now: Any = None, batch_size: int = 500) -> int:
 
 
 __all__ = [
-    "ItemState",
     "NoTasksAvailable",
     "WorkerStanding",
     "assignment_claim",

@@ -30,6 +30,20 @@ def worker() -> User:
     return WorkerFactory()
 
 
+def earning_worker(amount_minor: int, *, funding: int = 5_000) -> User:
+    """A worker with `amount_minor` available, earned as a bonus from a fresh requester."""
+    earner = WorkerFactory()
+    services.bonus_pay(
+        requester=funded_requester(funding),
+        worker=earner,
+        amount_minor=amount_minor,
+        currency="usd",
+        reason="earned in a test",
+        client_token=f"earn-{next(_refs)}",
+    )
+    return earner
+
+
 def new_bundle_id() -> int:
     """A bundle id for escrow (payments names bundles by id only, so any unused id will do)."""
     return next(_bundles)

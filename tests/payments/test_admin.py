@@ -14,7 +14,7 @@ from payments.models import (
     StripeEvent,
 )
 from tests.factories import RequesterFactory, UserFactory
-from tests.payments.factories import funded_requester, worker
+from tests.payments.factories import earning_worker
 from tests.payments.helpers import assert_ledger_balanced
 
 pytestmark = pytest.mark.django_db
@@ -43,15 +43,7 @@ def admin_client(client):
 @pytest.fixture
 def some_money(settings):
     settings.STRIPE_SECRET_KEY = ""
-    w = worker()
-    services.bonus_pay(
-        requester=funded_requester(5_000),
-        worker=w,
-        amount_minor=1_000,
-        currency="usd",
-        reason="x",
-        client_token="t",
-    )
+    w = earning_worker(1_000)
     return payouts.payout_request(worker=w)
 
 
@@ -98,15 +90,7 @@ def test_manual_batch_csv_and_mark_paid_actions(admin_client, some_money):
 def test_payout_retry_action(admin_client, fake_stripe):
     from payments.models import ConnectedAccount
 
-    w = worker()
-    services.bonus_pay(
-        requester=funded_requester(5_000),
-        worker=w,
-        amount_minor=1_000,
-        currency="usd",
-        reason="x",
-        client_token="t",
-    )
+    w = earning_worker(1_000)
     ConnectedAccount.objects.create(
         worker=w, stripe_account_id=fake_stripe.add_connected_account(), transfers_active=True
     )

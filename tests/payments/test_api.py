@@ -9,7 +9,7 @@ from payments import payouts, services
 from payments.models import ConnectedAccount, Payout
 from tests.conftest import client_for
 from tests.factories import RequesterFactory, UserFactory, WorkerFactory
-from tests.payments.factories import funded_requester, new_bundle_id, worker
+from tests.payments.factories import earning_worker, funded_requester, new_bundle_id, worker
 from tests.payments.helpers import assert_ledger_balanced
 
 pytestmark = pytest.mark.django_db
@@ -152,15 +152,7 @@ def test_worker_earnings_payouts_and_payout_account(settings, fake_stripe):
 
 def test_manual_mode_payout_via_api(settings):
     settings.STRIPE_SECRET_KEY = ""
-    w = worker()
-    services.bonus_pay(
-        requester=funded_requester(5_000),
-        worker=w,
-        amount_minor=800,
-        currency="usd",
-        reason="x",
-        client_token="e",
-    )
+    w = earning_worker(800)
     made = client_for(w).post("/api/v1/work/payouts/", {}, format="json")
     assert made.status_code == 201, made.json()
     assert made.json()["method"] == "manual"

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 
 from marketplace.errors import DomainError
 from payments import services
-from tests.payments.factories import funded_requester, new_bundle_id
+from tests.payments.factories import earning_worker, funded_requester, new_bundle_id
 from tests.payments.helpers import assert_ledger_balanced
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -173,18 +173,9 @@ def test_concurrent_duplicate_webhooks_credit_once(fake_stripe):
 def test_concurrent_executions_of_one_payout_transfer_once(fake_stripe, settings):
     from payments import payouts
     from payments.models import ConnectedAccount, PayoutStatus
-    from tests.payments.factories import worker
 
     settings.PAYOUT_MINIMUM_MINOR = 100
-    w = worker()
-    services.bonus_pay(
-        requester=funded_requester(5_000),
-        worker=w,
-        amount_minor=1_000,
-        currency="usd",
-        reason="x",
-        client_token="b",
-    )
+    w = earning_worker(1_000)
     ConnectedAccount.objects.create(
         worker=w, stripe_account_id=fake_stripe.add_connected_account(), transfers_active=True
     )

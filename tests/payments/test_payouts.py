@@ -15,7 +15,7 @@ from payments.models import (
     PayoutMethod,
     PayoutStatus,
 )
-from tests.payments.factories import funded_requester, worker
+from tests.payments.factories import earning_worker, funded_requester, worker
 from tests.payments.helpers import assert_ledger_balanced
 
 pytestmark = pytest.mark.django_db
@@ -29,19 +29,10 @@ def _fast_backoff(settings):
     settings.PAYOUT_MINIMUM_MINOR = 500
 
 
-def earning_worker(amount=2_000, *, fake=None):
+def onboarded_worker(amount=2_000, *, fake=None):
     """A worker holding `amount` (paid as a bonus) and, with a fake Stripe, an onboarded
     connected account."""
-    w = worker()
-    requester = funded_requester(amount * 2)
-    services.bonus_pay(
-        requester=requester,
-        worker=w,
-        amount_minor=amount,
-        currency="usd",
-        reason="earned",
-        client_token=f"earn-{w.pk}",
-    )
+    w = earning_worker(amount, funding=amount * 2)
     if fake is not None:
         ConnectedAccount.objects.create(
             worker=w,
@@ -63,7 +54,7 @@ def balances(w):
 
 
 def test_payout_transfers_once_with_our_key(fake_stripe, django_capture_on_commit_callbacks):
-    w = earning_worker(fake=fake_stripe)
+    w = onboarded_worker(fake=fake_stripe)
     with django_capture_on_commit_callbacks(execute=True):
         payout = payouts.payout_request(worker=w, currency="usd")
     payout.refresh_from_db()
@@ -82,7 +73,7 @@ def test_payout_transfers_once_with_our_key(fake_stripe, django_capture_on_commi
 
 
 def test_minimum_and_onboarding_are_required(fake_stripe):
-    w = earning_worker(400, fake=fake_stripe)
+    w = onboarded_worker(400, fake=fake_stripe)
     with pytest.raises(DomainError) as err:
         payouts.payout_request(worker=w)
     assert err.value.code == "payout_below_minimum"
@@ -98,7 +89,7 @@ def test_minimum_and_onboarding_are_required(fake_stripe):
 
 @pytest.mark.parametrize("kind", ["card_declined", "insufficient_balance"])
 def test_permanent_failure_returns_the_money(fake_stripe, kind):
-    w = earning_worker(fake=fake_stripe)
+    w = onboarded_worker(fake=fake_stripe)
     payout = payouts.payout_request(worker=w)
     fake_stripe.inject("POST /v1/transfers", kind)
     payout = payouts.payout_execute(payout_id=payout.pk)
@@ -111,7 +102,7 @@ def test_permanent_failure_returns_the_money(fake_stripe, kind):
 
 @pytest.mark.parametrize("kind", ["http_500", "rate_limit", "connection_reset", "lost_response"])
 def test_transient_failure_is_retried_with_the_same_key(fake_stripe, kind):
-    w = earning_worker(fake=fake_stripe)
+    w = onboarded_worker(fake=fake_stripe)
     payout = payouts.payout_request(worker=w)
     fake_stripe.inject("POST /v1/transfers", kind)
     payout = payouts.payout_execute(payout_id=payout.pk)
@@ -134,7 +125,7 @@ def test_backoff_grows_and_is_capped(settings):
 
 def test_crash_after_ledger_commit_before_enqueue(fake_stripe):
     """No on-commit callback runs (the process died): the retry job finds the payout."""
-    w = earning_worker(fake=fake_stripe)
+    w = onboarded_worker(fake=fake_stripe)
     payout = payouts.payout_request(worker=w)  # callbacks captured by the test transaction
     assert payouts.payouts_retry_due() == []  # within the enqueue grace
     later = timezone.now() + payouts.ENQUEUE_GRACE + timedelta(seconds=1)
@@ -147,7 +138,7 @@ def test_crash_after_ledger_commit_before_enqueue(fake_stripe):
 
 
 def test_crash_after_stripe_call_before_db_update(fake_stripe, monkeypatch):
-    w = earning_worker(fake=fake_stripe)
+    w = onboarded_worker(fake=fake_stripe)
     payout = payouts.payout_request(worker=w)
 
     def die(**kwargs):
@@ -184,8 +175,8 @@ def _reconcile():
 
 
 def test_weekly_run_pays_everyone_above_minimum_once(fake_stripe):
-    rich = earning_worker(3_000, fake=fake_stripe)
-    poor = earning_worker(100, fake=fake_stripe)
+    rich = onboarded_worker(3_000, fake=fake_stripe)
+    poor = onboarded_worker(100, fake=fake_stripe)
     made = payouts.payouts_weekly()
     assert [p.worker_id for p in made] == [rich.pk]
     # earning more the same week, then a rerun of the job: still one payout this week
@@ -206,7 +197,7 @@ def test_weekly_run_pays_everyone_above_minimum_once(fake_stripe):
 
 
 def test_transfer_reversed_webhook_credits_the_worker_once(fake_stripe, client):
-    w = earning_worker(fake=fake_stripe)
+    w = onboarded_worker(fake=fake_stripe)
     payout = payouts.payout_execute(payout_id=payouts.payout_request(worker=w).pk)
     partial = fake_stripe.reverse_transfer(payout.transfer_id, 500)
     rest = fake_stripe.reverse_transfer(payout.transfer_id)
@@ -256,7 +247,7 @@ def test_account_updated_out_of_order_and_payout_failed(fake_stripe, client):
 
 def test_manual_batch_without_stripe(settings):
     settings.STRIPE_SECRET_KEY = ""
-    a, b = earning_worker(1_000), earning_worker(700)
+    a, b = onboarded_worker(1_000), earning_worker(700)
     pa = payouts.payout_request(worker=a)
     pb = payouts.payout_request(worker=b, amount_minor=600)
     assert pa.method == PayoutMethod.MANUAL
@@ -280,7 +271,7 @@ def test_manual_batch_without_stripe(settings):
 
 def test_payout_request_key_is_idempotent(settings):
     settings.STRIPE_SECRET_KEY = ""
-    w = earning_worker(2_000)
+    w = onboarded_worker(2_000)
     first = payouts.payout_request(worker=w, amount_minor=500, request_key="k1")
     again = payouts.payout_request(worker=w, amount_minor=500, request_key="k1")
     assert first.pk == again.pk
