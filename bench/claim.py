@@ -93,7 +93,9 @@ def service_worker(bundle_id: int, worker_id: int, limit: int) -> list[float]:
             assignment = services.assignment_claim(bundle=bundle, worker=worker)
         except DomainError:
             break
-        services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer="a")
+        services.assignment_submit(
+            assignment_id=assignment.pk, worker=worker, answer="a", bundle=bundle
+        )
         done.append(time.perf_counter())
         with _COUNTER.get_lock():
             _COUNTER.value += 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -25,11 +25,11 @@ from accounts.qualifications import (
     requirements_parse,
     worker_qualification_values,
 )
-from marketplace.db import execute_prepared
+from marketplace.db import execute_prepared, loaded_instance, statement_savepoint
 from marketplace.errors import Conflict, DomainError, Forbidden, InvalidTransition
 
-from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item
-from .schema import answer_validate, answers_agree
+from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item, ItemState
+from .schema import InvalidAnswer, answer_validate, answers_agree
 from .states import (
     STATS_CONFLICT,
     STATS_UPSERT,
@@ -103,53 +103,263 @@ def worker_standing(*, worker: User, bundle: Bundle) -> WorkerStanding:
 def assignment_claim(*, bundle: Bundle, worker: User) -> Assignment:
     """Hand the worker one task from the bundle, or say why not.
 
-    A worker holds at most one live claim per bundle: asking again returns the claim they hold
-    (so a retried request never takes a second slot). The pick is one short transaction; on
-    PostgreSQL `FOR UPDATE SKIP LOCKED` lets concurrent workers pass each other without
-    waiting, and `slots_open` (decremented in the same UPDATE) means no item is ever handed
-    out beyond what it needs. On SQLite, BEGIN IMMEDIATE serialises the same statements.
+    A worker holds at most one live claim per bundle (a partial unique index says so): asking
+    again returns the claim they hold, so a retried request never takes a second slot, and a
+    claim left past its deadline is expired then and there. On PostgreSQL the standing checks,
+    the pick and the new assignment are one statement: `FOR UPDATE SKIP LOCKED` lets
+    concurrent workers pass each other without waiting, and `slots_open` (decremented in the
+    same UPDATE) means no item is ever handed out beyond what it needs. On SQLite, BEGIN
+    IMMEDIATE serialises the same steps.
     """
+    refusal = _account_refusal(worker, bundle)
+    if refusal is not None:
+        raise Forbidden(refusal.reason, code=refusal.code)
+    qualified = _qualification_failure(worker, bundle)
+    for attempt in range(3):
+        now = timezone.now()
+        deadline = now + timedelta(seconds=bundle.time_limit_seconds)
+        try:
+            if connection.vendor == "postgresql":
+                return _claim_postgresql(bundle, worker, qualified, now, deadline)
+            return _claim_portable(bundle, worker, now, deadline)
+        except IntegrityError:
+            # The worker already holds a claim here (a retried request, or one left past its
+            # deadline): hand that back, or expire it and try again.
+            held = _live_claim(bundle, worker, now)
+            if held is not None:
+                return held
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _claim_portable(bundle: Bundle, worker: User, now: datetime, deadline: datetime) -> Assignment:
     standing = worker_standing(worker=worker, bundle=bundle)
     if not standing.allowed:
         raise Forbidden(standing.reason, code=standing.code)
     if bundle.status != BundleStatus.PUBLISHED:
         raise NoTasksAvailable(f"The bundle is {bundle.status}.")
     if standing.held_assignment_id is not None:
-        return Assignment.objects.select_related("item").get(pk=standing.held_assignment_id)
-    now = timezone.now()
-    deadline = now + timedelta(seconds=bundle.time_limit_seconds)
-    picked = None
-    if bundle.gold_rate > 0 and random.random() < gold_rate_for(bundle, standing.submitted):
-        picked = _pick_gold_item(bundle.pk, worker.pk)
+        return _held(standing.held_assignment_id)
+    wants_gold = bundle.gold_rate > 0 and random.random() < gold_rate_for(
+        bundle, standing.submitted
+    )
+    picked = _claim_gold(bundle, worker, now, deadline) if wants_gold else None
     if picked is not None:
-        item_id, payload, is_gold = picked
-        with transaction.atomic():
-            # Gold is paid like any work: take one of the gold judgments escrow paid for.
-            took = Bundle.objects.filter(pk=bundle.pk, gold_slots_open__gt=0).update(
-                gold_slots_open=F("gold_slots_open") - 1
-            )
-            if took:
-                assignment_id = _insert_claim(bundle.pk, item_id, worker.pk, True, now, deadline)
-        if not took:
-            picked = None
+        return picked
+    taken = _take_open_item(bundle.pk, worker.pk, now, deadline)
+    if taken is None:
+        raise NoTasksAvailable("No tasks are left for you in this bundle.")
+    return _claimed(bundle, worker, *taken, is_gold=False, now=now, deadline=deadline)
+
+
+def _live_claim(bundle: Bundle, worker: User, now: datetime) -> Assignment | None:
+    """The claim the worker holds in this bundle if it is still within its deadline; one past
+    it is expired (its slot goes back) so the caller can claim afresh."""
+    claim = (
+        Assignment.objects.select_related("item")
+        .filter(bundle=bundle, worker=worker, status=AssignmentStatus.CLAIMED)
+        .first()
+    )
+    if claim is None:
+        return None
+    if claim.deadline > now:
+        return claim
+    _expire_claim(claim.pk, claim.bundle_id, claim.item_id, claim.is_gold)
+    return None
+
+
+def _account_refusal(worker: User, bundle: Bundle) -> WorkerStanding | None:
+    """What the worker object alone says against claiming here (no query)."""
+    profile = getattr(worker, "worker_profile", None)
+    if profile is None:
+        return WorkerStanding(False, "not_a_worker", "This needs a worker account.")
+    if profile.status != WorkerStatus.ACTIVE:
+        reason = f"Your account is {profile.status}: {profile.status_reason}".rstrip(": ")
+        return WorkerStanding(False, "blocked", reason)
+    if bundle.requester_id == worker.pk:
+        return WorkerStanding(False, "own_bundle", "You cannot work on your own bundle.")
+    return None
+
+
+def _qualification_failure(worker: User, bundle: Bundle) -> WorkerStanding | None:
+    """The bundle's requirements the worker misses, if any (a query only when it has some)."""
+    requirements = requirements_parse(bundle.requirements)
+    if not requirements:
+        return None
+    values = worker_qualification_values(worker, [bundle.requester_id])
+    failures = requirement_failures(requirements, values, bundle.requester_id)
+    if not failures:
+        return None
+    return WorkerStanding(False, "not_qualified", "Requires " + "; ".join(failures))
+
+
+# PostgreSQL: the whole claim in one statement. The per-bundle block, the claim already held
+# and the gold draw (the client's random number against the warm-up or normal gold rate) are
+# read first; only when all allow it (and the client says the worker qualifies and the bundle
+# is published) is an item taken and the assignment inserted. The reasons come back in the
+# same row, so the client can say why nothing was taken.
+_CLAIM_ONE_TEMPLATE = """
+    WITH standing AS (
+        SELECT s.blocked, s.blocked_reason, s.submitted FROM tasks_workerbundlestats s
+         WHERE s.worker_id = %(worker)s AND s.bundle_id = %(bundle)s),
+    verdict AS (
+        SELECT coalesce((SELECT blocked FROM standing), false) AS blocked,
+               %(draw)s::float8 <
+                   CASE WHEN coalesce((SELECT submitted FROM standing), 0) < %(warmup)s::int
+                        THEN %(warmup_rate)s::float8 ELSE %(gold_rate)s::float8 END AS wants_gold),
+    taken AS (
+        UPDATE tasks_item
+           SET slots_open = slots_open - 1,
+               state = CASE WHEN slots_open = 1 THEN 'full' ELSE 'open' END
+         WHERE id = (
+               SELECT i.id FROM tasks_item i
+                WHERE %(allowed)s::boolean
+                  AND (SELECT NOT (blocked OR wants_gold) FROM verdict)
+                  AND i.bundle_id = %(bundle)s AND i.state = 'open' AND i.is_gold = false
+                  AND i.slots_open > 0
+                  AND NOT EXISTS (SELECT 1 FROM tasks_assignment a
+                                   WHERE a.item_id = i.id AND a.worker_id = %(worker)s)
+                ORDER BY i.priority, i.id
+                LIMIT 1 {lock})
+           AND slots_open > 0
+        RETURNING id, payload),
+    inserted AS (
+        INSERT INTO tasks_assignment
+               (bundle_id, item_id, worker_id, status, is_gold, claimed_at, deadline,
+                auto_approved, reject_reason)
+        SELECT %(bundle)s, taken.id, %(worker)s, 'claimed', false, %(now)s, %(deadline)s,
+               false, ''
+          FROM taken
+        RETURNING id, item_id)
+    SELECT v.blocked, (SELECT blocked_reason FROM standing), v.wants_gold,
+           ins.id, ins.item_id, taken.payload
+      FROM verdict v
+      LEFT JOIN inserted ins ON true
+      LEFT JOIN taken ON taken.id = ins.item_id
+"""
+
+
+_CLAIM_ONE_STATEMENT = _CLAIM_ONE_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED")
+# SKIP LOCKED passes over items that other claims hold locked at this instant, so near the end
+# of a bundle it can find nothing while a slot is about to be left open (an item with three
+# slots locked by the claim taking its first). Before saying "no tasks", wait for them once.
+_CLAIM_ONE_WAITING = _CLAIM_ONE_TEMPLATE.format(lock="FOR UPDATE")
+
+
+def _claim_postgresql(
+    bundle: Bundle,
+    worker: User,
+    qualified: WorkerStanding | None,
+    now: datetime,
+    deadline: datetime,
+) -> Assignment:
+    published = bundle.status == BundleStatus.PUBLISHED
+    params = _claim_params(bundle, worker, published and qualified is None, now, deadline)
+    blocked, reason, wants_gold, taken = _run_claim("cm_claim_one", _CLAIM_ONE_STATEMENT, params)
+    if taken is not None:
+        return _claimed(bundle, worker, *taken, is_gold=False, now=now, deadline=deadline)
+    if blocked:
+        raise Forbidden(reason or "Blocked from this bundle.", code="blocked")
+    if qualified is not None:
+        raise Forbidden(qualified.reason, code=qualified.code)
+    if not published:
+        raise NoTasksAvailable(f"The bundle is {bundle.status}.")
+    if wants_gold:
+        picked = _claim_gold(bundle, worker, now, deadline)
+        if picked is not None:
+            return picked
+    params["draw"] = 1.0  # gold was drawn and tried, or not drawn: real work now
+    _, _, _, taken = _run_claim("cm_claim_one_waiting", _CLAIM_ONE_WAITING, params)
+    if taken is not None:
+        return _claimed(bundle, worker, *taken, is_gold=False, now=now, deadline=deadline)
+    raise NoTasksAvailable("No tasks are left for you in this bundle.")
+
+
+def _run_claim(
+    name: str, sql: str, params: dict[str, Any]
+) -> tuple[bool, str | None, bool, tuple[int, int, Any] | None]:
+    """Run a one-statement claim: (blocked, reason, wants gold, (assignment, item, payload))."""
+    with statement_savepoint(), connection.cursor() as cursor:
+        execute_prepared(cursor, name, sql, params)
+        blocked, reason, wants_gold, assignment_id, item_id, payload = cursor.fetchone()
+    taken = None if assignment_id is None else (assignment_id, item_id, _json(payload))
+    return blocked, reason, wants_gold, taken
+
+
+def _claim_params(
+    bundle: Bundle, worker: User, allowed: bool, now: datetime, deadline: datetime
+) -> dict[str, Any]:
+    return {
+        "worker": worker.pk,
+        "bundle": bundle.pk,
+        "now": now,
+        "deadline": deadline,
+        "allowed": allowed,
+        "draw": random.random() if bundle.gold_rate > 0 else 1.0,
+        "warmup": GOLD_WARMUP_SUBMISSIONS,
+        "warmup_rate": gold_rate_for(bundle, 0),
+        "gold_rate": bundle.gold_rate,
+    }
+
+
+def _held(assignment_id: int) -> Assignment:
+    return Assignment.objects.select_related("item").get(pk=assignment_id)
+
+
+def _claim_gold(
+    bundle: Bundle, worker: User, now: datetime, deadline: datetime
+) -> Assignment | None:
+    """Claim a gold item the worker has not seen, if the bundle's gold budget allows one."""
+    picked = _pick_gold_item(bundle.pk, worker.pk)
     if picked is None:
-        taken = _take_open_item(bundle.pk, worker.pk, now, deadline)
-        if taken is None:
-            raise NoTasksAvailable("No tasks are left for you in this bundle.")
-        assignment_id, item_id, payload = taken
-        is_gold = False
-    assignment = Assignment(
-        pk=assignment_id,
-        bundle=bundle,
-        item=Item(pk=item_id, bundle=bundle, payload=payload, is_gold=is_gold),
-        worker=worker,
+        return None
+    item_id, payload, _ = picked
+    with transaction.atomic():
+        # Gold is paid like any work: take one of the gold judgments escrow paid for.
+        took = Bundle.objects.filter(pk=bundle.pk, gold_slots_open__gt=0).update(
+            gold_slots_open=F("gold_slots_open") - 1
+        )
+        if not took:
+            return None
+        assignment_id = _insert_claim(bundle.pk, item_id, worker.pk, True, now, deadline)
+    return _claimed(
+        bundle, worker, assignment_id, item_id, payload, is_gold=True, now=now, deadline=deadline
+    )
+
+
+def _claimed(
+    bundle: Bundle,
+    worker: User,
+    assignment_id: int,
+    item_id: int,
+    payload: Any,
+    *,
+    is_gold: bool,
+    now: datetime,
+    deadline: datetime,
+) -> Assignment:
+    item = loaded_instance(
+        Item,
+        {"bundle": bundle},
+        id=item_id,
+        bundle_id=bundle.pk,
+        payload=payload,
+        is_gold=is_gold,
+        state=ItemState.OPEN,
+    )
+    return loaded_instance(
+        Assignment,
+        {"bundle": bundle, "item": item, "worker": worker},
+        id=assignment_id,
+        bundle_id=bundle.pk,
+        item_id=item_id,
+        worker_id=worker.pk,
         status=AssignmentStatus.CLAIMED,
         is_gold=is_gold,
         claimed_at=now,
         deadline=deadline,
     )
-    assignment._state.adding = False
-    return assignment
 
 
 def gold_rate_for(bundle: Bundle, submitted: int) -> float:
@@ -158,12 +368,19 @@ def gold_rate_for(bundle: Bundle, submitted: int) -> float:
     return bundle.gold_rate
 
 
-def claim_statement(bundle_id: int, worker_id: int) -> tuple[str, list[Any]]:
-    """The one statement that takes a slot: the first open item (in serving order) that the
-    worker has not seen, served from the partial index `item_claim_open`; rows other workers
-    hold locked are skipped, not waited on."""
-    lock = " FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
-    sql = f"""
+def claim_statement(bundle: Bundle, worker: User) -> tuple[str, list[Any] | dict[str, Any]]:
+    """The statement a claim runs on this database, with its parameters (for EXPLAIN)."""
+    if connection.vendor == "postgresql":
+        now = timezone.now()
+        deadline = now + timedelta(seconds=bundle.time_limit_seconds)
+        return _CLAIM_ONE_STATEMENT, _claim_params(bundle, worker, True, now, deadline)
+    return _take_statement(bundle.pk, worker.pk)
+
+
+def _take_statement(bundle_id: int, worker_id: int) -> tuple[str, list[Any]]:
+    """The portable statement that takes a slot: the first open item (in serving order) that
+    the worker has not seen, served from the partial index `item_claim_open`."""
+    sql = """
         UPDATE tasks_item
            SET slots_open = slots_open - 1,
                state = CASE WHEN slots_open = 1 THEN 'full' ELSE 'open' END
@@ -174,39 +391,19 @@ def claim_statement(bundle_id: int, worker_id: int) -> tuple[str, list[Any]]:
                   AND NOT EXISTS (SELECT 1 FROM tasks_assignment a
                                    WHERE a.item_id = i.id AND a.worker_id = %s)
                 ORDER BY i.priority, i.id
-                LIMIT 1{lock})
+                LIMIT 1)
            AND slots_open > 0
      RETURNING id, payload
-    """  # noqa: S608 - only the constant lock clause is interpolated
+    """
     return sql, [bundle_id, False, worker_id]
-
-
-_CLAIM_PG = """
-    WITH taken AS ({claim})
-    INSERT INTO tasks_assignment
-           (bundle_id, item_id, worker_id, status, is_gold, claimed_at, deadline,
-            auto_approved, reject_reason)
-    SELECT %s, taken.id, %s, 'claimed', false, %s, %s, false, '' FROM taken
-    RETURNING id, item_id, (SELECT payload FROM taken)
-"""
 
 
 def _take_open_item(
     bundle_id: int, worker_id: int, now: datetime, deadline: datetime
 ) -> tuple[int, int, Any] | None:
-    """Take a slot and record the claim atomically: on PostgreSQL as one statement (one round
-    trip, one commit); elsewhere as the same two statements in one transaction."""
-    sql, params = claim_statement(bundle_id, worker_id)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            execute_prepared(
-                cursor,
-                "cm_claim",
-                _CLAIM_PG.format(claim=sql),
-                [*params, bundle_id, worker_id, now, deadline],
-            )
-            row = cursor.fetchone()
-        return None if row is None else (row[0], row[1], _json(row[2]))
+    """Take a slot and record the claim in one transaction (the portable path; BEGIN IMMEDIATE
+    on SQLite serialises it)."""
+    sql, params = _take_statement(bundle_id, worker_id)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -290,30 +487,71 @@ _ITEM_JUDGMENT = """
            slots_open = CASE WHEN judgments_submitted + 1 >= %s THEN 0 ELSE slots_open END
      WHERE id = %s
 """
-# PostgreSQL: the three writes of a submission as one statement (atomic by itself); the item
-# and the stats change only if the assignment did.
-_SUBMIT_PG = f"""
-    WITH done AS ({_SUBMIT_WRITE} RETURNING id),
-    judged AS ({_ITEM_JUDGMENT} AND %s AND EXISTS (SELECT 1 FROM done) RETURNING id),
+# PostgreSQL: a submission's three writes as one statement (atomic by itself). The item and
+# the stats change only if the assignment did, and the assignment only if it is this worker's
+# live claim in this bundle, of the kind (gold or not) the client scored it as.
+_SUBMIT_ONE_STATEMENT = f"""
+    WITH done AS (
+        UPDATE tasks_assignment
+           SET status = 'submitted', answer = %(answer)s::jsonb,
+               submitted_at = %(now)s::timestamptz,
+               seconds_spent = EXTRACT(EPOCH FROM (%(now)s::timestamptz - claimed_at))::float8,
+               gold_correct = %(gold_correct)s::boolean
+         WHERE id = %(assignment)s AND worker_id = %(worker)s AND bundle_id = %(bundle)s
+           AND status = 'claimed' AND deadline > %(now)s::timestamptz
+           AND is_gold = %(is_gold)s::boolean
+        RETURNING item_id, claimed_at, deadline, seconds_spent),
+    judged AS (
+        UPDATE tasks_item i
+           SET judgments_submitted = i.judgments_submitted + 1,
+               state = CASE WHEN i.judgments_submitted + 1 >= %(complete_at)s::int
+                            THEN 'complete' ELSE i.state END,
+               slots_open = CASE WHEN i.judgments_submitted + 1 >= %(complete_at)s::int
+                                 THEN 0 ELSE i.slots_open END
+          FROM done
+         WHERE i.id = done.item_id AND NOT %(is_gold)s::boolean
+        RETURNING i.id),
     counted AS (
         INSERT INTO tasks_workerbundlestats
                (worker_id, bundle_id, submitted, approved, rejected, gold_seen, gold_correct,
                 blocked, blocked_reason)
-        SELECT %s, %s, %s, %s, %s, %s, %s, %s, '' FROM done
+        SELECT %(worker)s, %(bundle)s, 1, 0, 0, %(gold_seen)s::int, %(gold_right)s::int,
+               false, ''
+          FROM done
         {STATS_CONFLICT}
         RETURNING id)
-    SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM judged),
-           (SELECT count(*) FROM counted)
-"""  # noqa: S608 - composed from the constant statements above
+    SELECT done.item_id, done.claimed_at, done.deadline, done.seconds_spent,
+           b.min_overlap, b.max_overlap, b.min_gold_accuracy, b.min_seconds_per_task,
+           (SELECT count(*) FROM judged), (SELECT count(*) FROM counted)
+      FROM done JOIN tasks_bundle b ON b.id = %(bundle)s
+"""  # noqa: S608 - composed from constant statements
 
 
-def assignment_submit(*, assignment_id: int, worker: User, answer: Any) -> Assignment:
+def assignment_submit(
+    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle | None = None
+) -> Assignment:
     """Record the worker's answer: validated against the schema, gold scored now, the item's
     judgment counted (it completes when it has what it needs), the worker's stats updated,
     all in one transaction. Every write is conditional on the claim still being live, so a
     concurrent expiry or return makes this a clean conflict, never a double count.
 
-    A submission after the deadline expires the claim (committed) and is refused."""
+    Callers that have the assignment's bundle at hand pass it: on PostgreSQL a non-gold
+    submission is then a single statement, with no read first. Anything that statement does
+    not take (gold, expired, returned, someone else's) goes the long way, which reads the
+    assignment and says why. A submission after the deadline expires the claim (committed)
+    and is refused."""
+    now = timezone.now()
+    if bundle is not None and connection.vendor == "postgresql":
+        try:
+            clean = answer_validate(bundle.question, answer)
+        except InvalidAnswer:
+            pass  # said against the assignment's own question below
+        else:
+            submitted = _submit_postgresql(
+                assignment_id, worker, bundle.pk, bundle.max_overlap, clean, None, now
+            )
+            if submitted is not None:
+                return submitted
     with connection.cursor() as cursor:
         execute_prepared(cursor, "cm_submit_read", _SUBMIT_READ, [assignment_id, worker.pk])
         row = cursor.fetchone()
@@ -323,48 +561,118 @@ def assignment_submit(*, assignment_id: int, worker: User, answer: Any) -> Assig
      max_overlap, min_gold_accuracy, min_seconds) = row  # fmt: skip
     if status != AssignmentStatus.CLAIMED:
         raise InvalidTransition(f"This assignment is {status}; it cannot be submitted.")
-    now = timezone.now()
     if _datetime(deadline) <= now:
         _expire_claim(assignment_id, bundle_id, item_id, is_gold)
         raise DomainError("The time limit has passed.", code="deadline_passed", http_status=409)
     question = _json(question)
     clean = answer_validate(question, answer)
     gold_correct = answers_agree(question, clean, _json(gold)) if is_gold else None
+    if connection.vendor == "postgresql":
+        submitted = _submit_postgresql(
+            assignment_id, worker, bundle_id, max_overlap, clean, gold_correct, now
+        )
+        if submitted is None:
+            raise Conflict("The assignment changed meanwhile (expired or returned); reload it.")
+        return submitted
     seconds = (now - _datetime(claimed_at)).total_seconds()
     when = connection.ops.adapt_datetimefield_value(now)
-    write = [json.dumps(clean), when, seconds, gold_correct, assignment_id, when]
-    # Fixed overlap completes an item at its overlap; dynamic overlap only at max here, and
-    # earlier when the quality engine finds the item confident (tasks.quality.services).
-    complete_at = max_overlap
-    judgment = [complete_at, complete_at, item_id]
     gold_seen, gold_right = (1, int(bool(gold_correct))) if is_gold else (0, 0)
     stats = stats_params(worker.pk, bundle_id, submitted=1, gold_seen=gold_seen,
                          gold_correct=gold_right)  # fmt: skip
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            execute_prepared(
-                cursor, "cm_submit", _SUBMIT_PG, [*write, *judgment, not is_gold, *stats]
-            )
-            submitted = cursor.fetchone()[0]
-        else:
-            with transaction.atomic():
-                cursor.execute(_SUBMIT_WRITE, write)
-                submitted = cursor.rowcount
-                if submitted:
-                    if not is_gold:
-                        cursor.execute(_ITEM_JUDGMENT, judgment)
-                    cursor.execute(STATS_UPSERT, stats)
-    if submitted != 1:
-        raise Conflict("The assignment changed meanwhile (expired or returned); reload it.")
-    assignment = Assignment(
-        pk=assignment_id, bundle_id=bundle_id, item_id=item_id, worker=worker,
-        status=AssignmentStatus.SUBMITTED, is_gold=is_gold, answer=clean,
-        gold_correct=gold_correct, claimed_at=_datetime(claimed_at),
-        deadline=_datetime(deadline), submitted_at=now, seconds_spent=seconds,
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _SUBMIT_WRITE, [json.dumps(clean), when, seconds, gold_correct, assignment_id, when]
+        )
+        if cursor.rowcount != 1:
+            raise Conflict("The assignment changed meanwhile (expired or returned); reload it.")
+        if not is_gold:
+            cursor.execute(_ITEM_JUDGMENT, [max_overlap, max_overlap, item_id])
+        cursor.execute(STATS_UPSERT, stats)
+    return _submitted(
+        assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
+        claimed_at=_datetime(claimed_at), deadline=_datetime(deadline), now=now,
+        seconds=seconds, quality_hook=_quality_watches(
+            is_gold, min_overlap, max_overlap, min_gold_accuracy, min_seconds),
     )  # fmt: skip
-    assignment._state.adding = False
+
+
+def _submit_postgresql(
+    assignment_id: int,
+    worker: User,
+    bundle_id: int,
+    max_overlap: int,
+    clean: Any,
+    gold_correct: bool | None,
+    now: datetime,
+) -> Assignment | None:
+    """The one-statement submission; None when the statement took nothing."""
+    is_gold = gold_correct is not None
+    params = {
+        "assignment": assignment_id,
+        "worker": worker.pk,
+        "bundle": bundle_id,
+        "answer": json.dumps(clean),
+        "now": now,
+        "gold_correct": gold_correct,
+        "is_gold": is_gold,
+        # Fixed overlap completes an item at its overlap; dynamic overlap only at max here, and
+        # earlier when the quality engine finds the item confident (tasks.quality.services).
+        "complete_at": max_overlap,
+        "gold_seen": int(is_gold),
+        "gold_right": int(bool(gold_correct)),
+    }
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, "cm_submit_one", _SUBMIT_ONE_STATEMENT, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    (item_id, claimed_at, deadline, seconds, min_overlap, max_overlap, min_gold_accuracy,
+     min_seconds, _, _) = row  # fmt: skip
+    return _submitted(
+        assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
+        claimed_at=claimed_at, deadline=deadline, now=now, seconds=seconds,
+        quality_hook=_quality_watches(is_gold, min_overlap, max_overlap, min_gold_accuracy,
+                                      min_seconds),
+    )  # fmt: skip
+
+
+def _quality_watches(
+    is_gold: bool,
+    min_overlap: int,
+    max_overlap: int,
+    min_gold_accuracy: float | None,
+    min_seconds: float | None,
+) -> bool:
+    """Whether the quality engine has anything to do after this submission: dynamic overlap
+    may complete the item early, gold or speed rules may block the worker."""
     dynamic = max_overlap > min_overlap and not is_gold
-    if dynamic or (is_gold and min_gold_accuracy is not None) or min_seconds is not None:
+    return dynamic or (is_gold and min_gold_accuracy is not None) or min_seconds is not None
+
+
+def _submitted(
+    assignment_id: int,
+    worker: User,
+    bundle_id: int,
+    item_id: int,
+    clean: Any,
+    is_gold: bool,
+    gold_correct: bool | None,
+    *,
+    claimed_at: datetime,
+    deadline: datetime,
+    now: datetime,
+    seconds: float,
+    quality_hook: bool,
+) -> Assignment:
+    """The submitted assignment as it now stands, after the quality engine has seen it."""
+    assignment = loaded_instance(
+        Assignment, {"worker": worker},
+        id=assignment_id, bundle_id=bundle_id, item_id=item_id, worker_id=worker.pk,
+        status=AssignmentStatus.SUBMITTED, is_gold=is_gold, answer=clean,
+        gold_correct=gold_correct, claimed_at=claimed_at, deadline=deadline,
+        submitted_at=now, seconds_spent=seconds,
+    )  # fmt: skip
+    if quality_hook:
         from .quality import services as quality
 
         quality.submission_recorded(

@@ -201,15 +201,19 @@ class Assignment(models.Model):
         constraints = [
             # A worker never gets the same item twice, whatever the concurrency.
             models.UniqueConstraint(fields=["item", "worker"], name="assignment_item_worker"),
+            # At most one live claim per worker and bundle. The claim statement relies on it
+            # instead of looking for a held claim first; expiry scans it for due deadlines.
+            models.UniqueConstraint(
+                fields=["worker", "bundle"],
+                condition=Q(status="claimed"),
+                name="assignment_one_live_claim",
+            ),
         ]
         indexes = [
             # Also serves auto-approval (per bundle, status submitted): no separate index, since
             # every index on this table is paid for on each claim and submit.
             models.Index(fields=["bundle", "status"]),
             models.Index(fields=["worker", "status"]),
-            models.Index(
-                fields=["deadline"], condition=Q(status="claimed"), name="assignment_live_deadline"
-            ),
         ]
 
     def __str__(self) -> str:

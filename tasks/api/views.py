@@ -307,7 +307,10 @@ class WorkAssignmentViewSet(
         body = s.SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         services.assignment_submit(
-            assignment_id=assignment.pk, worker=request.user, answer=body.validated_data["answer"]
+            assignment_id=assignment.pk,
+            worker=request.user,
+            answer=body.validated_data["answer"],
+            bundle=assignment.bundle,
         )
         return Response(s.WorkAssignmentSerializer(self.get_object()).data)
 

@@ -212,3 +212,99 @@ def test_no_tasks_when_paused_and_404_for_drafts(requester, workers):
     services.bundle_pause(bundle=publish(paused), by=requester)
     response = wc.post(f"/api/v1/work/bundles/{paused.pk}/claim/")
     assert (response.status_code, response.json()["code"]) == (409, "no_tasks_available")
+
+
+def test_submitting_with_the_bundle_at_hand_records_the_same_as_without(requester):
+    bundle = BundleFactory(requester=requester, min_overlap=1, max_overlap=1)
+    for _ in range(2):
+        ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
+    worker = WorkerFactory()
+    recorded = []
+    for hint in (bundle, None):
+        held = claim(bundle, worker)
+        done = services.assignment_submit(
+            assignment_id=held.pk, worker=worker, answer="neg", bundle=hint
+        )
+        assert (done.status, done.answer, done.item_id) == ("submitted", "neg", held.item_id)
+        stored = Assignment.objects.select_related("item").get(pk=held.pk)
+        recorded.append(
+            (stored.status, stored.answer, stored.item.judgments_submitted, stored.item.state)
+        )
+        assert stored.seconds_spent == pytest.approx(done.seconds_spent, abs=0.01)
+        assert stored.submitted_at is not None
+    assert recorded == [("submitted", "neg", 1, ItemState.COMPLETE)] * 2
+    assert worker.bundle_stats.get(bundle=bundle).submitted == 2
+
+
+def test_the_bundle_at_hand_never_lets_through_what_the_long_way_refuses(requester, monkeypatch):
+    monkeypatch.setattr(claiming.random, "random", lambda: 0.0)  # gold first
+    bundle = BundleFactory(requester=requester, gold_rate=0.5)
+    ItemFactory(bundle=bundle, gold="pos")
+    ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
+    other = BundleFactory(requester=requester, question={"type": "number", "min": 0, "max": 10})
+    ItemFactory(bundle=other)
+    other = publish(other)
+    owner, stranger = WorkerFactory(), WorkerFactory()
+    gold = claim(bundle, owner)
+    assert gold.is_gold
+    # Someone else's assignment: not found, with or without the bundle.
+    with pytest.raises(DomainError) as refused:
+        services.assignment_submit(
+            assignment_id=gold.pk, worker=stranger, answer="pos", bundle=bundle
+        )
+    assert refused.value.code == "assignment_not_found"
+    # Gold is scored (the one statement leaves gold to the long way).
+    scored = services.assignment_submit(
+        assignment_id=gold.pk, worker=owner, answer="pos", bundle=bundle
+    )
+    assert (scored.is_gold, scored.gold_correct) == (True, True)
+    assert Assignment.objects.get(pk=gold.pk).gold_correct is True
+    # Twice: refused.
+    with pytest.raises(DomainError) as refused:
+        services.assignment_submit(assignment_id=gold.pk, worker=owner, answer="pos", bundle=bundle)
+    assert refused.value.code == "invalid_transition"
+    # A wrong bundle passed in: the answer is still judged by the assignment's own question.
+    held = claim(bundle, owner)
+    with pytest.raises(DomainError) as refused:
+        services.assignment_submit(assignment_id=held.pk, worker=owner, answer=7, bundle=other)
+    assert refused.value.code == "invalid_answer"
+    done = services.assignment_submit(
+        assignment_id=held.pk, worker=owner, answer="neg", bundle=other
+    )
+    assert done.status == AssignmentStatus.SUBMITTED
+    assert Item.objects.get(pk=held.item_id).judgments_submitted == 1
+    # Past the deadline: refused and expired.
+    late = claim(bundle, stranger)
+    Assignment.objects.filter(pk=late.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(DomainError) as refused:
+        services.assignment_submit(
+            assignment_id=late.pk, worker=stranger, answer="pos", bundle=bundle
+        )
+    assert refused.value.code == "deadline_passed"
+    assert Assignment.objects.get(pk=late.pk).status == AssignmentStatus.EXPIRED
+
+
+def test_a_claim_left_past_its_deadline_is_expired_when_the_worker_claims_again(live_bundle):
+    worker = WorkerFactory()
+    stale = claim(live_bundle, worker)
+    Assignment.objects.filter(pk=stale.pk).update(deadline=timezone.now() - timedelta(seconds=1))
+    fresh = claim(live_bundle, worker)
+    assert fresh.pk != stale.pk and fresh.item_id != stale.item_id
+    assert Assignment.objects.get(pk=stale.pk).status == AssignmentStatus.EXPIRED
+    assert Item.objects.get(pk=stale.item_id).slots_open == 3  # its slot went back
+    assert Assignment.objects.filter(worker=worker, status=AssignmentStatus.CLAIMED).count() == 1
+
+
+def test_the_database_refuses_a_second_live_claim_in_a_bundle(live_bundle):
+    from django.db import IntegrityError, transaction
+
+    worker = WorkerFactory()
+    held = claim(live_bundle, worker)
+    other_item = Item.objects.filter(bundle=live_bundle).exclude(pk=held.item_id).first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Assignment.objects.create(
+            bundle=live_bundle, item=other_item, worker=worker, status=AssignmentStatus.CLAIMED,
+            claimed_at=held.claimed_at, deadline=held.deadline,
+        )  # fmt: skip

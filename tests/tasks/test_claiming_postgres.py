@@ -33,7 +33,11 @@ def test_32_threads_claim_a_bundle_empty_with_exact_overlap():
                 except DomainError as exc:
                     assert exc.code == "no_tasks_available", exc.code
                     return
-                services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer="pos")
+                # Half the crowd submits the one-statement way (bundle at hand), half the long way.
+                hint = bundle if worker.pk % 2 else None
+                services.assignment_submit(
+                    assignment_id=assignment.pk, worker=worker, answer="pos", bundle=hint
+                )
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:
@@ -54,6 +58,37 @@ def test_32_threads_claim_a_bundle_empty_with_exact_overlap():
     assert not Item.objects.filter(bundle=bundle).exclude(state=ItemState.COMPLETE).exists()
 
 
+def test_one_worker_claiming_from_8_threads_at_once_holds_one_claim():
+    bundle = BundleFactory(requester=RequesterFactory())
+    Item.objects.bulk_create(
+        Item(bundle=bundle, payload={"n": n}, external_id=f"x{n}", slots_open=3) for n in range(20)
+    )
+    bundle = publish(bundle)
+    worker = WorkerFactory()
+    got: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def claim():
+        try:
+            start.wait()
+            got.append(services.assignment_claim(bundle=bundle, worker=worker).pk)
+        except BaseException as exc:  # noqa: BLE001 - reported by the main thread
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=claim) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert len(got) == 8 and len(set(got)) == 1  # every request got the one claim
+    assert Assignment.objects.filter(worker=worker).count() == 1
+    assert sum(Item.objects.filter(bundle=bundle).values_list("slots_open", flat=True)) == 59
+
+
 def test_claim_uses_the_partial_open_item_index_in_a_large_bundle():
     bundle = BundleFactory(requester=RequesterFactory(), status=BundleStatus.PUBLISHED)
     other = BundleFactory(requester=bundle.requester, status=BundleStatus.PUBLISHED)
@@ -70,7 +105,7 @@ def test_claim_uses_the_partial_open_item_index_in_a_large_bundle():
         cursor.execute("ANALYZE tasks_item")
         cursor.execute("ANALYZE tasks_assignment")
     worker = WorkerFactory()
-    sql, params = services.claim_statement(bundle.pk, worker.pk)
+    sql, params = services.claim_statement(bundle, worker)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())

@@ -154,7 +154,7 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     try:
         answer = answer_from_post(bundle.question, request.POST)
         submitted = services.assignment_submit(
-            assignment_id=assignment.pk, worker=request.user, answer=answer
+            assignment_id=assignment.pk, worker=request.user, answer=answer, bundle=bundle
         )
     except InvalidAnswer as exc:
         panel = {"state": "task", "assignment": assignment, "error": exc.detail}
