@@ -1,4 +1,4 @@
-"""Server-side prepared statements for the few hottest queries (claim and submit).
+"""The few tools of the hot path (claim and submit).
 
 On PostgreSQL, planning a short statement can cost as much as running it; a statement
 prepared once per connection (connections are persistent) skips that. Elsewhere this is a
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 from weakref import WeakKeyDictionary
 
-from django.db import DEFAULT_DB_ALIAS, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Model
 from django.db.models.base import ModelState
 
@@ -25,7 +25,7 @@ _NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _NAMES: dict[str, list[str]] = {}  # statement name -> its named parameters, in $n order
 
 
-def execute_prepared(
+def _execute_prepared(
     cursor: Any, name: str, sql: str, params: Sequence[Any] | Mapping[str, Any]
 ) -> None:
     """Execute `sql` as the prepared statement `name`. Placeholders are either all `%s`
@@ -42,6 +42,47 @@ def execute_prepared(
         params = [params[key] for key in _NAMES[name]]
     placeholders = ", ".join(["%s"] * len(params))
     cursor.execute(f"EXECUTE {name} ({placeholders})" if params else f"EXECUTE {name}", params)
+
+
+_EXECUTE: dict[str, str] = {}  # statement name -> its EXECUTE text
+
+
+def fetch_prepared(
+    name: str, sql: str, params: Sequence[Any] | Mapping[str, Any]
+) -> tuple[Any, ...] | None:
+    """Run `sql` as the prepared statement `name` and return its first row (None if none).
+
+    On PostgreSQL this talks to the driver's cursor directly: Django's cursor wrapper costs
+    tens of microseconds of bookkeeping per call, which the claim hot path pays thousands of
+    times a second. Errors still come out as django.db's (IntegrityError and so on), and a
+    failed connection is still noticed, through the connection's own error wrapper. When
+    queries are being logged (DEBUG, or a test capturing them) the Django cursor is used, so
+    these statements show up like any other."""
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql" or conn.queries_logged:
+        with conn.cursor() as cursor:
+            _execute_prepared(cursor, name, sql, params)
+            return cursor.fetchone()
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    raw = conn.connection
+    prepared = _PREPARED.get(raw)
+    if prepared is None:
+        prepared = _PREPARED[raw] = set()
+    with conn.wrap_database_errors, raw.cursor() as cursor:
+        if name not in prepared:
+            cursor.execute(f"PREPARE {name} AS {_numbered(name, sql, params)}")
+            prepared.add(name)
+        if isinstance(params, Mapping):
+            params = [params[key] for key in _NAMES[name]]
+        execute = _EXECUTE.get(name)
+        if execute is None:
+            placeholders = ", ".join(["%s"] * len(params))
+            execute = _EXECUTE[name] = (
+                f"EXECUTE {name} ({placeholders})" if params else f"EXECUTE {name}"
+            )
+        cursor.execute(execute, params)
+        return cursor.fetchone()
 
 
 def _numbered(name: str, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> str:
@@ -62,7 +103,8 @@ def _numbered(name: str, sql: str, params: Sequence[Any] | Mapping[str, Any]) ->
     return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
 
 
-_DEFAULTS: dict[type, list[tuple[str, Any, Any]]] = {}  # model -> (attname, field, default)
+# model -> (the defaults that are constants, the fields whose default is made per instance)
+_DEFAULTS: dict[type, tuple[dict[str, Any], list[Any]]] = {}
 
 
 def loaded_instance(model: type[M], related: Mapping[str, Any] | None = None, **values: Any) -> M:
@@ -76,23 +118,24 @@ def loaded_instance(model: type[M], related: Mapping[str, Any] | None = None, **
     """
     defaults = _DEFAULTS.get(model)
     if defaults is None:
-        defaults = _DEFAULTS[model] = [
-            (field.attname, field, None if callable(field.default) else field.get_default())
-            for field in model._meta.concrete_fields
-        ]
+        fields = model._meta.concrete_fields
+        made = [f for f in fields if f.has_default() and callable(f.default)]
+        defaults = _DEFAULTS[model] = (
+            {f.attname: f.get_default() for f in fields if f not in made},
+            made,
+        )
+    constants, made = defaults
     instance = model.__new__(model)
+    attributes = instance.__dict__
+    attributes.update(constants)
+    for field in made:  # a fresh value each time, e.g. dict or timezone.now
+        if field.attname not in values:
+            attributes[field.attname] = field.get_default()
+    attributes.update(values)
     state = ModelState()
     state.adding = False
     state.db = DEFAULT_DB_ALIAS
     instance._state = state
-    fields = instance.__dict__
-    for attname, field, default in defaults:
-        if attname in values:
-            fields[attname] = values[attname]
-        elif callable(field.default):  # a fresh value each time, e.g. dict or timezone.now
-            fields[attname] = field.get_default()
-        else:
-            fields[attname] = default
     if related:
         state.fields_cache.update(related)
     return instance

@@ -25,7 +25,7 @@ from accounts.qualifications import (
     requirements_parse,
     worker_qualification_values,
 )
-from marketplace.db import execute_prepared, loaded_instance, statement_savepoint
+from marketplace.db import fetch_prepared, loaded_instance, statement_savepoint
 from marketplace.errors import Conflict, DomainError, Forbidden, InvalidTransition
 
 from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item, ItemState
@@ -75,28 +75,18 @@ _STANDING_SQL = """
 def worker_standing(*, worker: User, bundle: Bundle) -> WorkerStanding:
     """Account status, own bundle, per-bundle block and qualifications, in that order, plus
     the claim the worker already holds here (one query unless the bundle has requirements)."""
-    profile = getattr(worker, "worker_profile", None)
-    if profile is None:
-        return WorkerStanding(False, "not_a_worker", "This needs a worker account.")
-    if profile.status != WorkerStatus.ACTIVE:
-        reason = f"Your account is {profile.status}: {profile.status_reason}".rstrip(": ")
-        return WorkerStanding(False, "blocked", reason)
-    if bundle.requester_id == worker.pk:
-        return WorkerStanding(False, "own_bundle", "You cannot work on your own bundle.")
+    refusal = _account_refusal(worker, bundle)
+    if refusal is not None:
+        return refusal
     now = connection.ops.adapt_datetimefield_value(timezone.now())
-    with connection.cursor() as cursor:
-        execute_prepared(
-            cursor, "cm_standing", _STANDING_SQL, [worker.pk, bundle.pk, now, worker.pk, bundle.pk]
-        )
-        blocked, blocked_reason, submitted, held = cursor.fetchone()
+    blocked, blocked_reason, submitted, held = fetch_prepared(
+        "cm_standing", _STANDING_SQL, [worker.pk, bundle.pk, now, worker.pk, bundle.pk]
+    )
     if blocked:
         return WorkerStanding(False, "blocked", blocked_reason or "Blocked from this bundle.")
-    requirements = requirements_parse(bundle.requirements)
-    if requirements:
-        values = worker_qualification_values(worker, [bundle.requester_id])
-        failures = requirement_failures(requirements, values, bundle.requester_id)
-        if failures:
-            return WorkerStanding(False, "not_qualified", "Requires " + "; ".join(failures))
+    unqualified = _qualification_failure(worker, bundle)
+    if unqualified is not None:
+        return unqualified
     return WorkerStanding(True, submitted=submitted or 0, held_assignment_id=held)
 
 
@@ -280,9 +270,9 @@ def _run_claim(
     name: str, sql: str, params: dict[str, Any]
 ) -> tuple[bool, str | None, bool, tuple[int, int, Any] | None]:
     """Run a one-statement claim: (blocked, reason, wants gold, (assignment, item, payload))."""
-    with statement_savepoint(), connection.cursor() as cursor:
-        execute_prepared(cursor, name, sql, params)
-        blocked, reason, wants_gold, assignment_id, item_id, payload = cursor.fetchone()
+    with statement_savepoint():
+        row = fetch_prepared(name, sql, params)
+    blocked, reason, wants_gold, assignment_id, item_id, payload = row
     taken = None if assignment_id is None else (assignment_id, item_id, _json(payload))
     return blocked, reason, wants_gold, taken
 
@@ -521,8 +511,11 @@ _SUBMIT_ONE_STATEMENT = f"""
         {STATS_CONFLICT}
         RETURNING id)
     SELECT done.item_id, done.claimed_at, done.deadline, done.seconds_spent,
-           b.min_overlap, b.max_overlap, b.min_gold_accuracy, b.min_seconds_per_task,
-           (SELECT count(*) FROM judged), (SELECT count(*) FROM counted)
+           -- whether the quality engine has anything to do after this submission: dynamic
+           -- overlap may complete the item early, gold or speed rules may block the worker
+           (b.max_overlap > b.min_overlap AND NOT %(is_gold)s::boolean)
+           OR (%(is_gold)s::boolean AND b.min_gold_accuracy IS NOT NULL)
+           OR b.min_seconds_per_task IS NOT NULL
       FROM done JOIN tasks_bundle b ON b.id = %(bundle)s
 """  # noqa: S608 - composed from constant statements
 
@@ -552,9 +545,7 @@ def assignment_submit(
             )
             if submitted is not None:
                 return submitted
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, "cm_submit_read", _SUBMIT_READ, [assignment_id, worker.pk])
-        row = cursor.fetchone()
+    row = fetch_prepared("cm_submit_read", _SUBMIT_READ, [assignment_id, worker.pk])
     if row is None:
         raise AssignmentNotFound("No such assignment.")
     (status, deadline, claimed_at, is_gold, item_id, bundle_id, gold, question, min_overlap,
@@ -621,18 +612,14 @@ def _submit_postgresql(
         "gold_seen": int(is_gold),
         "gold_right": int(bool(gold_correct)),
     }
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, "cm_submit_one", _SUBMIT_ONE_STATEMENT, params)
-        row = cursor.fetchone()
+    row = fetch_prepared("cm_submit_one", _SUBMIT_ONE_STATEMENT, params)
     if row is None:
         return None
-    (item_id, claimed_at, deadline, seconds, min_overlap, max_overlap, min_gold_accuracy,
-     min_seconds, _, _) = row  # fmt: skip
+    item_id, claimed_at, deadline, seconds, quality_watches = row
     return _submitted(
         assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
         claimed_at=claimed_at, deadline=deadline, now=now, seconds=seconds,
-        quality_hook=_quality_watches(is_gold, min_overlap, max_overlap, min_gold_accuracy,
-                                      min_seconds),
+        quality_hook=quality_watches,
     )  # fmt: skip
 
 
