@@ -12,7 +12,7 @@ import json
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -184,57 +184,45 @@ def _qualification_failure(worker: User, bundle: Bundle) -> WorkerStanding | Non
     return WorkerStanding(False, "not_qualified", "Requires " + "; ".join(failures))
 
 
-# PostgreSQL: the whole claim in one statement. The per-bundle block, the claim already held
-# and the gold draw (the client's random number against the warm-up or normal gold rate) are
-# read first; only when all allow it (and the client says the worker qualifies and the bundle
-# is published) is an item taken and the assignment inserted. The reasons come back in the
-# same row, so the client can say why nothing was taken.
-_CLAIM_ONE_TEMPLATE = """
-    WITH standing AS (
-        SELECT s.blocked, s.blocked_reason, s.submitted FROM tasks_workerbundlestats s
-         WHERE s.worker_id = %(worker)s AND s.bundle_id = %(bundle)s),
-    verdict AS (
-        SELECT coalesce((SELECT blocked FROM standing), false) AS blocked,
-               %(draw)s::float8 <
-                   CASE WHEN coalesce((SELECT submitted FROM standing), 0) < %(warmup)s::int
-                        THEN %(warmup_rate)s::float8 ELSE %(gold_rate)s::float8 END AS wants_gold),
-    taken AS (
+# PostgreSQL: the whole claim in one statement: take the first open item the worker has not
+# seen and record the assignment, unless the worker is blocked here or (for the gold draw
+# between the normal and the warm-up rate) is still in gold warm-up. Anything else that can
+# stop a claim is decided before it runs, and why nothing was taken is asked only afterwards.
+_CLAIM_TEMPLATE = """
+    WITH taken AS (
         UPDATE tasks_item
            SET slots_open = slots_open - 1,
                state = CASE WHEN slots_open = 1 THEN 'full' ELSE 'open' END
          WHERE id = (
                SELECT i.id FROM tasks_item i
-                WHERE %(allowed)s::boolean
-                  AND (SELECT NOT (blocked OR wants_gold) FROM verdict)
-                  AND i.bundle_id = %(bundle)s AND i.state = 'open' AND i.is_gold = false
+                WHERE i.bundle_id = %(bundle)s AND i.state = 'open' AND i.is_gold = false
                   AND i.slots_open > 0
                   AND NOT EXISTS (SELECT 1 FROM tasks_assignment a
                                    WHERE a.item_id = i.id AND a.worker_id = %(worker)s)
+                  AND coalesce((SELECT NOT s.blocked AND s.submitted >= %(min_submitted)s::int
+                                  FROM tasks_workerbundlestats s
+                                 WHERE s.worker_id = %(worker)s AND s.bundle_id = %(bundle)s),
+                               %(min_submitted)s::int = 0)
                 ORDER BY i.priority, i.id
                 LIMIT 1 {lock})
            AND slots_open > 0
-        RETURNING id, payload),
-    inserted AS (
-        INSERT INTO tasks_assignment
-               (bundle_id, item_id, worker_id, status, is_gold, claimed_at, deadline,
-                auto_approved, reject_reason)
-        SELECT %(bundle)s, taken.id, %(worker)s, 'claimed', false, %(now)s, %(deadline)s,
-               false, ''
-          FROM taken
-        RETURNING id, item_id)
-    SELECT v.blocked, (SELECT blocked_reason FROM standing), v.wants_gold,
-           ins.id, ins.item_id, taken.payload
-      FROM verdict v
-      LEFT JOIN inserted ins ON true
-      LEFT JOIN taken ON taken.id = ins.item_id
+        RETURNING id, payload)
+    INSERT INTO tasks_assignment
+           (bundle_id, item_id, worker_id, status, is_gold, claimed_at, deadline,
+            auto_approved, reject_reason)
+    SELECT %(bundle)s, taken.id, %(worker)s, 'claimed', false, %(now)s, %(deadline)s, false, ''
+      FROM taken
+    RETURNING id, item_id, (SELECT payload FROM taken)
 """
-
-
-_CLAIM_ONE_STATEMENT = _CLAIM_ONE_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED")
+_CLAIM_STATEMENT = _CLAIM_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED")
 # SKIP LOCKED passes over items that other claims hold locked at this instant, so near the end
 # of a bundle it can find nothing while a slot is about to be left open (an item with three
 # slots locked by the claim taking its first). Before saying "no tasks", wait for them once.
-_CLAIM_ONE_WAITING = _CLAIM_ONE_TEMPLATE.format(lock="FOR UPDATE")
+_CLAIM_WAITING = _CLAIM_TEMPLATE.format(lock="FOR UPDATE")
+_STATS_READ = """
+    SELECT s.blocked, s.blocked_reason, s.submitted FROM tasks_workerbundlestats s
+     WHERE s.worker_id = %s AND s.bundle_id = %s
+"""
 
 
 def _claim_postgresql(
@@ -245,51 +233,51 @@ def _claim_postgresql(
     deadline: datetime,
 ) -> Assignment:
     published = bundle.status == BundleStatus.PUBLISHED
-    params = _claim_params(bundle, worker, published and qualified is None, now, deadline)
-    blocked, reason, wants_gold, taken = _run_claim("cm_claim_one", _CLAIM_ONE_STATEMENT, params)
-    if taken is not None:
-        return _claimed(bundle, worker, *taken, is_gold=False, now=now, deadline=deadline)
+    draw = random.random() if bundle.gold_rate > 0 else 1.0
+    params = _claim_params(bundle, worker, now, deadline, draw)
+    if published and qualified is None and draw >= bundle.gold_rate:
+        taken = _run_claim("cm_claim", _CLAIM_STATEMENT, params)
+        if taken is not None:
+            return _claimed(bundle, worker, *taken, is_gold=False, now=now, deadline=deadline)
+    # Nothing taken, or nothing to take: find out why, in the order a worker should hear it.
+    standing = fetch_prepared("cm_claim_stats", _STATS_READ, [worker.pk, bundle.pk])
+    blocked, reason, submitted = standing or (False, "", 0)
     if blocked:
         raise Forbidden(reason or "Blocked from this bundle.", code="blocked")
     if qualified is not None:
         raise Forbidden(qualified.reason, code=qualified.code)
     if not published:
         raise NoTasksAvailable(f"The bundle is {bundle.status}.")
-    if wants_gold:
+    if draw < gold_rate_for(bundle, submitted):
         picked = _claim_gold(bundle, worker, now, deadline)
         if picked is not None:
             return picked
-    params["draw"] = 1.0  # gold was drawn and tried, or not drawn: real work now
-    _, _, _, taken = _run_claim("cm_claim_one_waiting", _CLAIM_ONE_WAITING, params)
+    params["min_submitted"] = 0  # gold was drawn and tried, or not drawn: real work now
+    taken = _run_claim("cm_claim_waiting", _CLAIM_WAITING, params)
     if taken is not None:
         return _claimed(bundle, worker, *taken, is_gold=False, now=now, deadline=deadline)
     raise NoTasksAvailable("No tasks are left for you in this bundle.")
 
 
-def _run_claim(
-    name: str, sql: str, params: dict[str, Any]
-) -> tuple[bool, str | None, bool, tuple[int, int, Any] | None]:
-    """Run a one-statement claim: (blocked, reason, wants gold, (assignment, item, payload))."""
+def _run_claim(name: str, sql: str, params: dict[str, Any]) -> tuple[int, int, Any] | None:
+    """Run a one-statement claim: (assignment, item, payload), or None if it took nothing."""
     with statement_savepoint():
         row = fetch_prepared(name, sql, params)
-    blocked, reason, wants_gold, assignment_id, item_id, payload = row
-    taken = None if assignment_id is None else (assignment_id, item_id, _json(payload))
-    return blocked, reason, wants_gold, taken
+    return None if row is None else (row[0], row[1], _json(row[2]))
 
 
 def _claim_params(
-    bundle: Bundle, worker: User, allowed: bool, now: datetime, deadline: datetime
+    bundle: Bundle, worker: User, now: datetime, deadline: datetime, draw: float
 ) -> dict[str, Any]:
+    # A draw under the normal gold rate never gets here; one under the warm-up rate means gold
+    # if the worker is still new here, which only the statement knows.
+    warming = draw < gold_rate_for(bundle, 0)
     return {
         "worker": worker.pk,
         "bundle": bundle.pk,
         "now": now,
         "deadline": deadline,
-        "allowed": allowed,
-        "draw": random.random() if bundle.gold_rate > 0 else 1.0,
-        "warmup": GOLD_WARMUP_SUBMISSIONS,
-        "warmup_rate": gold_rate_for(bundle, 0),
-        "gold_rate": bundle.gold_rate,
+        "min_submitted": GOLD_WARMUP_SUBMISSIONS if warming else 0,
     }
 
 
@@ -363,7 +351,7 @@ def claim_statement(bundle: Bundle, worker: User) -> tuple[str, list[Any] | dict
     if connection.vendor == "postgresql":
         now = timezone.now()
         deadline = now + timedelta(seconds=bundle.time_limit_seconds)
-        return _CLAIM_ONE_STATEMENT, _claim_params(bundle, worker, True, now, deadline)
+        return _CLAIM_STATEMENT, _claim_params(bundle, worker, now, deadline, 1.0)
     return _take_statement(bundle.pk, worker.pk)
 
 
@@ -477,6 +465,24 @@ _ITEM_JUDGMENT = """
            slots_open = CASE WHEN judgments_submitted + 1 >= %s THEN 0 ELSE slots_open END
      WHERE id = %s
 """
+
+
+class _Rules(NamedTuple):
+    """What of the bundle a submission needs (live rules as of the caller's read)."""
+
+    min_overlap: int
+    max_overlap: int
+    min_gold_accuracy: float | None
+    min_seconds_per_task: float | None
+
+    def watched(self, is_gold: bool) -> bool:
+        """Whether the quality engine has anything to do after a submission: dynamic overlap
+        may complete the item early, gold or speed rules may block the worker."""
+        dynamic = self.max_overlap > self.min_overlap and not is_gold
+        gold_rule = is_gold and self.min_gold_accuracy is not None
+        return dynamic or gold_rule or self.min_seconds_per_task is not None
+
+
 # PostgreSQL: a submission's three writes as one statement (atomic by itself). The item and
 # the stats change only if the assignment did, and the assignment only if it is this worker's
 # live claim in this bundle, of the kind (gold or not) the client scored it as.
@@ -510,13 +516,7 @@ _SUBMIT_ONE_STATEMENT = f"""
           FROM done
         {STATS_CONFLICT}
         RETURNING id)
-    SELECT done.item_id, done.claimed_at, done.deadline, done.seconds_spent,
-           -- whether the quality engine has anything to do after this submission: dynamic
-           -- overlap may complete the item early, gold or speed rules may block the worker
-           (b.max_overlap > b.min_overlap AND NOT %(is_gold)s::boolean)
-           OR (%(is_gold)s::boolean AND b.min_gold_accuracy IS NOT NULL)
-           OR b.min_seconds_per_task IS NOT NULL
-      FROM done JOIN tasks_bundle b ON b.id = %(bundle)s
+    SELECT item_id, claimed_at, deadline, seconds_spent FROM done
 """  # noqa: S608 - composed from constant statements
 
 
@@ -540,16 +540,20 @@ def assignment_submit(
         except InvalidAnswer:
             pass  # said against the assignment's own question below
         else:
+            rules = _Rules(
+                bundle.min_overlap, bundle.max_overlap, bundle.min_gold_accuracy,
+                bundle.min_seconds_per_task,
+            )  # fmt: skip
             submitted = _submit_postgresql(
-                assignment_id, worker, bundle.pk, bundle.max_overlap, clean, None, now
+                assignment_id, worker, bundle.pk, rules, clean, None, now
             )
             if submitted is not None:
                 return submitted
     row = fetch_prepared("cm_submit_read", _SUBMIT_READ, [assignment_id, worker.pk])
     if row is None:
         raise AssignmentNotFound("No such assignment.")
-    (status, deadline, claimed_at, is_gold, item_id, bundle_id, gold, question, min_overlap,
-     max_overlap, min_gold_accuracy, min_seconds) = row  # fmt: skip
+    status, deadline, claimed_at, is_gold, item_id, bundle_id, gold, question = row[:8]
+    rules = _Rules(*row[8:])
     if status != AssignmentStatus.CLAIMED:
         raise InvalidTransition(f"This assignment is {status}; it cannot be submitted.")
     if _datetime(deadline) <= now:
@@ -560,7 +564,7 @@ def assignment_submit(
     gold_correct = answers_agree(question, clean, _json(gold)) if is_gold else None
     if connection.vendor == "postgresql":
         submitted = _submit_postgresql(
-            assignment_id, worker, bundle_id, max_overlap, clean, gold_correct, now
+            assignment_id, worker, bundle_id, rules, clean, gold_correct, now
         )
         if submitted is None:
             raise Conflict("The assignment changed meanwhile (expired or returned); reload it.")
@@ -577,13 +581,12 @@ def assignment_submit(
         if cursor.rowcount != 1:
             raise Conflict("The assignment changed meanwhile (expired or returned); reload it.")
         if not is_gold:
-            cursor.execute(_ITEM_JUDGMENT, [max_overlap, max_overlap, item_id])
+            cursor.execute(_ITEM_JUDGMENT, [rules.max_overlap, rules.max_overlap, item_id])
         cursor.execute(STATS_UPSERT, stats)
     return _submitted(
         assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
         claimed_at=_datetime(claimed_at), deadline=_datetime(deadline), now=now,
-        seconds=seconds, quality_hook=_quality_watches(
-            is_gold, min_overlap, max_overlap, min_gold_accuracy, min_seconds),
+        seconds=seconds, quality_hook=rules.watched(is_gold),
     )  # fmt: skip
 
 
@@ -591,7 +594,7 @@ def _submit_postgresql(
     assignment_id: int,
     worker: User,
     bundle_id: int,
-    max_overlap: int,
+    rules: _Rules,
     clean: Any,
     gold_correct: bool | None,
     now: datetime,
@@ -608,32 +611,19 @@ def _submit_postgresql(
         "is_gold": is_gold,
         # Fixed overlap completes an item at its overlap; dynamic overlap only at max here, and
         # earlier when the quality engine finds the item confident (tasks.quality.services).
-        "complete_at": max_overlap,
+        "complete_at": rules.max_overlap,
         "gold_seen": int(is_gold),
         "gold_right": int(bool(gold_correct)),
     }
     row = fetch_prepared("cm_submit_one", _SUBMIT_ONE_STATEMENT, params)
     if row is None:
         return None
-    item_id, claimed_at, deadline, seconds, quality_watches = row
+    item_id, claimed_at, deadline, seconds = row
     return _submitted(
         assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
         claimed_at=claimed_at, deadline=deadline, now=now, seconds=seconds,
-        quality_hook=quality_watches,
+        quality_hook=rules.watched(is_gold),
     )  # fmt: skip
-
-
-def _quality_watches(
-    is_gold: bool,
-    min_overlap: int,
-    max_overlap: int,
-    min_gold_accuracy: float | None,
-    min_seconds: float | None,
-) -> bool:
-    """Whether the quality engine has anything to do after this submission: dynamic overlap
-    may complete the item early, gold or speed rules may block the worker."""
-    dynamic = max_overlap > min_overlap and not is_gold
-    return dynamic or (is_gold and min_gold_accuracy is not None) or min_seconds is not None
 
 
 def _submitted(
