@@ -188,15 +188,14 @@ def _qualification_failure(worker: User, bundle: Bundle) -> WorkerStanding | Non
 # seen and record the assignment, unless the worker is blocked here or (for the gold draw
 # between the normal and the warm-up rate) is still in gold warm-up. Anything else that can
 # stop a claim is decided before it runs, and why nothing was taken is asked only afterwards.
-_CLAIM_TEMPLATE = """
-    WITH taken AS (
+_TAKE_CTE = """taken AS (
         UPDATE tasks_item
            SET slots_open = slots_open - 1,
                state = CASE WHEN slots_open = 1 THEN 'full' ELSE 'open' END
          WHERE id = (
                SELECT i.id FROM tasks_item i
-                WHERE i.bundle_id = %(bundle)s AND i.state = 'open' AND i.is_gold = false
-                  AND i.slots_open > 0
+                WHERE {gate} i.bundle_id = %(bundle)s AND i.state = 'open'
+                  AND i.is_gold = false AND i.slots_open > 0
                   AND NOT EXISTS (SELECT 1 FROM tasks_assignment a
                                    WHERE a.item_id = i.id AND a.worker_id = %(worker)s)
                   AND coalesce((SELECT NOT s.blocked AND s.submitted >= %(min_submitted)s::int
@@ -206,19 +205,23 @@ _CLAIM_TEMPLATE = """
                 ORDER BY i.priority, i.id
                 LIMIT 1 {lock})
            AND slots_open > 0
-        RETURNING id, payload)
+        RETURNING id, payload)"""
+_INSERT_CLAIM_FROM_TAKEN = """
     INSERT INTO tasks_assignment
            (bundle_id, item_id, worker_id, status, is_gold, claimed_at, deadline,
             auto_approved, reject_reason)
     SELECT %(bundle)s, taken.id, %(worker)s, 'claimed', false, %(now)s, %(deadline)s, false, ''
-      FROM taken
+      FROM taken"""
+_CLAIM_TEMPLATE = f"""
+    WITH {_TAKE_CTE}
+    {_INSERT_CLAIM_FROM_TAKEN}
     RETURNING id, item_id, (SELECT payload FROM taken)
-"""
-_CLAIM_STATEMENT = _CLAIM_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED")
+"""  # noqa: S608 - composed from constant statements
+_CLAIM_STATEMENT = _CLAIM_TEMPLATE.format(lock="FOR UPDATE SKIP LOCKED", gate="")
 # SKIP LOCKED passes over items that other claims hold locked at this instant, so near the end
 # of a bundle it can find nothing while a slot is about to be left open (an item with three
 # slots locked by the claim taking its first). Before saying "no tasks", wait for them once.
-_CLAIM_WAITING = _CLAIM_TEMPLATE.format(lock="FOR UPDATE")
+_CLAIM_WAITING = _CLAIM_TEMPLATE.format(lock="FOR UPDATE", gate="")
 _STATS_READ = """
     SELECT s.blocked, s.blocked_reason, s.submitted FROM tasks_workerbundlestats s
      WHERE s.worker_id = %s AND s.bundle_id = %s
@@ -486,8 +489,8 @@ class _Rules(NamedTuple):
 # PostgreSQL: a submission's three writes as one statement (atomic by itself). The item and
 # the stats change only if the assignment did, and the assignment only if it is this worker's
 # live claim in this bundle, of the kind (gold or not) the client scored it as.
-_SUBMIT_ONE_STATEMENT = f"""
-    WITH done AS (
+_SUBMIT_CTES = f"""
+    done AS (
         UPDATE tasks_assignment
            SET status = 'submitted', answer = %(answer)s::jsonb,
                submitted_at = %(now)s::timestamptz,
@@ -515,8 +518,23 @@ _SUBMIT_ONE_STATEMENT = f"""
                false, ''
           FROM done
         {STATS_CONFLICT}
-        RETURNING id)
+        RETURNING id)"""  # noqa: S608 - composed from constant statements
+_SUBMIT_ONE_STATEMENT = f"""
+    WITH {_SUBMIT_CTES}
     SELECT item_id, claimed_at, deadline, seconds_spent FROM done
+"""  # noqa: S608 - composed from constant statements
+# PostgreSQL: a worker's loop, answer and next task, as one statement. The next item is
+# looked for only once the answer is recorded and its item counted (the gate reads `judged`,
+# which reads `done`): the worker's one live claim has become a submission by the time the
+# new one is inserted, and the only row lock this statement can wait for (the answered item)
+# is taken before it holds any other item, so two such statements never wait on each other.
+_SUBMIT_AND_CLAIM_STATEMENT = f"""
+    WITH {_SUBMIT_CTES},
+    {_TAKE_CTE.format(lock="FOR UPDATE SKIP LOCKED", gate="EXISTS (SELECT 1 FROM judged) AND")},
+    inserted AS ({_INSERT_CLAIM_FROM_TAKEN} RETURNING id, item_id)
+    SELECT d.item_id, d.claimed_at, d.deadline, d.seconds_spent,
+           ins.id, ins.item_id, (SELECT payload FROM taken)
+      FROM done d LEFT JOIN inserted ins ON true
 """  # noqa: S608 - composed from constant statements
 
 
@@ -590,6 +608,82 @@ def assignment_submit(
     )  # fmt: skip
 
 
+@dataclass(frozen=True)
+class SubmittedAndNext:
+    """A submission, and the worker's next task in the same bundle or why there is none."""
+
+    submitted: Assignment
+    next: Assignment | None
+    no_next: DomainError | None = None
+
+
+def assignment_submit_and_claim_next(
+    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle
+) -> SubmittedAndNext:
+    """Record the answer and hand the worker their next task in the bundle: the loop of a
+    worker labelling one item after another, which the task page and `?next=1` on the API's
+    submit use. Exactly what `assignment_submit` then `assignment_claim` would do; on
+    PostgreSQL, when nothing about this submission can change whether the worker may go on
+    (no quality rule watching, no gold drawn), both happen in one statement.
+
+    The answer is refused (and nothing claimed) as `assignment_submit` refuses it; not getting
+    a next task is not an error here but `no_next`."""
+    now = timezone.now()
+    both = _submit_and_claim_postgresql(assignment_id, worker, answer, bundle, now)
+    if both is not None:
+        submitted, taken, deadline = both
+        if taken is not None:
+            claimed = _claimed(bundle, worker, *taken, is_gold=False, now=now, deadline=deadline)
+            return SubmittedAndNext(submitted, claimed)
+    else:
+        submitted = assignment_submit(
+            assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+        )
+    try:
+        return SubmittedAndNext(submitted, assignment_claim(bundle=bundle, worker=worker))
+    except (NoTasksAvailable, Forbidden) as exc:
+        return SubmittedAndNext(submitted, None, exc)
+
+
+def _submit_and_claim_postgresql(
+    assignment_id: int, worker: User, answer: Any, bundle: Bundle, now: datetime
+) -> tuple[Assignment, tuple[int, int, Any] | None, datetime] | None:
+    """The one-statement loop step, when it applies: (submitted, taken or None, its deadline).
+    None when it does not apply or took nothing; the caller then goes the two-call way."""
+    if connection.vendor != "postgresql" or bundle.status != BundleStatus.PUBLISHED:
+        return None
+    rules = _Rules(
+        bundle.min_overlap, bundle.max_overlap, bundle.min_gold_accuracy,
+        bundle.min_seconds_per_task,
+    )  # fmt: skip
+    draw = random.random() if bundle.gold_rate > 0 else 1.0
+    if rules.watched(False) or draw < bundle.gold_rate:
+        return None  # the quality engine or a gold claim comes between the two
+    if _account_refusal(worker, bundle) or _qualification_failure(worker, bundle):
+        return None
+    try:
+        clean = answer_validate(bundle.question, answer)
+    except InvalidAnswer:
+        return None  # judged against the assignment's own question the long way
+    deadline = now + timedelta(seconds=bundle.time_limit_seconds)
+    params = {
+        **_submit_params(assignment_id, worker, bundle.pk, rules, clean, None, now),
+        **_claim_params(bundle, worker, now, deadline, draw),
+    }
+    with statement_savepoint():
+        row = fetch_prepared("cm_submit_and_claim", _SUBMIT_AND_CLAIM_STATEMENT, params)
+    if row is None:
+        return None
+    item_id, claimed_at, old_deadline, seconds, next_id, next_item_id, payload = row
+    submitted = _submitted(
+        assignment_id, worker, bundle.pk, item_id, clean, False, None,
+        claimed_at=claimed_at, deadline=old_deadline, now=now, seconds=seconds,
+        quality_hook=False,
+    )  # fmt: skip
+    taken = None if next_id is None else (next_id, next_item_id, _json(payload))
+    return submitted, taken, deadline
+
+
 def _submit_postgresql(
     assignment_id: int,
     worker: User,
@@ -601,7 +695,29 @@ def _submit_postgresql(
 ) -> Assignment | None:
     """The one-statement submission; None when the statement took nothing."""
     is_gold = gold_correct is not None
-    params = {
+    params = _submit_params(assignment_id, worker, bundle_id, rules, clean, gold_correct, now)
+    row = fetch_prepared("cm_submit_one", _SUBMIT_ONE_STATEMENT, params)
+    if row is None:
+        return None
+    item_id, claimed_at, deadline, seconds = row
+    return _submitted(
+        assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
+        claimed_at=claimed_at, deadline=deadline, now=now, seconds=seconds,
+        quality_hook=rules.watched(is_gold),
+    )  # fmt: skip
+
+
+def _submit_params(
+    assignment_id: int,
+    worker: User,
+    bundle_id: int,
+    rules: _Rules,
+    clean: Any,
+    gold_correct: bool | None,
+    now: datetime,
+) -> dict[str, Any]:
+    is_gold = gold_correct is not None
+    return {
         "assignment": assignment_id,
         "worker": worker.pk,
         "bundle": bundle_id,
@@ -615,15 +731,6 @@ def _submit_postgresql(
         "gold_seen": int(is_gold),
         "gold_right": int(bool(gold_correct)),
     }
-    row = fetch_prepared("cm_submit_one", _SUBMIT_ONE_STATEMENT, params)
-    if row is None:
-        return None
-    item_id, claimed_at, deadline, seconds = row
-    return _submitted(
-        assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
-        claimed_at=claimed_at, deadline=deadline, now=now, seconds=seconds,
-        quality_hook=rules.watched(is_gold),
-    )  # fmt: skip
 
 
 def _submitted(
@@ -703,10 +810,12 @@ def assignments_expire(*, now: Any = None, batch_size: int = 500) -> int:
 
 __all__ = [
     "NoTasksAvailable",
+    "SubmittedAndNext",
     "WorkerStanding",
     "assignment_claim",
     "assignment_return",
     "assignment_submit",
+    "assignment_submit_and_claim_next",
     "assignments_expire",
     "claim_statement",
     "worker_standing",

@@ -26,10 +26,12 @@ from payments import services as payments
 
 from .claiming import (  # noqa: F401 - the hot path is part of this public write API
     NoTasksAvailable,
+    SubmittedAndNext,
     WorkerStanding,
     assignment_claim,
     assignment_return,
     assignment_submit,
+    assignment_submit_and_claim_next,
     assignments_expire,
     claim_statement,
     worker_standing,

@@ -238,3 +238,21 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
 
 class SubmitSerializer(serializers.Serializer):
     answer = serializers.JSONField(allow_null=True)
+
+
+class NoNextSerializer(serializers.Serializer):
+    """Why a submission with `?next=1` came back without a next task."""
+
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class WorkSubmittedSerializer(WorkAssignmentSerializer):
+    """The submitted assignment; with `?next=1` also the worker's next task in the bundle
+    (`next`), or why there is none (`no_next`, e.g. `no_tasks_available`)."""
+
+    next = WorkAssignmentSerializer(read_only=True, allow_null=True, required=False)
+    no_next = NoNextSerializer(read_only=True, allow_null=True, required=False)
+
+    class Meta(WorkAssignmentSerializer.Meta):
+        fields = [*WorkAssignmentSerializer.Meta.fields, "next", "no_next"]

@@ -300,19 +300,41 @@ class WorkAssignmentViewSet(
             return Assignment.objects.none()
         return selectors.assignments_of_worker(self.request.user)
 
-    @extend_schema(request=s.SubmitSerializer, responses=s.WorkAssignmentSerializer)
+    @extend_schema(
+        request=s.SubmitSerializer,
+        responses=s.WorkSubmittedSerializer,
+        parameters=[
+            OpenApiParameter(
+                "next",
+                OpenApiTypes.BOOL,
+                description="Also claim the next task in the bundle and return it as `next` "
+                "(one request per task for a worker's loop).",
+            )
+        ],
+    )
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         assignment = self.get_object()
         body = s.SubmitSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        services.assignment_submit(
-            assignment_id=assignment.pk,
-            worker=request.user,
-            answer=body.validated_data["answer"],
-            bundle=assignment.bundle,
+        submit = {
+            "assignment_id": assignment.pk,
+            "worker": request.user,
+            "answer": body.validated_data["answer"],
+            "bundle": assignment.bundle,
+        }
+        if request.query_params.get("next", "").lower() not in ("1", "true", "yes"):
+            services.assignment_submit(**submit)
+            return Response(s.WorkAssignmentSerializer(self.get_object()).data)
+        result = services.assignment_submit_and_claim_next(**submit)
+        data = s.WorkAssignmentSerializer(self.get_object()).data
+        data["next"] = s.WorkAssignmentSerializer(result.next).data if result.next else None
+        data["no_next"] = (
+            {"code": result.no_next.code, "detail": result.no_next.detail}
+            if result.no_next
+            else None
         )
-        return Response(s.WorkAssignmentSerializer(self.get_object()).data)
+        return Response(data)
 
     @extend_schema(request=None, responses=s.WorkAssignmentSerializer)
     @action(detail=True, methods=["post"], url_path="return")

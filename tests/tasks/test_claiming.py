@@ -308,3 +308,106 @@ def test_the_database_refuses_a_second_live_claim_in_a_bundle(live_bundle):
             bundle=live_bundle, item=other_item, worker=worker, status=AssignmentStatus.CLAIMED,
             claimed_at=held.claimed_at, deadline=held.deadline,
         )  # fmt: skip
+
+
+def test_submit_and_claim_next_walks_a_bundle_one_call_per_task(
+    live_bundle, workers, monkeypatch, is_postgres
+):
+    statements = []
+    real_fetch = claiming.fetch_prepared
+
+    def fetch(name, sql, params):
+        statements.append(name)
+        return real_fetch(name, sql, params)
+
+    monkeypatch.setattr(claiming, "fetch_prepared", fetch)
+    worker = workers[0]
+    task = claim(live_bundle, worker)
+    seen = []
+    while task is not None:
+        seen.append(task.item_id)
+        step = services.assignment_submit_and_claim_next(
+            assignment_id=task.pk, worker=worker, answer="pos", bundle=live_bundle
+        )
+        assert step.submitted.pk == task.pk and step.submitted.status == "submitted"
+        task = step.next
+        if task is not None:
+            assert task.status == "claimed" and task.item.payload is not None
+    assert step.no_next.code == "no_tasks_available"
+    assert len(seen) == len(set(seen)) == 4
+    assert Assignment.objects.filter(worker=worker, status="submitted").count() == 4
+    assert not Assignment.objects.filter(worker=worker, status="claimed").exists()
+    assert worker.bundle_stats.get(bundle=live_bundle).submitted == 4
+    assert (
+        sorted(Item.objects.filter(bundle=live_bundle).values_list("slots_open", flat=True))
+        == [2] * 4
+    )  # each item gave this worker one of its three slots
+    if is_postgres:  # one statement per task; the last one found nothing and asked why
+        assert statements[1:4] == ["cm_submit_and_claim"] * 3, statements
+
+
+def test_submit_and_claim_next_with_gold_and_quality_rules_goes_the_long_way(
+    requester, monkeypatch
+):
+    monkeypatch.setattr(claiming.random, "random", lambda: 0.0)  # gold whenever any is left
+    bundle = BundleFactory(requester=requester, gold_rate=0.5, min_gold_accuracy=0.5)
+    ItemFactory(bundle=bundle, gold="pos")
+    real = ItemFactory(bundle=bundle)
+    bundle = publish(bundle)
+    worker = WorkerFactory()
+    gold = claim(bundle, worker)
+    assert gold.is_gold
+    step = services.assignment_submit_and_claim_next(
+        assignment_id=gold.pk, worker=worker, answer="pos", bundle=bundle
+    )
+    assert (step.submitted.is_gold, step.submitted.gold_correct) == (True, True)
+    assert step.next is not None and step.next.item_id == real.pk
+    stats = worker.bundle_stats.get(bundle=bundle)
+    assert (stats.submitted, stats.gold_seen, stats.gold_correct) == (1, 1, 1)
+
+
+def test_submit_and_claim_next_says_why_there_is_no_next_and_refuses_bad_answers(
+    live_bundle, workers
+):
+    worker = workers[0]
+    task = claim(live_bundle, worker)
+    with pytest.raises(DomainError) as refused:
+        services.assignment_submit_and_claim_next(
+            assignment_id=task.pk, worker=worker, answer="maybe", bundle=live_bundle
+        )
+    assert refused.value.code == "invalid_answer"
+    assert Assignment.objects.get(pk=task.pk).status == AssignmentStatus.CLAIMED
+    assert Assignment.objects.filter(worker=worker).count() == 1  # nothing else claimed
+    services.worker_block_in_bundle(worker=worker, bundle=live_bundle, reason="spam")
+    step = services.assignment_submit_and_claim_next(
+        assignment_id=task.pk, worker=worker, answer="pos", bundle=live_bundle
+    )
+    assert step.next is None and step.no_next.code == "blocked"
+
+
+def test_api_submit_with_next_returns_the_next_task_and_only_for_the_owner(live_bundle, workers):
+    worker, other = workers[0], workers[1]
+    wc = client_for(worker)
+    task = wc.post(f"/api/v1/work/bundles/{live_bundle.pk}/claim/").json()
+    url = f"/api/v1/work/assignments/{task['id']}/submit/?next=1"
+    assert client_for(other).post(url, {"answer": "pos"}, format="json").status_code == 404
+    ids = [task["item"]["id"]]
+    while True:
+        body = wc.post(url, {"answer": "pos"}, format="json").json()
+        assert body["status"] == "submitted" and body["answer"] == "pos"
+        if body["next"] is None:
+            break
+        nxt = body["next"]
+        assert nxt["status"] == "claimed" and "payload" in nxt["item"]
+        assert "gold" not in nxt["item"] and "is_gold" not in nxt
+        ids.append(nxt["item"]["id"])
+        url = f"/api/v1/work/assignments/{nxt['id']}/submit/?next=1"
+    assert body["no_next"]["code"] == "no_tasks_available"
+    assert len(ids) == len(set(ids)) == 4
+    plain = client_for(other).post(f"/api/v1/work/bundles/{live_bundle.pk}/claim/").json()
+    body = (
+        client_for(other)
+        .post(f"/api/v1/work/assignments/{plain['id']}/submit/", {"answer": "neg"}, format="json")
+        .json()
+    )
+    assert "next" not in body and body["status"] == "submitted"

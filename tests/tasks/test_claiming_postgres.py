@@ -27,14 +27,27 @@ def test_32_threads_claim_a_bundle_empty_with_exact_overlap():
     def work(worker):
         try:
             start.wait()
+            if worker.pk % 3 == 0:  # a third answer and take the next task in one call
+                try:
+                    task = services.assignment_claim(bundle=bundle, worker=worker)
+                except DomainError as exc:
+                    assert exc.code == "no_tasks_available", exc.code
+                    return
+                while task is not None:
+                    step = services.assignment_submit_and_claim_next(
+                        assignment_id=task.pk, worker=worker, answer="pos", bundle=bundle
+                    )
+                    task = step.next
+                assert step.no_next.code == "no_tasks_available", step.no_next.code
+                return
             while True:
                 try:
                     assignment = services.assignment_claim(bundle=bundle, worker=worker)
                 except DomainError as exc:
                     assert exc.code == "no_tasks_available", exc.code
                     return
-                # Half the crowd submits the one-statement way (bundle at hand), half the long way.
-                hint = bundle if worker.pk % 2 else None
+                # The rest submit the one-statement way (bundle at hand) or the long way.
+                hint = bundle if worker.pk % 3 == 1 else None
                 services.assignment_submit(
                     assignment_id=assignment.pk, worker=worker, answer="pos", bundle=hint
                 )

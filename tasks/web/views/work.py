@@ -80,11 +80,15 @@ def _claim_next(bundle: Bundle, worker: Any) -> dict[str, Any]:
     """Claim the worker's next task here; the panel state says what happened."""
     try:
         assignment = services.assignment_claim(bundle=bundle, worker=worker)
-    except services.NoTasksAvailable as exc:
-        return {"state": "empty", "reason": exc.detail}
-    except Forbidden as exc:
-        return {"state": "blocked", "code": exc.code, "reason": exc.detail}
+    except (services.NoTasksAvailable, Forbidden) as exc:
+        return _no_task_panel(exc)
     return {"state": "task", "assignment": assignment}
+
+
+def _no_task_panel(exc: DomainError) -> dict[str, Any]:
+    if isinstance(exc, Forbidden):
+        return {"state": "blocked", "code": exc.code, "reason": exc.detail}
+    return {"state": "empty", "reason": exc.detail}
 
 
 def _render_panel(
@@ -134,10 +138,13 @@ def work_next(request: HttpRequest, bundle_id: int) -> HttpResponse:
 
 
 def _after_answer(
-    request: HttpRequest, bundle: Bundle, feedback: dict[str, str] | None
+    request: HttpRequest,
+    bundle: Bundle,
+    feedback: dict[str, str] | None,
+    panel: dict[str, Any] | None = None,
 ) -> HttpResponse:
     """Show what happened to the last task, then the next one (or why there is none)."""
-    panel = _claim_next(bundle, request.user)
+    panel = panel or _claim_next(bundle, request.user)
     if _is_htmx(request):
         return _render_panel(request, bundle, {**panel, "feedback": feedback})
     if feedback:
@@ -153,7 +160,8 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     bundle = assignment.bundle
     try:
         answer = answer_from_post(bundle.question, request.POST)
-        submitted = services.assignment_submit(
+        # The answer and the next task in one go (one statement when nothing stands between).
+        result = services.assignment_submit_and_claim_next(
             assignment_id=assignment.pk, worker=request.user, answer=answer, bundle=bundle
         )
     except InvalidAnswer as exc:
@@ -161,6 +169,7 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         return _render_panel(request, bundle, panel, status=400)
     except DomainError as exc:  # expired, returned meanwhile, submitted twice
         return _after_answer(request, bundle, {"kind": "warn", "text": exc.detail})
+    submitted = result.submitted
     feedback = {"kind": "ok", "text": "Answer saved."}
     if bundle.gold_feedback and submitted.is_gold:
         # Correct or incorrect only: the gold answer itself never leaves the server.
@@ -168,7 +177,11 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
             feedback = {"kind": "ok", "text": "Answer saved. Quality check: correct."}
         else:
             feedback = {"kind": "warn", "text": "Answer saved. Quality check: incorrect."}
-    return _after_answer(request, bundle, feedback)
+    if result.next is not None:
+        panel = {"state": "task", "assignment": result.next}
+    else:
+        panel = _no_task_panel(result.no_next)
+    return _after_answer(request, bundle, feedback, panel)
 
 
 @require_POST
