@@ -163,8 +163,16 @@ class Assignment(models.Model):
 
     # Single-column FK indexes are left out on purpose: (bundle, status), (worker, status) and
     # the unique (item, worker) serve those lookups, and every index costs on the claim path.
+    # `bundle` repeats item.bundle (claims write it from the item row they take), so the
+    # database does not check it against tasks_bundle: that check locks the bundle row on
+    # every claim, one row that all of a bundle's workers share (FOR KEY SHARE piles up
+    # multixacts under load). Deleting a bundle still cascades, through Django and item.
     bundle = models.ForeignKey(
-        Bundle, on_delete=models.CASCADE, related_name="assignments", db_index=False
+        Bundle,
+        on_delete=models.CASCADE,
+        related_name="assignments",
+        db_index=False,
+        db_constraint=False,
     )
     item = models.ForeignKey(
         Item, on_delete=models.CASCADE, related_name="assignments", db_index=False
