@@ -1,9 +1,11 @@
 """The hot path: claiming a task, submitting an answer, giving it back, expiring claims.
 
-Claim and submit run thousands of times a minute, so they are written as a few lean SQL
-statements (each portable between PostgreSQL and SQLite) rather than ORM round trips:
-a claim is one read and one short transaction of two statements; a submit is one locked read
-and three writes. Everything else about tasks goes through the ORM in `tasks.services`.
+Claim and submit run thousands of times a minute, so they are written as lean SQL rather than
+ORM round trips. On PostgreSQL a claim is one statement, a submit is one (when the caller has
+the bundle at hand), and a worker's loop step (answer plus next task) is one; what they did not
+take goes a longer way that says why. On SQLite the same steps run as short transactions that
+BEGIN IMMEDIATE serialises. Everything else about tasks goes through the ORM in
+`tasks.services`.
 """
 
 from __future__ import annotations
