@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "payments",
     "tasks",
     "marketplace",
+    "marketplace.web",
 ]
 
 MIDDLEWARE = [

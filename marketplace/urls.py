@@ -6,8 +6,8 @@ from marketplace import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("", include("tasks.web.urls")),
-    path("", include("payments.web.urls")),
+    path("", include("marketplace.web.urls")),
+    path("", include("marketplace.web.money_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tasks.web.display import money, payload_fields, question_options
+from marketplace.web.display import payload_fields, question_options
+from marketplace.web.money import money
 
 
 def test_image_urls_become_images_and_everything_else_stays_text():
@@ -39,7 +40,7 @@ def test_rating_options_get_digit_keys():
 
 
 def test_html_snippets_in_payloads_are_sanitised_not_escaped():
-    from tasks.web.display import payload_fields
+    from marketplace.web.display import payload_fields
 
     fields = payload_fields(
         {

@@ -23,7 +23,7 @@ def _role_required(role: str):
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if not getattr(request.user, f"is_{role}"):
                 context = {"role": role}
-                return render(request, "tasks/need_role.html", context, status=403)
+                return render(request, "web/need_role.html", context, status=403)
             return view(request, *args, **kwargs)
 
         return wrapper

@@ -1,33 +1,26 @@
-"""The worker workspace: find work, the task page, earnings, payouts, profile."""
+"""The worker workspace: find work, the task page, profile (earnings and payouts: money.py)."""
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import WorkerQualification
 from marketplace.errors import DomainError, Forbidden
-from payments import payouts
 from payments import stripe_gateway as gateway
-from payments.models import Bonus, ConnectedAccount, Payout
-from payments.selectors import worker_earnings
+from payments.models import ConnectedAccount
 from tasks import selectors, services
-from tasks.models import Assignment, AssignmentStatus, Bundle, BundleStatus
+from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.schema import InvalidAnswer
 
 from .. import display
-from ..forms import (
-    PAYOUT_ERROR_FIELDS,
-    PayoutRequestForm,
-    answer_from_post,
-)
+from ..forms import answer_from_post
 from ..markdown import render_markdown
+from ..money import money
 from .common import _is_htmx, worker_required
 
 # ---------------------------------------------------------------------------------------------
@@ -47,17 +40,17 @@ def work_list(request: HttpRequest) -> HttpResponse:
         rows.append(
             {
                 "bundle": bundle,
-                "reward": display.money(bundle.reward_minor, bundle.currency),
+                "reward": money(bundle.reward_minor, bundle.currency),
                 "tasks_left": bundle.tasks_left,
                 "median": display.duration(median) if median else "",
-                "hourly": display.money(hourly, bundle.currency) if hourly is not None else "",
+                "hourly": money(hourly, bundle.currency) if hourly is not None else "",
                 "time_limit": display.duration(bundle.time_limit_seconds),
                 "requester_approval": (
                     f"{approval[bundle.requester_id]}%" if bundle.requester_id in approval else ""
                 ),
             }
         )
-    return render(request, "tasks/work/list.html", {"rows": rows})
+    return render(request, "web/work/list.html", {"rows": rows})
 
 
 def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, Any]:
@@ -66,7 +59,7 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
         "bundle": bundle,
         "question": question,
         "options": display.question_options(question),
-        "reward": display.money(bundle.reward_minor, bundle.currency),
+        "reward": money(bundle.reward_minor, bundle.currency),
     }
     if assignment is not None:
         context["assignment"] = assignment
@@ -97,8 +90,8 @@ def _render_panel(
     context = {**_task_context(bundle, panel.get("assignment")), **panel}
     if _is_htmx(request):
         # htmx swaps only 2xx responses by default; errors are shown inside the panel.
-        return render(request, "tasks/work/_panel.html", context)
-    return render(request, "tasks/work/task.html", context, status=status)
+        return render(request, "web/work/_panel.html", context)
+    return render(request, "web/work/task.html", context, status=status)
 
 
 @require_GET
@@ -107,7 +100,7 @@ def work_bundle(request: HttpRequest, bundle_id: int) -> HttpResponse:
     try:
         bundle = services.bundle_for_claim(bundle_id=bundle_id, worker=request.user)
     except DomainError:
-        return render(request, "tasks/work/unavailable.html", status=404)
+        return render(request, "web/work/unavailable.html", status=404)
     standing = services.worker_standing(worker=request.user, bundle=bundle)
     panel: dict[str, Any]
     if not standing.allowed:
@@ -130,7 +123,7 @@ def work_next(request: HttpRequest, bundle_id: int) -> HttpResponse:
     try:
         bundle = services.bundle_for_claim(bundle_id=bundle_id, worker=request.user)
     except DomainError:
-        return render(request, "tasks/work/unavailable.html", status=404)
+        return render(request, "web/work/unavailable.html", status=404)
     panel = _claim_next(bundle, request.user)
     if _is_htmx(request):
         return _render_panel(request, bundle, panel)
@@ -195,105 +188,6 @@ def work_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
     return _after_answer(request, assignment.bundle, {"kind": "ok", "text": "Task skipped."})
 
 
-def _earnings_context(worker: Any, request: HttpRequest) -> dict[str, Any]:
-    earnings_rows = worker_earnings(worker_id=worker.pk)
-    balances = [
-        {
-            "currency": row["currency"].upper(),
-            "available": display.money(row["available"], row["currency"]),
-            "in_flight": display.money(row["in_flight"], row["currency"]),
-            "paid_out": display.money(row["paid_out"], row["currency"]),
-        }
-        for row in earnings_rows
-    ]
-    history = selectors.assignments_of_worker(worker).exclude(status=AssignmentStatus.CLAIMED)
-    page = Paginator(history, 50).get_page(request.GET.get("page"))
-    rows = [
-        {
-            "assignment": a,
-            "reward": display.money(a.bundle.reward_minor, a.bundle.currency),
-            "answer": display.answer_text(a.bundle.question, a.answer),
-        }
-        for a in page
-    ]
-    bonuses = [
-        {"bonus": b, "amount": display.money(b.amount_minor, b.currency)}
-        for b in Bonus.objects.filter(worker=worker).order_by("-created_at")[:50]
-    ]
-    payout_rows = [
-        {"payout": p, "amount": display.money(p.amount_minor, p.currency)}
-        for p in Payout.objects.filter(worker=worker).order_by("-id")[:50]
-    ]
-    stripe_on = gateway.is_configured()
-    account = ConnectedAccount.objects.filter(worker=worker).first() if stripe_on else None
-    currency = earnings_rows[0]["currency"] if earnings_rows else "usd"
-    return {
-        "balances": balances,
-        "rows": rows,
-        "page": page,
-        "bonuses": bonuses,
-        "payouts": payout_rows,
-        "stripe_on": stripe_on,
-        "payout_account": account,
-        "payout_ready": (account is not None and account.ready) if stripe_on else True,
-        "payout_minimum": display.money(payouts.payout_minimum(), currency),
-        "payout_form": PayoutRequestForm(
-            initial={"currency": currency, "request_key": uuid.uuid4().hex}
-        ),
-    }
-
-
-@require_GET
-@worker_required
-def earnings(request: HttpRequest) -> HttpResponse:
-    return render(request, "tasks/work/earnings.html", _earnings_context(request.user, request))
-
-
-@require_POST
-@worker_required
-def payout_request(request: HttpRequest) -> HttpResponse:
-    """Request a payout (Stripe transfer, or the manual bank-transfer batch without Stripe)."""
-    form = PayoutRequestForm(request.POST)
-    if form.is_valid():
-        currency = form.cleaned_data["currency"]
-        try:
-            payout = payouts.payout_request(
-                worker=request.user,
-                currency=currency,
-                amount_minor=int(form.cleaned_data["amount"] * 100),  # 2-decimal currencies
-                request_key=f"web-{request.user.pk}-{form.cleaned_data['request_key']}",
-            )
-        except DomainError as exc:
-            detail = exc.detail
-            if exc.code in ("payout_below_minimum", "insufficient_funds"):
-                minimum = display.money(exc.extra.get("minimum_minor"), currency)
-                available = display.money(exc.extra.get("available_minor"), currency)
-                detail = (
-                    f"Enter between {minimum} (the minimum) and {available} (your available "
-                    "balance)."
-                )
-            form.add_error(PAYOUT_ERROR_FIELDS.get(exc.code), detail)
-        else:
-            amount = display.money(payout.amount_minor, payout.currency)
-            how = "by Stripe" if payout.method == "stripe" else "in the next bank-transfer batch"
-            messages.success(request, f"Payout of {amount} requested; it is paid {how}.")
-            return redirect("web:earnings")
-    context = {**_earnings_context(request.user, request), "payout_form": form}
-    return render(request, "tasks/work/earnings.html", context, status=400)
-
-
-@require_POST
-@worker_required
-def payout_setup(request: HttpRequest) -> HttpResponse:
-    """Send the worker to Stripe's onboarding for their payout account (a fresh link)."""
-    try:
-        url = payouts.payout_account_onboard(worker=request.user)
-    except DomainError as exc:
-        messages.error(request, exc.detail)
-        return redirect("web:earnings")
-    return redirect(url)
-
-
 @require_GET
 @worker_required
 def worker_profile(request: HttpRequest) -> HttpResponse:
@@ -321,4 +215,4 @@ def worker_profile(request: HttpRequest) -> HttpResponse:
         "payout_account": account,
         "stripe_on": gateway.is_configured(),
     }
-    return render(request, "tasks/work/profile.html", context)
+    return render(request, "web/work/profile.html", context)

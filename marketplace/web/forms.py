@@ -11,6 +11,8 @@ from django.utils.text import slugify
 
 from tasks.schema import QUESTION_TYPES, InvalidAnswer, answer_from_text, answer_validate
 
+from .money import AmountField, currency_choices
+
 QUESTION_TYPE_LABELS = {
     "single_choice": "Single choice (pick one)",
     "multiple_choice": "Multiple choice (pick any)",
@@ -18,7 +20,7 @@ QUESTION_TYPE_LABELS = {
     "number": "Number",
     "text": "Free text",
 }
-CURRENCIES = [("usd", "USD ($)"), ("eur", "EUR (€)"), ("gbp", "GBP (£)")]
+CURRENCIES = currency_choices()  # "USD ($)", ...
 
 
 REQUIREMENT_LINE = re.compile(
@@ -54,10 +56,9 @@ class BundleCreateForm(forms.Form):
         min_value=2, max_value=10, initial=5, required=False, help_text="Rating: from 1 to this."
     )
     currency = forms.ChoiceField(choices=CURRENCIES, initial="usd")
-    reward = forms.DecimalField(
+    reward = AmountField(
         min_value=Decimal("0.01"),
         max_value=Decimal("1000"),
-        decimal_places=2,
         initial=Decimal("0.05"),
         help_text="Paid per approved answer, e.g. 0.05. The platform fee comes on top.",
     )
@@ -186,8 +187,7 @@ class BundleCreateForm(forms.Form):
             "title": data["title"],
             "instructions": data.get("instructions", ""),
             "question": question,
-            # Two-decimal currencies only (see CURRENCIES): Decimal x 100 is exact.
-            "reward_minor": int(data["reward"] * 100),
+            "reward_minor": data["reward"],  # AmountField: already integer minor units
             "currency": data["currency"],
             "min_overlap": data["overlap"],
             "max_overlap": max(data.get("max_overlap") or data["overlap"], data["overlap"]),
@@ -301,15 +301,24 @@ class WorkerBlockForm(forms.Form):
 class PayoutRequestForm(forms.Form):
     """Ask for a payout of part (or all) of the available balance."""
 
-    amount = forms.DecimalField(
-        min_value=Decimal("0.01"),
-        max_value=Decimal("1000000"),
-        decimal_places=2,
-        label="Amount",
-    )
+    amount = AmountField(min_value=Decimal("0.01"), max_value=Decimal("1000000"), label="Amount")
     currency = forms.ChoiceField(choices=CURRENCIES, initial="usd")
     # One token per form shown: a double click or a retried POST is one payout.
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+
+class TopUpForm(forms.Form):
+    """A requester's card top-up, paid on Stripe's Checkout page."""
+
+    amount = AmountField(
+        min_value=Decimal("1.00"),
+        max_value=Decimal("100000"),
+        label="Amount",
+        help_text="Paid by card on Stripe's page; credited when Stripe confirms the payment.",
+    )
+    currency = forms.ChoiceField(choices=currency_choices(with_symbol=False))
+    # One token per form shown: a double click or a retried POST is one top-up.
+    client_token = forms.CharField(widget=forms.HiddenInput, max_length=100)
 
 
 # Payout service error codes -> the field they are about (the rest are shown above the form).

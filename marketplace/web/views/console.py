@@ -28,6 +28,7 @@ from ..forms import (
     WorkerBlockForm,
 )
 from ..markdown import render_markdown
+from ..money import money
 from .common import PROGRESS_POLL_SECONDS, requester_required
 
 # ---------------------------------------------------------------------------------------------
@@ -45,12 +46,12 @@ def bundle_list(request: HttpRequest) -> HttpResponse:
     rows = [
         {
             "bundle": b,
-            "reward": display.money(b.reward_minor, b.currency),
+            "reward": money(b.reward_minor, b.currency),
             "progress": selectors.bundle_progress(b),
         }
         for b in bundles
     ]
-    return render(request, "tasks/console/list.html", {"rows": rows})
+    return render(request, "web/console/list.html", {"rows": rows})
 
 
 @require_http_methods(["GET", "POST"])
@@ -70,7 +71,7 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         "fee_percent": fee_percent(),
         "instructions_html": render_markdown(request.POST.get("instructions", "")),
     }
-    return render(request, "tasks/console/create.html", context, status=400 if form.errors else 200)
+    return render(request, "web/console/create.html", context, status=400 if form.errors else 200)
 
 
 def _progress_context(bundle: Bundle) -> dict[str, Any]:
@@ -92,18 +93,18 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
     real, gold = services.judgments_to_reserve(bundle, context["progress"]["items_total"])
     context.update(
         {
-            "reward": display.money(bundle.reward_minor, currency),
-            "fee": display.money(fee_for(bundle.reward_minor), currency),
+            "reward": money(bundle.reward_minor, currency),
+            "fee": money(fee_for(bundle.reward_minor), currency),
             "fee_percent": fee_percent(),
-            "per_judgment": display.money(per_judgment, currency),
+            "per_judgment": money(per_judgment, currency),
             "judgments": real + gold,
             "gold_judgments": gold,
-            "total_cost": display.money((real + gold) * per_judgment, currency),
-            "available": display.money(
+            "total_cost": money((real + gold) * per_judgment, currency),
+            "available": money(
                 payments.requester_available(requester_id=bundle.requester_id, currency=currency),
                 currency,
             ),
-            "escrow": display.money(
+            "escrow": money(
                 payments.escrow_balance(bundle_id=bundle.pk, currency=currency), currency
             ),
             "can_upload": bundle.status
@@ -197,7 +198,7 @@ def worker_block(request: HttpRequest, bundle_id: int, public_id: str) -> HttpRe
             messages.success(request, f"Blocked worker {public_id} from this bundle.")
             return redirect(reverse("web:bundle-detail", args=[bundle.pk]) + "#workers")
     context = _detail_context(bundle, block_forms={public_id: form})
-    return render(request, "tasks/console/detail.html", context, status=400)
+    return render(request, "web/console/detail.html", context, status=400)
 
 
 @require_POST
@@ -220,7 +221,7 @@ def instructions_preview(request: HttpRequest) -> HttpResponse:
     """The create form's instructions as workers will see them (htmx fragment)."""
     text = request.POST.get("instructions", "")[:20_000]
     return render(
-        request, "tasks/console/_instructions_preview.html", {"html": render_markdown(text)}
+        request, "web/console/_instructions_preview.html", {"html": render_markdown(text)}
     )
 
 
@@ -228,14 +229,14 @@ def instructions_preview(request: HttpRequest) -> HttpResponse:
 @requester_required
 def bundle_detail(request: HttpRequest, bundle_id: int) -> HttpResponse:
     bundle = _own_bundle(request, bundle_id)
-    return render(request, "tasks/console/detail.html", _detail_context(bundle))
+    return render(request, "web/console/detail.html", _detail_context(bundle))
 
 
 @require_GET
 @requester_required
 def bundle_progress(request: HttpRequest, bundle_id: int) -> HttpResponse:
     bundle = _own_bundle(request, bundle_id)
-    return render(request, "tasks/console/_progress.html", _progress_context(bundle))
+    return render(request, "web/console/_progress.html", _progress_context(bundle))
 
 
 @require_POST
@@ -261,7 +262,7 @@ def bundle_upload(request: HttpRequest, bundle_id: int) -> HttpResponse:
             messages.success(request, f"Uploaded {summary.created} items{gold}.")
             return redirect("web:bundle-detail", bundle_id=bundle.pk)
     context = _detail_context(bundle, upload_form=form)
-    return render(request, "tasks/console/detail.html", context, status=400)
+    return render(request, "web/console/detail.html", context, status=400)
 
 
 @require_POST
@@ -271,13 +272,13 @@ def bundle_publish(request: HttpRequest, bundle_id: int) -> HttpResponse:
     try:
         services.bundle_publish(bundle=bundle, by=request.user)
     except InsufficientFunds as exc:
-        missing = display.money(exc.extra.get("missing_minor"), bundle.currency)
+        missing = money(exc.extra.get("missing_minor"), bundle.currency)
         error = f"Not enough funds to publish: {missing} missing. Top up your balance and retry."
         context = _detail_context(bundle, publish_error=error)
-        return render(request, "tasks/console/detail.html", context, status=402)
+        return render(request, "web/console/detail.html", context, status=402)
     except DomainError as exc:
         context = _detail_context(bundle, publish_error=exc.detail)
-        return render(request, "tasks/console/detail.html", context, status=409)
+        return render(request, "web/console/detail.html", context, status=409)
     messages.success(request, "Published: workers can now find this bundle.")
     return redirect("web:bundle-detail", bundle_id=bundle.pk)
 
@@ -342,4 +343,4 @@ def bundle_review(request: HttpRequest, bundle_id: int) -> HttpResponse:
         for a in pending[:REVIEW_PAGE]
     ]
     context = {"bundle": bundle, "rows": rows, "form": form, "total": len(pending_ids)}
-    return render(request, "tasks/console/review.html", context, status=400 if form.errors else 200)
+    return render(request, "web/console/review.html", context, status=400 if form.errors else 200)

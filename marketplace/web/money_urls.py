@@ -1,3 +1,5 @@
+"""The money pages' URLs, in their own namespace (`money:balance`), as before the move."""
+
 from django.urls import path
 
 from . import views

@@ -1,5 +1,5 @@
 """Server-rendered bar charts for the requester's bundle page: plain numbers laid out here,
-drawn as SVG by `tasks/console/_bar_chart.html` (autoescaped, no JavaScript, no library).
+drawn as SVG by `web/console/_bar_chart.html` (autoescaped, no JavaScript, no library).
 
 Each chart is a dict with `title`, `desc` (read by screen readers), `bars` (geometry and the
 text beside each bar) and `rows` (the same data for the table shown under the chart)."""

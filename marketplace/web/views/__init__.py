@@ -1,4 +1,4 @@
-"""Pages of the worker workspace and the requester console.
+"""Pages of the worker workspace, the requester console and the money pages.
 
 Thin by design: each view parses a form, calls one service or selector, and renders. htmx
 requests (the task panel, the progress bar) get a fragment; everything else gets a full page,
@@ -17,10 +17,8 @@ from .console import (
     worker_block,
     worker_unblock,
 )
+from .money import balance, earnings, payout_request, payout_setup
 from .work import (
-    earnings,
-    payout_request,
-    payout_setup,
     work_bundle,
     work_list,
     work_next,
@@ -30,6 +28,7 @@ from .work import (
 )
 
 __all__ = [
+    "balance",
     "bundle_create",
     "bundle_detail",
     "bundle_list",

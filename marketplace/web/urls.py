@@ -1,3 +1,5 @@
+"""The worker workspace and requester console (namespace `web`); money pages: money_urls."""
+
 from django.urls import path, re_path
 
 from . import views

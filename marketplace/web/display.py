@@ -1,4 +1,5 @@
-"""Turning domain values into what a page shows: money, payloads, question options, estimates.
+"""Turning domain values into what a page shows: payloads, question options, estimates (money:
+`marketplace.web.money`).
 
 Templates get plain strings and lists from here (autoescaped when rendered), so no template
 ever needs `|safe` and nothing a requester uploads is rendered as HTML."""
@@ -22,20 +23,8 @@ from .markdown import MAX_CHARS, sanitise_html
 
 HTML_SNIPPET = re.compile(r"^\s*<[a-zA-Z][^>]*>")
 
-SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
 # Recent work is what predicts the pace of the next task; older answers only cost reading.
 MEDIAN_SAMPLE = 200
-
-
-def money(amount_minor: int | None, currency: str) -> str:
-    """Integer minor units as a price: 5 usd -> "$0.05"; no floats on the way."""
-    amount_minor = int(amount_minor or 0)
-    sign = "-" if amount_minor < 0 else ""
-    whole, cents = divmod(abs(amount_minor), 100)
-    symbol = SYMBOLS.get(currency.lower())
-    if symbol:
-        return f"{sign}{symbol}{whole:,}.{cents:02d}"
-    return f"{sign}{whole:,}.{cents:02d} {currency.upper()}"
 
 
 def payload_fields(payload: Any) -> list[dict[str, Any]]:

@@ -1,0 +1,174 @@
+"""The money pages: the requester's balance (statement, top-up) and the worker's earnings
+(balances, history, payout request and payout-account setup).
+
+Thin views over `payments.services`, `payments.payouts` and `payments.selectors`; amounts are
+formatted, typed and tabulated by `marketplace.web.money`, one way for both pages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from marketplace.errors import DomainError
+from payments import payouts, selectors, services
+from payments import stripe_gateway as gateway
+from payments.models import AccountKind, Bonus, ConnectedAccount, Payout
+from tasks import selectors as task_selectors
+from tasks.models import AssignmentStatus
+
+from .. import display
+from ..forms import PAYOUT_ERROR_FIELDS, PayoutRequestForm, TopUpForm
+from ..money import money, statement_table
+from .common import requester_required, worker_required
+
+# ---------------------------------------------------------------------------------------------
+# Requester: balance
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@requester_required
+def balance(request: HttpRequest) -> HttpResponse:
+    form = TopUpForm(request.POST or None, initial={"client_token": uuid.uuid4().hex})
+    if request.method == "POST" and form.is_valid():
+        try:
+            topup = services.topup_create(
+                requester=request.user,
+                amount_minor=form.cleaned_data["amount"],
+                currency=form.cleaned_data["currency"],
+                client_token=form.cleaned_data["client_token"],
+            )
+        except DomainError as exc:
+            form.add_error("amount", exc.detail)
+        else:
+            return redirect(topup.checkout_url)
+    balances = [
+        {"currency": currency.upper(), "amount": money(amount, currency)}
+        for currency, amount in selectors.user_balances(
+            user_id=request.user.pk, kind=AccountKind.REQUESTER_AVAILABLE
+        ).items()
+    ]
+    context = {
+        "balances": balances,
+        "statement": statement_table(
+            user_id=request.user.pk,
+            kinds=[AccountKind.REQUESTER_AVAILABLE],
+            page_number=request.GET.get("page"),
+        ),
+        "form": form,
+        "stripe_on": gateway.is_configured(),
+        # The API's statement serves session auth too: one CSV, one code path.
+        "statement_csv_url": reverse("balance") + "?format=csv",
+    }
+    return render(request, "web/money/balance.html", context, status=400 if form.errors else 200)
+
+
+# ---------------------------------------------------------------------------------------------
+# Worker: earnings and payouts
+
+
+def _earnings_context(worker: Any, request: HttpRequest) -> dict[str, Any]:
+    earnings_rows = selectors.worker_earnings(worker_id=worker.pk)
+    balances = [
+        {
+            "currency": row["currency"].upper(),
+            "available": money(row["available"], row["currency"]),
+            "in_flight": money(row["in_flight"], row["currency"]),
+            "paid_out": money(row["paid_out"], row["currency"]),
+        }
+        for row in earnings_rows
+    ]
+    history = task_selectors.assignments_of_worker(worker).exclude(status=AssignmentStatus.CLAIMED)
+    page = Paginator(history, 50).get_page(request.GET.get("page"))
+    rows = [
+        {
+            "assignment": a,
+            "reward": money(a.bundle.reward_minor, a.bundle.currency),
+            "answer": display.answer_text(a.bundle.question, a.answer),
+        }
+        for a in page
+    ]
+    bonuses = [
+        {"bonus": b, "amount": money(b.amount_minor, b.currency)}
+        for b in Bonus.objects.filter(worker=worker).order_by("-created_at")[:50]
+    ]
+    payout_rows = [
+        {"payout": p, "amount": money(p.amount_minor, p.currency)}
+        for p in Payout.objects.filter(worker=worker).order_by("-id")[:50]
+    ]
+    stripe_on = gateway.is_configured()
+    account = ConnectedAccount.objects.filter(worker=worker).first() if stripe_on else None
+    currency = earnings_rows[0]["currency"] if earnings_rows else "usd"
+    return {
+        "balances": balances,
+        "rows": rows,
+        "page": page,
+        "bonuses": bonuses,
+        "payouts": payout_rows,
+        "stripe_on": stripe_on,
+        "payout_account": account,
+        "payout_ready": (account is not None and account.ready) if stripe_on else True,
+        "payout_minimum": money(payouts.payout_minimum(), currency),
+        "payout_form": PayoutRequestForm(
+            initial={"currency": currency, "request_key": uuid.uuid4().hex}
+        ),
+    }
+
+
+@require_GET
+@worker_required
+def earnings(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/work/earnings.html", _earnings_context(request.user, request))
+
+
+@require_POST
+@worker_required
+def payout_request(request: HttpRequest) -> HttpResponse:
+    """Request a payout (Stripe transfer, or the manual bank-transfer batch without Stripe)."""
+    form = PayoutRequestForm(request.POST)
+    if form.is_valid():
+        currency = form.cleaned_data["currency"]
+        try:
+            payout = payouts.payout_request(
+                worker=request.user,
+                currency=currency,
+                amount_minor=form.cleaned_data["amount"],
+                request_key=f"web-{request.user.pk}-{form.cleaned_data['request_key']}",
+            )
+        except DomainError as exc:
+            detail = exc.detail
+            if exc.code in ("payout_below_minimum", "insufficient_funds"):
+                minimum = money(exc.extra.get("minimum_minor"), currency)
+                available = money(exc.extra.get("available_minor"), currency)
+                detail = (
+                    f"Enter between {minimum} (the minimum) and {available} (your available "
+                    "balance)."
+                )
+            form.add_error(PAYOUT_ERROR_FIELDS.get(exc.code), detail)
+        else:
+            amount = money(payout.amount_minor, payout.currency)
+            how = "by Stripe" if payout.method == "stripe" else "in the next bank-transfer batch"
+            messages.success(request, f"Payout of {amount} requested; it is paid {how}.")
+            return redirect("web:earnings")
+    context = {**_earnings_context(request.user, request), "payout_form": form}
+    return render(request, "web/work/earnings.html", context, status=400)
+
+
+@require_POST
+@worker_required
+def payout_setup(request: HttpRequest) -> HttpResponse:
+    """Send the worker to Stripe's onboarding for their payout account (a fresh link)."""
+    try:
+        url = payouts.payout_account_onboard(worker=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.detail)
+        return redirect("web:earnings")
+    return redirect(url)
