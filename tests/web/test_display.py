@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+
 from marketplace.web.display import payload_fields, question_options
-from marketplace.web.money import money
+from marketplace.web.money import AmountField, currency_choices, money
 
 
 def test_image_urls_become_images_and_everything_else_stays_text():
@@ -52,3 +57,19 @@ def test_html_snippets_in_payloads_are_sanitised_not_escaped():
     assert snippet["kind"] == "html"
     assert str(snippet["value"]) == "<p>Hi <strong>there</strong></p>"
     assert fields[1] == {"key": "t", "kind": "text", "value": "a < b"}
+
+
+def test_the_amount_field_cleans_major_units_to_integer_minor_units():
+    field = AmountField(min_value=Decimal("0.01"), max_value=Decimal("1000"))
+    assert field.clean("12.50") == 1250
+    assert field.clean("0.05") == 5
+    assert field.clean("1000") == 100_000
+    for bad in ("1.234", "0", "1000.01", "ten", ""):
+        with pytest.raises(ValidationError):
+            field.clean(bad)
+    assert AmountField(min_value=Decimal(1), max_value=Decimal(9), required=False).clean("") is None
+
+
+def test_currency_choices_come_from_the_one_symbol_table():
+    assert currency_choices() == [("usd", "USD ($)"), ("eur", "EUR (€)"), ("gbp", "GBP (£)")]
+    assert currency_choices(with_symbol=False) == [("usd", "USD"), ("eur", "EUR"), ("gbp", "GBP")]
