@@ -49,7 +49,7 @@ class AmountField(forms.DecimalField):
     def __init__(self, *, min_value: Decimal, max_value: Decimal, **kwargs: Any) -> None:
         super().__init__(min_value=min_value, max_value=max_value, decimal_places=2, **kwargs)
 
-    def clean(self, value: Any) -> int | None:  # type: ignore[override]
+    def clean(self, value: Any) -> int | None:
         amount = super().clean(value)
         if amount is None:
             return None

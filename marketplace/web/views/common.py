@@ -1,4 +1,4 @@
-"""What every page shares: role checks and htmx detection."""
+"""What every page shares: role checks, the signed-in user, and htmx detection."""
 
 from __future__ import annotations
 
@@ -6,14 +6,24 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from accounts.models import User
 
 PROGRESS_POLL_SECONDS = 2
 
 
 def _is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    """The user of a view behind a role decorator, typed as such (never anonymous there)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
 
 
 def _role_required(role: str):

@@ -17,6 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.models import User
 from marketplace.errors import DomainError
 from payments import payouts, selectors, services
 from payments import stripe_gateway as gateway
@@ -27,7 +28,7 @@ from tasks.models import AssignmentStatus
 from .. import display
 from ..forms import PAYOUT_ERROR_FIELDS, PayoutRequestForm, TopUpForm
 from ..money import money, statement_table
-from .common import requester_required, worker_required
+from .common import requester_required, signed_in_user, worker_required
 
 # ---------------------------------------------------------------------------------------------
 # Requester: balance
@@ -37,11 +38,12 @@ from .common import requester_required, worker_required
 @require_http_methods(["GET", "POST"])
 @requester_required
 def balance(request: HttpRequest) -> HttpResponse:
+    user = signed_in_user(request)
     form = TopUpForm(request.POST or None, initial={"client_token": uuid.uuid4().hex})
     if request.method == "POST" and form.is_valid():
         try:
             topup = services.topup_create(
-                requester=request.user,
+                requester=user,
                 amount_minor=form.cleaned_data["amount"],
                 currency=form.cleaned_data["currency"],
                 client_token=form.cleaned_data["client_token"],
@@ -53,13 +55,13 @@ def balance(request: HttpRequest) -> HttpResponse:
     balances = [
         {"currency": currency.upper(), "amount": money(amount, currency)}
         for currency, amount in selectors.user_balances(
-            user_id=request.user.pk, kind=AccountKind.REQUESTER_AVAILABLE
+            user_id=user.pk, kind=AccountKind.REQUESTER_AVAILABLE
         ).items()
     ]
     context = {
         "balances": balances,
         "statement": statement_table(
-            user_id=request.user.pk,
+            user_id=user.pk,
             kinds=[AccountKind.REQUESTER_AVAILABLE],
             page_number=request.GET.get("page"),
         ),
@@ -75,7 +77,7 @@ def balance(request: HttpRequest) -> HttpResponse:
 # Worker: earnings and payouts
 
 
-def _earnings_context(worker: Any, request: HttpRequest) -> dict[str, Any]:
+def _earnings_context(worker: User, request: HttpRequest) -> dict[str, Any]:
     earnings_rows = selectors.worker_earnings(worker_id=worker.pk)
     balances = [
         {
@@ -126,22 +128,24 @@ def _earnings_context(worker: Any, request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @worker_required
 def earnings(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/work/earnings.html", _earnings_context(request.user, request))
+    context = _earnings_context(signed_in_user(request), request)
+    return render(request, "web/work/earnings.html", context)
 
 
 @require_POST
 @worker_required
 def payout_request(request: HttpRequest) -> HttpResponse:
     """Request a payout (Stripe transfer, or the manual bank-transfer batch without Stripe)."""
+    worker = signed_in_user(request)
     form = PayoutRequestForm(request.POST)
     if form.is_valid():
         currency = form.cleaned_data["currency"]
         try:
             payout = payouts.payout_request(
-                worker=request.user,
+                worker=worker,
                 currency=currency,
                 amount_minor=form.cleaned_data["amount"],
-                request_key=f"web-{request.user.pk}-{form.cleaned_data['request_key']}",
+                request_key=f"web-{worker.pk}-{form.cleaned_data['request_key']}",
             )
         except DomainError as exc:
             detail = exc.detail
@@ -158,7 +162,7 @@ def payout_request(request: HttpRequest) -> HttpResponse:
             how = "by Stripe" if payout.method == "stripe" else "in the next bank-transfer batch"
             messages.success(request, f"Payout of {amount} requested; it is paid {how}.")
             return redirect("web:earnings")
-    context = {**_earnings_context(request.user, request), "payout_form": form}
+    context = {**_earnings_context(worker, request), "payout_form": form}
     return render(request, "web/work/earnings.html", context, status=400)
 
 
@@ -167,7 +171,7 @@ def payout_request(request: HttpRequest) -> HttpResponse:
 def payout_setup(request: HttpRequest) -> HttpResponse:
     """Send the worker to Stripe's onboarding for their payout account (a fresh link)."""
     try:
-        url = payouts.payout_account_onboard(worker=request.user)
+        url = payouts.payout_account_onboard(worker=signed_in_user(request))
     except DomainError as exc:
         messages.error(request, exc.detail)
         return redirect("web:earnings")
