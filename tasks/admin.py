@@ -4,7 +4,7 @@ from django.utils.html import format_html
 
 from marketplace.errors import DomainError
 
-from . import services
+from . import review, services
 from .models import (
     Assignment,
     AssignmentStatus,
@@ -14,7 +14,7 @@ from .models import (
     ItemResult,
     WorkerBundleStats,
 )
-from .quality import services as quality
+from .quality import blocking
 from .quality.aggregation import wilson_interval
 from .quality.selectors import worker_quality_summary
 
@@ -171,7 +171,7 @@ class AssignmentAdmin(admin.ModelAdmin):
             "id", flat=True
         ):
             try:
-                services.assignment_approve(assignment_id=assignment_id, by=request.user)
+                review.assignment_approve(assignment_id=assignment_id, by=request.user)
                 done += 1
             except DomainError as exc:
                 messages.warning(request, f"assignment {assignment_id}: {exc.detail}")
@@ -185,7 +185,7 @@ class AssignmentAdmin(admin.ModelAdmin):
             "id", flat=True
         ):
             try:
-                services.assignment_reject(
+                review.assignment_reject(
                     assignment_id=assignment_id, by=request.user, reason=reason
                 )
                 done += 1
@@ -317,7 +317,7 @@ class WorkerBundleStatsAdmin(admin.ModelAdmin):
             "worker_id", "bundle_id"
         ):
             try:
-                quality.worker_block(
+                blocking.worker_block(
                     worker_id=worker_id, bundle_id=bundle_id, reason=reason, by=request.user
                 )
                 done += 1
@@ -331,6 +331,6 @@ class WorkerBundleStatsAdmin(admin.ModelAdmin):
         for worker_id, bundle_id in queryset.filter(blocked=True).values_list(
             "worker_id", "bundle_id"
         ):
-            quality.worker_unblock(worker_id=worker_id, bundle_id=bundle_id, by=request.user)
+            blocking.worker_unblock(worker_id=worker_id, bundle_id=bundle_id, by=request.user)
             done += 1
         messages.info(request, f"{done} worker(s) unblocked.")

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import services
+from . import escrow, review, services
+from .quality.rules import BundleMethod
 
 
 @shared_task(name="tasks.tasks.expire_claims_task")
@@ -12,12 +13,12 @@ def expire_claims_task() -> int:
 
 @shared_task(name="tasks.tasks.auto_approve_task")
 def auto_approve_task() -> int:
-    return services.assignments_auto_approve()
+    return review.assignments_auto_approve()
 
 
 @shared_task(name="tasks.tasks.settle_finished_bundles_task")
 def settle_finished_bundles_task() -> int:
-    return services.escrow_settle_finished()
+    return escrow.escrow_settle_finished()
 
 
 @shared_task(name="tasks.tasks.expire_bundles_task")
@@ -26,21 +27,21 @@ def expire_bundles_task() -> int:
 
 
 @shared_task(name="tasks.tasks.aggregate_bundle_task")
-def aggregate_bundle_task(bundle_id: int, method: str = "dawid_skene") -> int:
+def aggregate_bundle_task(bundle_id: int, method: BundleMethod = "dawid_skene") -> int:
     """Whole-bundle aggregation into ItemResult (at completion, or on demand). Idempotent: the
     same judgments give the same rows, written by one upsert."""
-    from tasks.quality import services as quality
+    from tasks.quality import bundle_aggregation
 
-    return quality.bundle_aggregate(bundle_id=bundle_id, method=method)
+    return bundle_aggregation.bundle_aggregate(bundle_id=bundle_id, method=method)
 
 
 @shared_task(name="tasks.tasks.reaggregate_live_bundles_task")
 def reaggregate_live_bundles_task() -> int:
     """Beat: re-aggregate live bundles that received judgments since their last run, and decide
     dynamic items left waiting."""
-    from tasks.quality import services as quality
+    from tasks.quality import bundle_aggregation
 
-    return quality.live_bundles_reaggregate()
+    return bundle_aggregation.live_bundles_reaggregate()
 
 
 @shared_task(name="tasks.tasks.submission_recorded_task")

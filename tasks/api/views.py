@@ -15,9 +15,9 @@ from rest_framework.response import Response
 from accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
-from tasks import exports, selectors, services
+from tasks import exports, review, selectors, services
 from tasks.models import Assignment, AssignmentStatus, Bundle, Item
-from tasks.quality import services as quality
+from tasks.quality import blocking
 
 from . import serializers as s
 
@@ -189,11 +189,11 @@ class BundleViewSet(viewsets.ModelViewSet):
         worker = self._worker_by_public_id(bundle, body.validated_data["worker_id"])
         reason = body.validated_data["reason"]
         if reason.strip():
-            quality.worker_block(
+            blocking.worker_block(
                 worker_id=worker.pk, bundle_id=bundle.pk, reason=reason, by=request.user
             )
         else:
-            quality.worker_unblock(worker_id=worker.pk, bundle_id=bundle.pk, by=request.user)
+            blocking.worker_unblock(worker_id=worker.pk, bundle_id=bundle.pk, by=request.user)
         stats = selectors.bundle_worker_stats(bundle).select_related("bundle").get(worker=worker)
         return Response(s.WorkerStatsSerializer(stats).data)
 
@@ -225,7 +225,7 @@ class AssignmentReviewViewSet(
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         assignment = self.get_object()
-        assignment = services.assignment_approve(
+        assignment = review.assignment_approve(
             assignment_id=assignment.pk, by=request.user, requester=request.user
         )
         return Response(s.RequesterAssignmentSerializer(assignment).data)
@@ -236,7 +236,7 @@ class AssignmentReviewViewSet(
         assignment = self.get_object()
         body = s.RejectSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        assignment = services.assignment_reject(
+        assignment = review.assignment_reject(
             assignment_id=assignment.pk,
             by=request.user,
             reason=body.validated_data["reason"],
@@ -249,7 +249,7 @@ class AssignmentReviewViewSet(
     def review(self, request):
         body = s.BulkReviewSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        summary = services.assignments_review(
+        summary = review.assignments_review(
             requester=request.user,
             assignment_ids=body.validated_data["ids"],
             approve=body.validated_data["action"] == "approve",

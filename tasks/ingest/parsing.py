@@ -88,7 +88,7 @@ def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Rec
     keys = [json.dumps(names[i], ensure_ascii=False) + ": " for i in payload_idx]
     values_of = itemgetter(*payload_idx)
     single = len(payload_idx) == 1
-    escape = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C, no ASCII escaping
+    escape = json.encoder.encode_basestring  # C, no ASCII escaping
     prev_line = reader.line_num
     while True:
         try:

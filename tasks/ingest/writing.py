@@ -11,7 +11,7 @@ import json
 from typing import Protocol
 
 from django.db import DataError, IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db.models import Field, Max, Model
 from django.utils import timezone
 
 from tasks.models import Bundle, Item, ItemState
@@ -133,7 +133,7 @@ class CopySink(BaseSink):
             "created_at",
         )
         quote = connection.ops.quote_name
-        names = ", ".join(quote(Item._meta.get_field(c).column) for c in columns)
+        names = ", ".join(quote(_column(Item, c)) for c in columns)
         self.sql = f"COPY {quote(Item._meta.db_table)} ({names}) FROM STDIN"
         # Every upload's items share one creation time (they arrive together).
         created_at = timezone.now().isoformat()
@@ -208,3 +208,11 @@ def sink_for(*, bundle: Bundle, batch_size: int) -> Sink:
     """COPY on PostgreSQL (the production database), `bulk_create` anywhere else."""
     sink_class = CopySink if connection.vendor == "postgresql" else BulkSink
     return sink_class(bundle=bundle, batch_size=max(1, batch_size))
+
+
+def _column(model: type[Model], name: str) -> str:
+    """The database column of a concrete field (a reverse relation has none)."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.column:
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field.column

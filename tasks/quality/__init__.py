@@ -1,3 +1,5 @@
-"""Quality engine: pure-numpy consensus (majority, weighted, Dawid-Skene), Wilson intervals and the
-dynamic-overlap decision. No Django imports here: the ORM layer builds integer arrays and calls
-these functions (see `aggregation.py`)."""
+"""Quality engine. Pure numpy, no Django: `aggregation` (majority, weighted vote, Dawid-Skene
+from `dawid_skene`, Wilson intervals, the dynamic-overlap rule) over `base`'s integer arrays.
+On the ORM, by job: `rules` (constants and the blocking rules), `blocking` (the one way to block
+or unblock a worker), `decisions` (the per-item decision), `bundle_aggregation` (whole-bundle
+results), `selectors` (reads) and `services` (the follow-up of a submission)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypedDict, Unpack
 
 import numpy as np
 
@@ -21,6 +21,23 @@ from tasks.quality.base import NO_LABEL, AggregationResult, argmax_labels, prepa
 from tasks.quality.dawid_skene import dawid_skene
 
 Method = Literal["dawid_skene", "majority_vote", "weighted_vote"]
+
+
+class DawidSkeneOptions(TypedDict, total=False):
+    """The tuning options only Dawid-Skene takes (see `dawid_skene`)."""
+
+    max_iter: int
+    tol: float
+    prior_strength: float
+    pool_strength: float
+    class_prior: Literal["final", "em"]
+
+
+class AggregateOptions(DawidSkeneOptions, total=False):
+    """What `aggregate` takes besides the arrays, the sizes and the method."""
+
+    weights: object | None
+    gold: dict[int, int] | np.ndarray | None
 
 
 def _agreement(
@@ -133,7 +150,7 @@ def aggregate(
     n_classes: int | None = None,
     weights: object | None = None,
     gold: dict[int, int] | np.ndarray | None = None,
-    **ds_options: object,
+    **ds_options: Unpack[DawidSkeneOptions],
 ) -> AggregationResult:
     """One entry point for the ORM layer. The default is the regularised Dawid-Skene, the method
     whose confidence is a calibrated probability (the voting methods report vote shares)."""
@@ -147,7 +164,7 @@ def aggregate(
             n_classes=n_classes,
             gold=gold,
             **ds_options,
-        )  # type: ignore[arg-type]
+        )
     if ds_options:
         raise TypeError(f"options {sorted(ds_options)} only apply to dawid_skene")
     if method == "majority_vote":
@@ -177,7 +194,7 @@ def aggregate_multiple_choice(
     *,
     n_items: int | None = None,
     n_workers: int | None = None,
-    **options: object,
+    **options: Unpack[AggregateOptions],
 ) -> MultipleChoiceResult:
     """Multiple choice ("select all that apply") as one independent binary question per option:
     `selections` is (n_judgments, n_options) booleans. A worker who ticks an option and one who

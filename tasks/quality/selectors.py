@@ -1,5 +1,5 @@
-"""Reads of the quality engine: the per-worker quality report of a bundle (for its requester)
-and the per-worker summary across bundles (for staff).
+"""Reads of the quality engine: the judgments that count in a bundle, the per-worker quality
+report of a bundle (for its requester) and the per-worker summary across bundles (for staff).
 
 Each report is a fixed number of queries for the whole set of workers, whatever its size (no
 query per worker): the stats rows, and one pass over the workers' answers joined to the items'
@@ -8,19 +8,30 @@ aggregated results.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
 
 from tasks.models import Assignment, AssignmentStatus, Bundle, WorkerBundleStats
 from tasks.schema import answers_agree
 
 from .aggregation import aggregate_numbers, wilson_interval
-from .services import COUNTED_STATUSES, WILSON_Z
+from .rules import COUNTED_STATUSES, WILSON_Z
 
 ANSWERED_STATUSES = (*COUNTED_STATUSES, AssignmentStatus.REJECTED)
+
+
+def counted_judgments(*, bundle_id: int) -> QuerySet[Assignment]:
+    """The judgments that count in a bundle: submitted or approved, blocked workers left out.
+    (One subquery, not a multi-valued `exclude`, whose conditions need not match one row.)"""
+    blocked = WorkerBundleStats.objects.filter(bundle_id=bundle_id, blocked=True).values(
+        "worker_id"
+    )
+    return Assignment.objects.filter(bundle_id=bundle_id, status__in=COUNTED_STATUSES).exclude(
+        worker_id__in=blocked
+    )
 
 
 def _ratio(num: float, den: float) -> float | None:
@@ -86,7 +97,8 @@ def bundle_worker_report(
             agreed[i] += bool(answers_agree(question, answer, label))
     medians = _medians(np.asarray(owner, np.int64), np.asarray(seconds, np.float64), n)
     seen = np.array([s.gold_seen for s in stats])
-    low, high = wilson_interval(np.array([s.gold_correct for s in stats]), seen, WILSON_Z)
+    interval = wilson_interval(np.array([s.gold_correct for s in stats]), seen, WILSON_Z)
+    low, high = np.asarray(interval[0]), np.asarray(interval[1])  # arrays: `seen` is one
     report = []
     for i, s in enumerate(stats):
         has_gold = s.gold_seen > 0
@@ -106,7 +118,7 @@ def bundle_worker_report(
                 "approval_rate": _ratio(s.approved, s.approved + s.rejected),
                 "median_seconds": medians[i],
                 "fast_fraction": _ratio(int(fast[i]), int(timed[i])) if floor is not None else None,
-                "estimated_accuracy": getattr(s, "estimated_accuracy", None),
+                "estimated_accuracy": s.estimated_accuracy,
                 "blocked": s.blocked,
                 "blocked_reason": s.blocked_reason,
                 "blocked_at": s.blocked_at,
@@ -159,11 +171,11 @@ def worker_quality_summary(worker_ids: Iterable[int]) -> dict[int, dict[str, Any
     )
     out: dict[int, dict[str, Any]] = {}
     for worker_id in ids:
-        row = totals.get(worker_id, {})
+        row: Mapping[str, Any] = totals.get(worker_id, {})
         seen, correct = row.get("gold_seen_total") or 0, row.get("gold_correct_total") or 0
         approved, rejected = row.get("approved_total") or 0, row.get("rejected_total") or 0
         low, high = wilson_interval(correct, seen, WILSON_Z)
-        pace = speed.get(worker_id, {})
+        pace: Mapping[str, Any] = speed.get(worker_id, {})
         out[worker_id] = {
             "bundles": row.get("bundles", 0),
             "bundles_blocked": row.get("bundles_blocked", 0),
@@ -182,4 +194,4 @@ def worker_quality_summary(worker_ids: Iterable[int]) -> dict[int, dict[str, Any
     return out
 
 
-__all__ = ["bundle_worker_report", "worker_quality_summary"]
+__all__ = ["bundle_worker_report", "counted_judgments", "worker_quality_summary"]

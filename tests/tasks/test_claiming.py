@@ -9,7 +9,8 @@ from accounts.models import WorkerStatus
 from accounts.services import worker_set_status
 from marketplace.errors import DomainError
 from tasks import claiming, services
-from tasks.models import Assignment, AssignmentStatus, Item, ItemState
+from tasks.models import Assignment, AssignmentStatus, Item, ItemState, WorkerBundleStats
+from tasks.quality import blocking
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, WorkerFactory, publish
 
@@ -124,11 +125,11 @@ def test_suspended_and_blocked_workers_are_refused_with_the_reason(live_bundle, 
     assert response.json()["code"] == "blocked"
     assert "chargeback" in response.json()["detail"]
 
-    services.worker_block_in_bundle(worker=workers[1], bundle=live_bundle, reason="low accuracy")
+    blocking.worker_block(worker_id=workers[1].pk, bundle_id=live_bundle.pk, reason="low accuracy")
     response = client_for(workers[1]).post(f"/api/v1/work/bundles/{live_bundle.pk}/claim/")
     assert (response.status_code, response.json()["code"]) == (403, "blocked")
     assert client_for(workers[1]).get("/api/v1/work/bundles/").json()["results"] == []
-    services.worker_unblock_in_bundle(worker=workers[1], bundle=live_bundle)
+    blocking.worker_unblock(worker_id=workers[1].pk, bundle_id=live_bundle.pk)
     assert (
         client_for(workers[1]).post(f"/api/v1/work/bundles/{live_bundle.pk}/claim/").status_code
         == 201
@@ -378,7 +379,13 @@ def test_submit_and_claim_next_says_why_there_is_no_next_and_refuses_bad_answers
     assert refused.value.code == "invalid_answer"
     assert Assignment.objects.get(pk=task.pk).status == AssignmentStatus.CLAIMED
     assert Assignment.objects.filter(worker=worker).count() == 1  # nothing else claimed
-    services.worker_block_in_bundle(worker=worker, bundle=live_bundle, reason="spam")
+    # A block that lands while the claim is held (`worker_block` would end the claim; here it
+    # races the submit, so only the flag the hot path reads is set).
+    WorkerBundleStats.objects.update_or_create(
+        worker=worker,
+        bundle=live_bundle,
+        defaults={"blocked": True, "blocked_reason": "spam", "blocked_at": timezone.now()},
+    )
     step = services.assignment_submit_and_claim_next(
         assignment_id=task.pk, worker=worker, answer="pos", bundle=live_bundle
     )

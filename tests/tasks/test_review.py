@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from marketplace.errors import DomainError
-from tasks import services
+from tasks import review, services
 from tasks.models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState
 from tasks.tasks import auto_approve_task, expire_claims_task
 from tests.conftest import client_for
@@ -56,7 +56,7 @@ def test_reject_needs_a_reason_the_worker_then_sees_and_requeues_the_item(single
 
 def test_approval_feeds_the_system_qualifications(single, workers):
     work = submitted(single, workers[0])
-    services.assignment_approve(assignment_id=work.pk, by=single.requester)
+    review.assignment_approve(assignment_id=work.pk, by=single.requester)
     profile = workers[0].worker_profile
     profile.refresh_from_db()
     assert (profile.approved_count, profile.approval_rate) == (1, 100)
@@ -87,10 +87,10 @@ def _other_bundle():
 def test_bundle_completes_when_every_item_is_judged_and_reviewed(single, workers):
     first = submitted(single, workers[0])
     second = submitted(single, workers[1])
-    services.assignment_approve(assignment_id=first.pk, by=single.requester)
+    review.assignment_approve(assignment_id=first.pk, by=single.requester)
     single.refresh_from_db()
     assert single.status == BundleStatus.PUBLISHED
-    services.assignment_approve(assignment_id=second.pk, by=single.requester)
+    review.assignment_approve(assignment_id=second.pk, by=single.requester)
     single.refresh_from_db()
     assert single.status == BundleStatus.COMPLETED
     assert single.finished_at is not None
@@ -105,7 +105,7 @@ def test_auto_approval_after_the_delay_only(single, workers):
     assert auto_approve_task.delay().get() == 1
     approved = Assignment.objects.get(pk=work.pk)
     assert approved.status == AssignmentStatus.APPROVED and approved.auto_approved
-    assert services.assignments_auto_approve() == 0  # idempotent
+    assert review.assignments_auto_approve() == 0  # idempotent
 
 
 def test_expire_claims_task_and_command(single, workers):
@@ -133,7 +133,7 @@ def test_a_worker_cannot_review_and_a_requester_cannot_review_others(single, wor
     response = client_for(stranger).post(f"/api/v1/assignments/{work.pk}/approve/")
     assert response.status_code == 404
     with pytest.raises(DomainError):
-        services.assignment_approve(assignment_id=work.pk, by=stranger, requester=stranger)
+        review.assignment_approve(assignment_id=work.pk, by=stranger, requester=stranger)
     assert Assignment.objects.get(pk=work.pk).status == AssignmentStatus.SUBMITTED
 
 

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from marketplace.errors import DomainError
-from tasks import services
+from tasks import review, services
 from tasks.models import Assignment, AssignmentStatus, BundleStatus
 from tasks.states import ASSIGNMENT_TRANSITIONS, BUNDLE_TRANSITIONS
 from tests.factories import BundleFactory, ItemFactory, WorkerFactory, fund, publish
@@ -65,8 +65,8 @@ def _act(action, assignment, worker, requester):
     if action == "return":
         return services.assignment_return(assignment_id=assignment.pk, worker=worker)
     if action == "approve":
-        return services.assignment_approve(assignment_id=assignment.pk, by=requester)
-    return services.assignment_reject(assignment_id=assignment.pk, by=requester, reason="wrong")
+        return review.assignment_approve(assignment_id=assignment.pk, by=requester)
+    return review.assignment_reject(assignment_id=assignment.pk, by=requester, reason="wrong")
 
 
 @pytest.mark.parametrize(

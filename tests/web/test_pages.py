@@ -8,8 +8,9 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import services
+from tasks import review, services
 from tasks.models import Assignment, AssignmentStatus, Bundle, BundleStatus
+from tasks.quality import blocking
 from tests.factories import (
     BundleFactory,
     ItemFactory,
@@ -190,8 +191,11 @@ def test_an_empty_bundle_says_so(client, bundle):
 
 def test_a_blocked_worker_sees_the_reason(client, bundle):
     worker = WorkerFactory()
-    services.worker_block_in_bundle(
-        worker=worker, bundle=bundle, reason="Too many wrong gold answers", by=bundle.requester
+    blocking.worker_block(
+        worker_id=worker.pk,
+        bundle_id=bundle.pk,
+        reason="Too many wrong gold answers",
+        by=bundle.requester,
     )
     response = login(client, worker).get(f"/work/{bundle.pk}/")
     assert b"Too many wrong gold answers" in response.content
@@ -247,8 +251,8 @@ def test_earnings_show_balance_and_reject_reasons(client, bundle):
         claimed = services.assignment_claim(bundle=bundle, worker=worker)
         services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer=answer)
         done.append(claimed.pk)
-    services.assignment_approve(assignment_id=done[0], by=bundle.requester)
-    services.assignment_reject(assignment_id=done[1], by=bundle.requester, reason="Not negative")
+    review.assignment_approve(assignment_id=done[0], by=bundle.requester)
+    review.assignment_reject(assignment_id=done[1], by=bundle.requester, reason="Not negative")
     response = login(client, worker).get("/work/earnings/")
     html = response.content.decode()
     assert title_of(response).startswith("Earnings")

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import Qualification, WorkerQualification, WorkerStatus
 from payments.models import ConnectedAccount
-from tasks import services
+from tasks import review, services
 from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
 
 pytestmark = pytest.mark.django_db
@@ -95,8 +95,8 @@ def test_find_work_shows_each_requesters_approval_rate_or_new_requester(client):
     old = _bundle(seasoned, items=4)
     others = [WorkerFactory() for _ in range(4)]
     ids = [_answer(old, w) for w in others[:3]]
-    services.assignments_review(requester=seasoned, assignment_ids=ids[:2], approve=True)
-    services.assignments_review(
+    review.assignments_review(requester=seasoned, assignment_ids=ids[:2], approve=True)
+    review.assignments_review(
         requester=seasoned, assignment_ids=ids[2:], approve=False, reason="Wrong"
     )
     _answer(old, others[3])  # submitted, not reviewed: not counted
@@ -124,7 +124,7 @@ def test_find_work_queries_do_not_grow_with_bundles(client, django_assert_max_nu
     for _ in range(5):
         bundle = _bundle(RequesterFactory())
         ids = [_answer(bundle, WorkerFactory()) for _ in range(2)]
-        services.assignments_review(requester=bundle.requester, assignment_ids=ids, approve=True)
+        review.assignments_review(requester=bundle.requester, assignment_ids=ids, approve=True)
     with django_assert_max_num_queries(baseline) as many:
         html = client.get("/work/").content.decode()
     assert html.count("100% of reviewed work") == 5

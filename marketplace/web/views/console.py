@@ -14,9 +14,9 @@ from marketplace.errors import DomainError
 from payments import services as payments
 from payments.fees import fee_for, fee_percent
 from payments.ledger import InsufficientFunds
-from tasks import selectors, services
+from tasks import review, selectors, services
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
-from tasks.quality import services as quality
+from tasks.quality import blocking
 from tasks.quality.selectors import bundle_worker_report
 
 from .. import charts, display
@@ -186,7 +186,7 @@ def worker_block(request: HttpRequest, bundle_id: int, public_id: str) -> HttpRe
     form = WorkerBlockForm(request.POST, prefix=public_id)
     if form.is_valid():
         try:
-            quality.worker_block(
+            blocking.worker_block(
                 worker_id=worker_id,
                 bundle_id=bundle.pk,
                 reason=form.cleaned_data["reason"],
@@ -207,7 +207,7 @@ def worker_unblock(request: HttpRequest, bundle_id: int, public_id: str) -> Http
     bundle = _own_bundle(request, bundle_id)
     worker_id = _worker_of_bundle(bundle, public_id)
     try:
-        quality.worker_unblock(worker_id=worker_id, bundle_id=bundle.pk, by=request.user)
+        blocking.worker_unblock(worker_id=worker_id, bundle_id=bundle.pk, by=request.user)
     except DomainError as exc:
         messages.error(request, exc.detail)
     else:
@@ -318,7 +318,7 @@ def bundle_review(request: HttpRequest, bundle_id: int) -> HttpResponse:
     form = ReviewForm(request.POST or None, assignment_ids=pending_ids)
     if request.method == "POST" and form.is_valid():
         approve = form.cleaned_data["action"] == "approve"
-        summary = services.assignments_review(
+        summary = review.assignments_review(
             requester=request.user,
             assignment_ids=form.cleaned_data["ids"],
             approve=approve,

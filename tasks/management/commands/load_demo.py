@@ -14,7 +14,7 @@ from accounts.models import User
 from accounts.services import user_create
 from marketplace.errors import DomainError
 from payments.services import balance_credit
-from tasks import services
+from tasks import review, services
 from tasks.models import Bundle
 
 PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo logins, never used in production
@@ -166,7 +166,7 @@ class Command(BaseCommand):
                     answer = right if rng.random() < skill else ("neg" if right == "pos" else "pos")
                 services.assignment_submit(assignment_id=task.pk, worker=worker, answer=answer)
         pending = bundle.assignments.filter(status="submitted").values_list("id", flat=True)
-        services.assignments_review(requester=requester, assignment_ids=list(pending), approve=True)
+        review.assignments_review(requester=requester, assignment_ids=list(pending), approve=True)
 
 
 FINISHED_TITLE = "Demo (finished): review sentiment, a spammer caught by gold"

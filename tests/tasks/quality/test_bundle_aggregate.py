@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from tasks.models import AssignmentStatus, ItemResult, WorkerBundleStats
-from tasks.quality import services as quality
+from tasks.quality import bundle_aggregation, decisions
 from tasks.tasks import aggregate_bundle_task, reaggregate_live_bundles_task
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, WorkerFactory
@@ -45,7 +45,7 @@ def test_single_choice_with_gold_and_a_blocked_worker():
     rejected = ItemFactory(bundle=bundle, external_id="only-rejected")
     judged(rejected, good[0], "a", status=AssignmentStatus.REJECTED)
 
-    written = quality.bundle_aggregate(bundle_id=bundle.pk)
+    written = bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
 
     results = _results(bundle)
     assert written == 5 and set(results) == {"i0", "i1", "i2", "i3", "g"}
@@ -56,7 +56,7 @@ def test_single_choice_with_gold_and_a_blocked_worker():
     assert (results["g"].label, results["g"].confidence, results["g"].method) == ("b", 1.0, "gold")
     # idempotent, and a stale result of an item that lost its judgments goes away
     ItemResult.objects.create(item=rejected, label="a", confidence=1, method="one_coin")
-    assert quality.bundle_aggregate(bundle_id=bundle.pk) == 5
+    assert bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk) == 5
     assert set(_results(bundle)) == set(results)
     assert _results(bundle)["i1"].label == "b"
 
@@ -67,11 +67,11 @@ def test_rating_labels_are_ints_and_majority_is_available():
     item = ItemFactory(bundle=bundle, external_id="r")
     for worker, stars in zip(workers, [4, 4, 2], strict=True):
         judged(item, worker, stars)
-    quality.bundle_aggregate(bundle_id=bundle.pk, method="majority_vote")
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk, method="majority_vote")
     result = _results(bundle)["r"]
     assert (result.label, result.method) == (4, "majority_vote")
     assert result.confidence == pytest.approx(2 / 3)
-    quality.bundle_aggregate(bundle_id=bundle.pk)
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     assert _results(bundle)["r"].label == 4 and isinstance(_results(bundle)["r"].label, int)
 
 
@@ -89,7 +89,7 @@ def test_multiple_choice_labels_are_lists_of_values_in_schema_order():
     for worker, answer in zip(workers, [["cat", "bird"], ["cat", "bird"], ["cat"]], strict=True):
         judged(item, worker, answer)
         judged(gold, worker, ["bird"])
-    quality.bundle_aggregate(bundle_id=bundle.pk)
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     results = _results(bundle)
     assert results["m"].label == ["cat", "bird"]
     assert 0 < results["m"].confidence <= 1
@@ -102,7 +102,7 @@ def test_text_by_normalised_vote_in_the_first_spelling():
     item = ItemFactory(bundle=bundle, external_id="t")
     for worker, answer in zip(workers, ["New  York", "new york ", "Boston"], strict=True):
         judged(item, worker, answer)
-    quality.bundle_aggregate(bundle_id=bundle.pk)
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     result = _results(bundle)["t"]
     assert (result.label, result.method) == ("New  York", "text_vote")
     assert result.confidence == pytest.approx(2 / 3)
@@ -114,13 +114,13 @@ def test_numbers_by_median():
     item = ItemFactory(bundle=bundle, external_id="n")
     for worker, value in zip(workers, [3, 3, 4, 100], strict=True):
         judged(item, worker, value)
-    quality.bundle_aggregate(bundle_id=bundle.pk)
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     result = _results(bundle)["n"]
     assert (result.label, result.method) == (3.5, "median")
     odd = ItemFactory(bundle=bundle, external_id="o")
     for worker, value in zip(workers[:3], [7, 7, 9], strict=True):
         judged(odd, worker, value)
-    quality.bundle_aggregate(bundle_id=bundle.pk)
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     result = _results(bundle)["o"]
     assert (result.label, result.confidence) == (7, pytest.approx(2 / 3))
 
@@ -151,13 +151,13 @@ def test_live_bundles_are_reaggregated_only_when_new_judgments_arrived():
     item = ItemFactory(bundle=bundle)
     judged(item, workers[0], "a")
     judged(ItemFactory(bundle=idle), workers[0], "b")
-    quality.bundle_aggregate(bundle_id=idle.pk)
-    assert quality.bundles_needing_aggregation() == [bundle.pk]
+    bundle_aggregation.bundle_aggregate(bundle_id=idle.pk)
+    assert bundle_aggregation.bundles_needing_aggregation() == [bundle.pk]
     assert reaggregate_live_bundles_task.delay().get() == 1
-    assert quality.bundles_needing_aggregation() == []
+    assert bundle_aggregation.bundles_needing_aggregation() == []
     later = judged(item, workers[1], "a")
     later.submitted_at = timezone.now() + timedelta(seconds=1)
     later.save(update_fields=["submitted_at"])
     # a per-item decision does not hide that the whole-bundle run is stale
-    quality.item_decide(item_id=item.pk)
-    assert quality.bundles_needing_aggregation() == [bundle.pk]
+    decisions.item_decide(item_id=item.pk)
+    assert bundle_aggregation.bundles_needing_aggregation() == [bundle.pk]

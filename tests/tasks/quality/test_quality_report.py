@@ -8,7 +8,7 @@ from django.test import Client
 from accounts.models import User
 from payments.services import requester_available
 from tasks.models import AssignmentStatus, ItemResult, WorkerBundleStats
-from tasks.quality import services as quality
+from tasks.quality import bundle_aggregation
 from tasks.quality.selectors import bundle_worker_report, worker_quality_summary
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, WorkerFactory, fund
@@ -31,7 +31,7 @@ def _crowd(n_workers=4):
             worker=worker, bundle=bundle, submitted=4, approved=3, rejected=1, gold_seen=1,
             gold_correct=int(bool(n)),
         )  # fmt: skip
-    quality.bundle_aggregate(bundle_id=bundle.pk)
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     return bundle, workers
 
 

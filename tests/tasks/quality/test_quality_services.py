@@ -16,7 +16,9 @@ from tasks.models import (
     ItemState,
     WorkerBundleStats,
 )
+from tasks.quality import blocking, bundle_aggregation, rules
 from tasks.quality import services as quality
+from tasks.quality.selectors import counted_judgments
 from tests.factories import WorkerFactory
 
 from .conftest import FIVE, claim_submit, live_bundle_with, stats_of
@@ -26,11 +28,11 @@ pytestmark = pytest.mark.django_db
 
 def test_gold_rule_is_the_wilson_upper_bound_after_min_answers():
     # 0 of 3 is not enough evidence; 0 of 4 and 1 of 4 are (upper bounds 0.49 and 0.70-)
-    assert not quality.gold_rule_blocks(correct=0, seen=3, min_accuracy=0.7, min_answers=4)
-    assert quality.gold_rule_blocks(correct=0, seen=4, min_accuracy=0.7, min_answers=4)
-    assert quality.gold_rule_blocks(correct=1, seen=4, min_accuracy=0.7, min_answers=4)
-    assert not quality.gold_rule_blocks(correct=2, seen=4, min_accuracy=0.7, min_answers=4)
-    assert not quality.gold_rule_blocks(correct=7, seen=10, min_accuracy=0.7, min_answers=4)
+    assert not rules.gold_rule_blocks(correct=0, seen=3, min_accuracy=0.7, min_answers=4)
+    assert rules.gold_rule_blocks(correct=0, seen=4, min_accuracy=0.7, min_answers=4)
+    assert rules.gold_rule_blocks(correct=1, seen=4, min_accuracy=0.7, min_answers=4)
+    assert not rules.gold_rule_blocks(correct=2, seen=4, min_accuracy=0.7, min_answers=4)
+    assert not rules.gold_rule_blocks(correct=7, seen=10, min_accuracy=0.7, min_answers=4)
 
 
 @pytest.mark.parametrize("reject_blocked_work", [False, True])
@@ -55,7 +57,7 @@ def test_spammer_is_blocked_after_enough_gold_and_their_items_requeued(draw, rej
         claim_submit(bundle, spammer, answer)
         seen, correct = seen + 1, correct + (answer == "a")
         blocked = stats_of(spammer, bundle).blocked
-        expected = quality.gold_rule_blocks(
+        expected = rules.gold_rule_blocks(
             correct=correct, seen=seen, min_accuracy=0.7, min_answers=4
         )
         assert blocked == expected, (seen, correct)
@@ -86,11 +88,11 @@ def test_spammer_is_blocked_after_enough_gold_and_their_items_requeued(draw, rej
     replaced = {claim_submit(bundle, other, "a").item_id for _ in range(3)}
     assert replaced == {w.item_id for w in real}
     assert Item.objects.filter(bundle=bundle, is_gold=False, state=ItemState.COMPLETE).count() == 3
-    quality.bundle_aggregate(bundle_id=bundle.pk)
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     labels = ItemResult.objects.filter(item__bundle=bundle, item__is_gold=False)
     assert {r.label for r in labels} == {"a"}  # the spammer's "b" is gone
     # idempotent: checking again changes nothing and keeps the reason
-    assert quality.worker_quality_check(worker_id=spammer.pk, bundle_id=bundle.pk)
+    assert blocking.worker_quality_check(worker_id=spammer.pk, bundle_id=bundle.pk)
     assert stats_of(spammer, bundle).blocked_reason == stats.blocked_reason
 
 
@@ -109,7 +111,7 @@ def test_good_workers_are_rarely_blocked_by_bad_luck():
 
     def blocked_share(accuracy: float, min_accuracy: float, answers: int = n_gold) -> float:
         correct = np.cumsum(rng.random((n_workers, answers)) < accuracy, axis=1)
-        verdict = quality.gold_rule_blocks(
+        verdict = rules.gold_rule_blocks(
             correct=correct, seen=seen[:answers], min_accuracy=min_accuracy, min_answers=4
         )
         return float(verdict.any(axis=1).mean())
@@ -139,7 +141,7 @@ def test_blocks_through_the_hot_path_match_the_rule(draw):
                 break
         correct = np.cumsum(right)
         expected[worker.pk] = bool(
-            quality.gold_rule_blocks(
+            rules.gold_rule_blocks(
                 correct=correct, seen=np.arange(1, 7), min_accuracy=0.7, min_answers=4
             ).any()
         )
@@ -173,7 +175,7 @@ def test_too_fast_rule(draw):
     # the fast worker's answers stopped counting on the items they touched
     touched = Assignment.objects.filter(worker=fast).values_list("item_id", flat=True)
     for item in Item.objects.filter(pk__in=touched):
-        counted = Assignment.objects.filter(item=item, status__in=quality.COUNTED_STATUSES).exclude(
+        counted = Assignment.objects.filter(item=item, status__in=rules.COUNTED_STATUSES).exclude(
             worker=fast
         )
         assert item.judgments_submitted == counted.count()
@@ -189,11 +191,11 @@ def _invariants(bundle):
         claimed = Assignment.objects.filter(item=item, status=AssignmentStatus.CLAIMED).count()
         n = item.judgments_submitted
         assert n + claimed + item.slots_open <= bundle.max_overlap, item
-        assert quality.counted_judgments(bundle_id=bundle.pk).filter(item=item).count() == n
+        assert counted_judgments(bundle_id=bundle.pk).filter(item=item).count() == n
         if item.state == ItemState.COMPLETE:
             assert n >= bundle.min_overlap
             result = ItemResult.objects.get(item=item)
-            target = bundle.target_confidence or quality.DEFAULT_TARGET_CONFIDENCE
+            target = bundle.target_confidence or rules.DEFAULT_TARGET_CONFIDENCE
             assert n == bundle.max_overlap or result.confidence >= target
         else:
             assert item.slots_open + claimed >= 1, "an incomplete item must be waiting for work"
@@ -293,20 +295,17 @@ def test_blocking_reopens_a_dynamic_item_that_needed_the_blocked_answer(draw):
         claim_submit(bundle, worker, "pos")
     item.refresh_from_db()
     assert item.state == ItemState.COMPLETE
-    quality.worker_block(worker_id=workers[0].pk, bundle_id=bundle.pk, reason="Copy-paste")
+    blocking.worker_block(worker_id=workers[0].pk, bundle_id=bundle.pk, reason="Copy-paste")
     item.refresh_from_db()
     assert (item.state, item.judgments_submitted, item.slots_open) == (ItemState.OPEN, 2, 1)
     assert ItemResult.objects.get(item=item).judgments == 2
     _invariants(bundle)
     # unblocking counts their answer again and completes the item without buying more
-    quality.worker_unblock(worker_id=workers[0].pk, bundle_id=bundle.pk)
+    blocking.worker_unblock(worker_id=workers[0].pk, bundle_id=bundle.pk)
     item.refresh_from_db()
     assert (item.state, item.judgments_submitted, item.slots_open) == (ItemState.COMPLETE, 3, 0)
 
 
-@pytest.mark.skipif(
-    not quality._has_unblocked_at(), reason="needs WorkerBundleStats.unblocked_at (lead)"
-)
 def test_an_unblocked_worker_is_judged_on_new_gold_only(draw):
     bundle = live_bundle_with(
         items=1, gold=["a"] * 10, question=FIVE, gold_rate=0.2, min_gold_accuracy=0.7,
@@ -317,7 +316,7 @@ def test_an_unblocked_worker_is_judged_on_new_gold_only(draw):
     for _ in range(4):
         claim_submit(bundle, worker, "b")
     assert stats_of(worker, bundle).blocked
-    quality.worker_unblock(worker_id=worker.pk, bundle_id=bundle.pk)
+    blocking.worker_unblock(worker_id=worker.pk, bundle_id=bundle.pk)
     claim_submit(bundle, worker, "a")
     assert not stats_of(worker, bundle).blocked  # the old 0/4 is not held against them
     for _ in range(3):

@@ -1,0 +1,74 @@
+"""Bundle state changes shared by the bundle services (`tasks.services`) and review
+(`tasks.review`): the one transition function, the bundle row lock, and completion once the
+last piece of work is decided.
+
+Kept apart from `tasks.services` so that review, and the quality engine through it, can
+complete a bundle without importing the service layer that sits above them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from marketplace.errors import Conflict
+
+from .models import AssignmentStatus, Bundle, BundleEvent, BundleStatus, ItemState
+from .states import BUNDLE_TRANSITIONS, check_transition
+
+
+def bundle_transition(
+    bundle: Bundle, target: str, *, by: User | None, note: str = "", **fields: Any
+) -> Bundle:
+    """Move a bundle (already locked by the caller) to `target` and record who did it."""
+    current = Bundle.objects.filter(pk=bundle.pk).values_list("status", flat=True).get()
+    check_transition(BUNDLE_TRANSITIONS, current, target, "bundle")
+    updated = Bundle.objects.filter(pk=bundle.pk, status=current).update(
+        status=target, updated_at=timezone.now(), **fields
+    )
+    if updated != 1:
+        raise Conflict("The bundle changed meanwhile; try again.")
+    BundleEvent.objects.create(
+        bundle=bundle, from_status=current, to_status=target, by=by, note=note
+    )
+    bundle.refresh_from_db()
+    return bundle
+
+
+def lock_bundle(bundle: Bundle | int) -> Bundle:
+    pk = bundle.pk if isinstance(bundle, Bundle) else bundle
+    return Bundle.objects.select_for_update().get(pk=pk)
+
+
+def bundle_complete_if_done(*, bundle_id: int) -> bool:
+    """Complete a live bundle once every real item is complete and no work awaits a decision.
+
+    Runs inside the caller's transaction (after an approval, a rejection or a submit)."""
+    bundle = Bundle.objects.select_for_update().get(pk=bundle_id)
+    if bundle.status not in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
+        return False
+    if bundle.items.filter(is_gold=False).exclude(state=ItemState.COMPLETE).exists():
+        return False
+    if bundle.assignments.filter(
+        status__in=(AssignmentStatus.CLAIMED, AssignmentStatus.SUBMITTED)
+    ).exists():
+        return False
+    bundle_transition(
+        bundle,
+        BundleStatus.COMPLETED,
+        by=None,
+        note="all items complete",
+        finished_at=timezone.now(),
+    )
+    aggregate_after_commit(bundle_id)
+    return True
+
+
+def aggregate_after_commit(bundle_id: int) -> None:
+    """The final whole-bundle aggregation runs in Celery once the state change is committed."""
+    from .tasks import aggregate_bundle_task  # the Celery entry module imports the services
+
+    transaction.on_commit(lambda: aggregate_bundle_task.delay(bundle_id))

@@ -1,0 +1,263 @@
+"""The per-item decision of dynamic overlap: aggregate one item's counted judgments with the
+one-coin model, write its `ItemResult`, and decide whether it is complete or needs one more
+judgment (opening slots only within what `max_overlap` leaves).
+
+Runs after each counted submission (`tasks.quality.services.submission_recorded`), after a block
+or an unblock (`tasks.quality.blocking`) and in the periodic sweep
+(`tasks.quality.bundle_aggregation.live_bundles_reaggregate`). Invariants it keeps are listed in
+`tasks.quality.services`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Sum
+
+from tasks.models import (
+    Assignment,
+    AssignmentStatus,
+    Item,
+    ItemResult,
+    ItemState,
+    WorkerBundleStats,
+)
+from tasks.schema import text_normalise
+
+from .aggregation import accuracy_weights, item_needs_more_judgments
+from .rules import (
+    COUNTED_STATUSES,
+    DEFAULT_TARGET_CONFIDENCE,
+    LIVE_STATUSES,
+    POOLED_ACCURACY_RANGE,
+    PRIOR_WORKER_ACCURACY,
+    PRIOR_WORKER_WEIGHT,
+)
+
+#: The fields of `ItemResult` a decision or a whole-bundle run (re)writes.
+RESULT_FIELDS = ["label", "confidence", "method", "judgments", "updated_at"]
+
+
+class ChoiceCodec:
+    """Single choice and rating answers <-> class indices (choice order; rating min..max)."""
+
+    def __init__(self, question: dict[str, Any]) -> None:
+        if question["type"] == "single_choice":
+            self.values: list[Any] = [c["value"] for c in question["choices"]]
+        else:
+            self.values = list(range(question["min"], question["max"] + 1))
+        self.index = {v: i for i, v in enumerate(self.values)}
+        self.n_classes = len(self.values)
+
+    def encode(self, answers: Sequence[Any]) -> np.ndarray:
+        return np.fromiter((self.index[a] for a in answers), dtype=np.int64, count=len(answers))
+
+    def decode(self, index: int) -> Any:
+        return self.values[index]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One item's aggregated answer: the label in the schema's shape, its confidence, and how
+    it was reached ("one_coin" or "median")."""
+
+    label: Any
+    confidence: float
+    method: str
+
+
+def _pooled_accuracy(bundle_id: int) -> float:
+    """The crowd's gold accuracy in the bundle (blocked workers left out), shrunk toward the
+    prior and kept in a sane range: the starting belief about a worker with no gold yet."""
+    pooled = WorkerBundleStats.objects.filter(bundle_id=bundle_id, blocked=False).aggregate(
+        seen=Sum("gold_seen"), correct=Sum("gold_correct")
+    )
+    seen, correct = pooled["seen"] or 0, pooled["correct"] or 0
+    estimate = (correct + PRIOR_WORKER_WEIGHT * PRIOR_WORKER_ACCURACY) / (
+        seen + PRIOR_WORKER_WEIGHT
+    )
+    return float(np.clip(estimate, *POOLED_ACCURACY_RANGE))
+
+
+def worker_accuracies(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int, float]:
+    """Accuracy per worker for the per-item decision: the last Dawid-Skene estimate when one is
+    stored, else the worker's gold record shrunk toward the crowd's pooled accuracy (so three
+    lucky gold answers do not make anyone an oracle). Blocked workers are left out."""
+    ids = list(worker_ids)
+    prior = _pooled_accuracy(bundle_id)
+    rows = WorkerBundleStats.objects.filter(bundle_id=bundle_id, worker_id__in=ids).values(
+        "worker_id", "gold_seen", "gold_correct", "blocked", "estimated_accuracy"
+    )
+    known = {row["worker_id"]: row for row in rows}
+    out: dict[int, float] = {}
+    for worker_id in ids:
+        row = known.get(worker_id)
+        if row is None:
+            out[worker_id] = prior
+            continue
+        if row["blocked"]:
+            continue
+        estimated = row["estimated_accuracy"]
+        if estimated is not None and np.isfinite(estimated):
+            out[worker_id] = float(estimated)
+        else:
+            out[worker_id] = (row["gold_correct"] + PRIOR_WORKER_WEIGHT * prior) / (
+                row["gold_seen"] + PRIOR_WORKER_WEIGHT
+            )
+    return out
+
+
+def one_coin_posterior(labels: Any, accuracies: Any, n_classes: int) -> np.ndarray:
+    """Posterior over classes of one item under the one-coin model (each worker right with
+    their accuracy, wrong uniformly otherwise) and a flat prior: the softmax of log-odds
+    weighted votes (`accuracy_weights`), which is exactly that posterior."""
+    weights = accuracy_weights(accuracies, n_classes) if len(labels) else np.zeros(0)
+    scores = np.bincount(np.asarray(labels, np.int64), weights=weights, minlength=n_classes)
+    scores = scores - scores.max()
+    post = np.exp(scores)
+    return post / post.sum()
+
+
+def decide_answers(
+    question: dict[str, Any], answers: Sequence[Any], accuracies: Sequence[float]
+) -> Decision | None:
+    """Aggregate one item's counted answers by question type; None without answers.
+
+    Choice and rating: one-coin posterior (a probability). Multiple choice: per option, the
+    label being the selected options and the confidence the product of the per-option
+    posteriors (every option must be right). Text: one-coin over the distinct normalised
+    answers, reported in the first spelling given. Number: the median, with the share of
+    answers equal to it as confidence (agreement, not a probability)."""
+    if not answers:
+        return None
+    qtype = question["type"]
+    acc = np.asarray(accuracies, dtype=np.float64)
+    if qtype in ("single_choice", "rating"):
+        codec = ChoiceCodec(question)
+        post = one_coin_posterior(codec.encode(answers), acc, codec.n_classes)
+        best = int(np.argmax(post))
+        return Decision(codec.decode(best), float(post[best]), "one_coin")
+    if qtype == "multiple_choice":
+        values = [c["value"] for c in question["choices"]]
+        chosen, confidence = [], 1.0
+        for value in values:
+            ticks = np.fromiter((value in a for a in answers), dtype=np.int64, count=len(answers))
+            post = one_coin_posterior(ticks, acc, 2)
+            selected = bool(post[1] > post[0])
+            confidence *= float(post[int(selected)])
+            if selected:
+                chosen.append(value)
+        return Decision(chosen, confidence, "one_coin")
+    if qtype == "text":
+        normalised = [text_normalise(a) for a in answers]
+        vocab = sorted(set(normalised))
+        codes = np.array([vocab.index(t) for t in normalised], dtype=np.int64)
+        post = one_coin_posterior(codes, acc, max(len(vocab), 2))
+        best = int(np.argmax(post[: len(vocab)]))
+        spelling = answers[normalised.index(vocab[best])]
+        return Decision(spelling, float(post[best]), "one_coin")
+    numbers = np.asarray(answers, dtype=np.float64)
+    median = float(np.median(numbers))
+    share = float(np.mean(np.isclose(numbers, median)))
+    return Decision(number_label(median), share, "median")
+
+
+@transaction.atomic
+def item_decide(*, item_id: int, reopen: bool = True) -> str:
+    """Aggregate an item's counted judgments and decide whether it needs another one.
+
+    Under the item's row lock: recount `judgments_submitted` (blocked workers out), write the
+    item's `ItemResult`, then, while the bundle is live: complete the item once it has at least
+    min_overlap judgments and its confidence reaches the target (bundle's, or 0.9) or it has
+    max_overlap; otherwise make sure one more judgment is on its way (or as many as it lacks
+    to min_overlap), opening slots only within `max_overlap - counted - live claims`. Returns
+    the item's state. Gold items are never decided (they are never complete). With
+    `reopen=False` the result is rewritten but no judgment is bought (no money for it)."""
+    item = Item.objects.select_for_update(of=("self",)).select_related("bundle").get(pk=item_id)
+    bundle = item.bundle
+    if item.is_gold:
+        return item.state
+    rows = list(
+        Assignment.objects.filter(item_id=item_id, status__in=COUNTED_STATUSES)
+        .order_by("submitted_at", "id")
+        .values_list("worker_id", "answer")
+    )
+    accuracy = worker_accuracies(bundle_id=bundle.pk, worker_ids={w for w, _ in rows})
+    counted = [(w, answer) for w, answer in rows if w in accuracy]
+    decision = decide_answers(
+        bundle.question, [a for _, a in counted], [accuracy[w] for w, _ in counted]
+    )
+    _result_write(item_id=item_id, decision=decision, judgments=len(counted))
+    n = len(counted)
+    if bundle.status not in LIVE_STATUSES:
+        Item.objects.filter(pk=item_id).update(judgments_submitted=n)
+        return item.state
+    claimed = Assignment.objects.filter(item_id=item_id, status=AssignmentStatus.CLAIMED).count()
+    target = bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE
+    confidence = decision.confidence if decision is not None else float("nan")
+    needs = item_needs_more_judgments(
+        confidence, n, min_overlap=bundle.min_overlap, max_overlap=bundle.max_overlap, target=target
+    )
+    if not needs:
+        state, slots = ItemState.COMPLETE, 0
+    elif not reopen:
+        Item.objects.filter(pk=item_id).update(judgments_submitted=n)
+        return item.state
+    else:
+        wanted = max(bundle.min_overlap - n, 1)
+        room = max(bundle.max_overlap - n - claimed, 0)
+        slots = min(max(wanted - claimed, 0), room)
+        state = ItemState.OPEN if slots > 0 else ItemState.FULL
+    Item.objects.filter(pk=item_id).update(judgments_submitted=n, slots_open=slots, state=state)
+    return state
+
+
+def items_decide(*, item_ids: Iterable[int], reopen: bool = True) -> dict[str, int]:
+    """`item_decide` over several items (each in its own savepoint and lock); counts by state."""
+    states: dict[str, int] = {}
+    for item_id in item_ids:
+        state = item_decide(item_id=item_id, reopen=reopen)
+        states[state] = states.get(state, 0) + 1
+    return states
+
+
+def items_decide_waiting(*, bundle_id: int) -> int:
+    """Decide the items of a live dynamic bundle that wait with no open slot and no live claim:
+    the safety net for a follow-up that failed after its submission committed."""
+    waiting = (
+        Item.objects.filter(bundle_id=bundle_id, is_gold=False, state=ItemState.FULL)
+        .exclude(assignments__status=AssignmentStatus.CLAIMED)
+        .values_list("id", flat=True)
+    )
+    return sum(items_decide(item_ids=list(waiting)).values())
+
+
+def _result_write(*, item_id: int, decision: Decision | None, judgments: int) -> None:
+    """Upsert (one statement, so it never races a whole-bundle run into a duplicate) or, with
+    nothing left that counts, delete the item's result."""
+    if decision is None:
+        ItemResult.objects.filter(item_id=item_id).delete()
+        return
+    ItemResult.objects.bulk_create(
+        [
+            ItemResult(
+                item_id=item_id,
+                label=decision.label,
+                confidence=decision.confidence,
+                method=decision.method,
+                judgments=judgments,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["item"],
+        update_fields=RESULT_FIELDS,
+    )
+
+
+def number_label(value: float) -> int | float:
+    """A numeric label as the schema spells it: an int when whole, else the float."""
+    return int(value) if float(value).is_integer() else value

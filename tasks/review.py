@@ -1,0 +1,166 @@
+"""Review of submitted work: the requester approves (the worker is paid) or rejects (with a
+reason the worker sees, and the item asks for another judgment), in bulk or one by one; work
+nobody reviewed is approved after the bundle's delay.
+
+Each review is one transaction with its state change, its money and its counters; settling
+the bundle's escrow follows on commit. The quality engine rejects a blocked worker's
+unreviewed work through `assignment_reject` here, so this module sits below both the service
+layer and quality and imports neither.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts.models import User
+from accounts.services import worker_record_review
+from marketplace.errors import Conflict, DomainError, InvalidTransition
+from payments import services as payments
+
+from .escrow import escrow_settle
+from .lifecycle import bundle_complete_if_done
+from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item, ItemState
+from .states import assignment_transition, give_gold_slot_back, lock_assignment, stats_add
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def assignment_approve(
+    *, assignment_id: int, by: User | None, auto: bool = False, requester: User | None = None
+) -> Assignment:
+    """Accept submitted work (the payments layer pays the worker in this transaction)."""
+    scope = {"bundle__requester": requester} if requester is not None else {}
+    assignment = lock_assignment(assignment_id, **scope)
+    assignment_transition(
+        assignment,
+        AssignmentStatus.APPROVED,
+        reviewed_at=timezone.now(),
+        reviewed_by=by,
+        auto_approved=auto,
+    )
+    bundle = assignment.bundle
+    payments.assignment_pay(
+        requester_id=bundle.requester_id,
+        bundle_id=bundle.pk,
+        worker_id=assignment.worker_id,
+        currency=bundle.currency,
+        reward_minor=bundle.reward_minor,
+        assignment_id=assignment.pk,
+    )
+    stats_add(assignment.worker_id, assignment.bundle_id, approved=1)
+    worker_record_review(worker_id=assignment.worker_id, approved=1)
+    bundle_complete_if_done(bundle_id=assignment.bundle_id)
+    _settle_after_commit(assignment.bundle_id)
+    return assignment
+
+
+@transaction.atomic
+def assignment_reject(
+    *, assignment_id: int, by: User | None, reason: str, requester: User | None = None
+) -> Assignment:
+    """Refuse submitted work with a reason the worker sees; nothing is paid and, while the
+    bundle is live, the item asks for another judgment."""
+    if not reason or not reason.strip():
+        raise DomainError("A reason is required to reject work.", code="reason_required")
+    scope = {"bundle__requester": requester} if requester is not None else {}
+    assignment = lock_assignment(assignment_id, **scope)
+    assignment_transition(
+        assignment,
+        AssignmentStatus.REJECTED,
+        reviewed_at=timezone.now(),
+        reviewed_by=by,
+        reject_reason=reason.strip(),
+    )
+    stats_add(assignment.worker_id, assignment.bundle_id, rejected=1)
+    worker_record_review(worker_id=assignment.worker_id, rejected=1)
+    bundle = assignment.bundle
+    if bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
+        if assignment.is_gold:
+            give_gold_slot_back(bundle.pk)
+        else:
+            Item.objects.filter(pk=assignment.item_id).update(
+                judgments_submitted=F("judgments_submitted") - 1,
+                slots_open=F("slots_open") + 1,
+                state=ItemState.OPEN,
+            )
+    bundle_complete_if_done(bundle_id=assignment.bundle_id)
+    _settle_after_commit(assignment.bundle_id)
+    return assignment
+
+
+@dataclass
+class ReviewSummary:
+    """What a bulk review did: the ids reviewed, and for each one refused its error."""
+
+    done: list[int]
+    errors: dict[int, dict[str, str]]
+
+
+def assignments_review(
+    *, requester: User, assignment_ids: list[int], approve: bool, reason: str = ""
+) -> ReviewSummary:
+    """Bulk review: each assignment in its own transaction, so one stale id does not undo
+    the rest; the summary says which failed and why."""
+    if not approve and not reason.strip():
+        raise DomainError("A reason is required to reject work.", code="reason_required")
+    summary = ReviewSummary(done=[], errors={})
+    for assignment_id in sorted(set(assignment_ids)):  # fixed order: no lock-order deadlocks
+        try:
+            if approve:
+                assignment_approve(assignment_id=assignment_id, by=requester, requester=requester)
+            else:
+                assignment_reject(
+                    assignment_id=assignment_id, by=requester, reason=reason, requester=requester
+                )
+        except DomainError as exc:
+            summary.errors[assignment_id] = {"code": exc.code, "detail": exc.detail}
+        else:
+            summary.done.append(assignment_id)
+    return summary
+
+
+def assignments_auto_approve(*, now: Any = None) -> int:
+    """Approve work nobody reviewed within its bundle's delay. Idempotent: each approval is a
+    conditional transition, so a concurrent manual review simply wins."""
+    now = now or timezone.now()
+    approved = 0
+    bundles = (
+        Bundle.objects.filter(assignments__status=AssignmentStatus.SUBMITTED)
+        .distinct()
+        .values_list("id", "auto_approve_after_seconds")
+    )
+    for bundle_id, delay in bundles:
+        cutoff = now - timedelta(seconds=delay)
+        due = Assignment.objects.filter(
+            bundle_id=bundle_id, status=AssignmentStatus.SUBMITTED, submitted_at__lte=cutoff
+        ).values_list("id", flat=True)
+        for assignment_id in list(due):
+            try:
+                assignment_approve(assignment_id=assignment_id, by=None, auto=True)
+            except (InvalidTransition, Conflict):
+                continue
+            approved += 1
+    return approved
+
+
+def _settle_after_commit(bundle_id: int) -> None:
+    """Settle in its own transaction once a review is committed: an approval's payment and the
+    release of escrow lock accounts in different orders, so doing both in one transaction
+    could deadlock with a concurrent bonus. A settle that fails is retried by the
+    `settle_finished_bundles_task` sweep; the review stands either way."""
+
+    def settle() -> None:
+        try:
+            escrow_settle(bundle_id=bundle_id)
+        except Exception:
+            logger.exception("escrow settle of bundle %s failed; the sweep retries it", bundle_id)
+
+    transaction.on_commit(settle)
