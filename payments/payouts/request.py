@@ -38,7 +38,8 @@ def payout_minimum() -> int:
 
 
 def _enqueue(payout_id: int) -> None:
-    from ..tasks import execute_payout_task
+    # payments' own Celery module (not the tasks app), imported late: it imports this package.
+    from payments.tasks import execute_payout_task
 
     # robust: a broker hiccup must not fail the request that committed the payout; the
     # retry job picks the payout up after ENQUEUE_GRACE.
