@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
@@ -31,13 +33,16 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractUser):
     """Email is the login; there is no username."""
 
-    username = None
+    # Removes AbstractUser's username field (Django's documented idiom; the stubs type it str).
+    username = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    # Email-keyed manager: its create_user takes no username, so it cannot subclass (and the
+    # stubs cannot see it as) django.contrib.auth's UserManager.
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
 
     def __str__(self) -> str:
         return self.email

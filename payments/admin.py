@@ -43,6 +43,15 @@ def _link(obj: Any, label: str | None = None) -> str:
     return format_html('<a href="{}">{}</a>', url, label or str(obj))
 
 
+def _admin_user(request: HttpRequest) -> User:
+    """The admin acting. `admin_view` lets only logged-in staff through, so this is a User;
+    anything else is refused rather than recorded as who moved the money."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Viewable, never editable or deletable from admin."""
 
@@ -56,10 +65,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+POSTING_FIELDS: tuple[str, ...] = ("account_link", "amount_minor", "currency")
+
+
 class PostingInline(admin.TabularInline):
     model = Posting
-    fields = ["account_link", "amount_minor", "currency"]
-    readonly_fields = fields
+    fields = readonly_fields = POSTING_FIELDS
     extra = 0
     can_delete = False
 
@@ -120,7 +131,7 @@ class LedgerAccountAdmin(ReadOnlyAdmin):
                         amount_minor=form.cleaned_data["amount_minor"],
                         currency=form.cleaned_data["currency"],
                         reference=form.cleaned_data["reference"],
-                        by=request.user,
+                        by=_admin_user(request),
                     )
                 except DomainError as exc:
                     form.add_error(None, f"{exc.code}: {exc.detail}")
@@ -261,7 +272,7 @@ class ManualPayoutBatchAdmin(ReadOnlyAdmin):
         marked = 0
         for batch in queryset:
             try:
-                marked += payouts.manual_batch_mark_paid(batch=batch, by=request.user)
+                marked += payouts.manual_batch_mark_paid(batch=batch, by=_admin_user(request))
             except DomainError as exc:
                 self.message_user(request, f"Batch {batch.pk}: {exc.detail}", messages.ERROR)
         self.message_user(request, f"Marked {marked} payout(s) paid.")

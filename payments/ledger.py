@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Literal, overload
 
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
@@ -40,6 +41,15 @@ class InsufficientFunds(DomainError):
 class IdempotencyConflict(DomainError):
     code = "idempotency_conflict"
     http_status = 409
+
+
+class LedgerInvariantError(RuntimeError):
+    """The ledger's data breaks a rule the code relies on (a worker's account with no worker).
+
+    A bug or a hand-edited row, never a user error: not a DomainError, so no view turns it into
+    a 4xx and no caller skips past it. Raised explicitly rather than by `assert`, which
+    `python -O` removes.
+    """
 
 
 def normalize_currency(currency: str) -> str:
@@ -68,6 +78,28 @@ def account_key(
     return f"{kind}:{currency}"
 
 
+@overload
+def account_get(
+    *,
+    kind: str,
+    currency: str,
+    owner_id: int | None = None,
+    bundle_id: int | None = None,
+    create: Literal[True] = True,
+) -> LedgerAccount: ...
+
+
+@overload
+def account_get(
+    *,
+    kind: str,
+    currency: str,
+    owner_id: int | None = None,
+    bundle_id: int | None = None,
+    create: bool,
+) -> LedgerAccount | None: ...
+
+
 def account_get(
     *,
     kind: str,
@@ -76,7 +108,8 @@ def account_get(
     bundle_id: int | None = None,
     create: bool = True,
 ) -> LedgerAccount | None:
-    """The account for (kind, currency, owner or bundle), created on first use.
+    """The account for (kind, currency, owner or bundle), created on first use; with
+    `create=False`, None when it does not exist yet (the overloads tell the type checker).
 
     Creation races are settled by the unique key (get_or_create retries the read inside a
     savepoint), so concurrent first uses end with one account.

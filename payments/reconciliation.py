@@ -19,13 +19,13 @@ from . import stripe_gateway as gateway
 from .models import AccountKind, EntryKind, Posting, ReconciliationReport
 
 #: ledger entry kind -> Stripe category
-LEDGER_CATEGORY = {
+LEDGER_CATEGORY: dict[str, str] = {
     EntryKind.TOPUP: "charge",
     EntryKind.PAYOUT_PAID: "transfer",
     EntryKind.TRANSFER_REVERSED: "transfer_reversal",
 }
 #: Stripe balance transaction type -> category
-STRIPE_CATEGORY = {
+STRIPE_CATEGORY: dict[str, str] = {
     "charge": "charge",
     "payment": "charge",
     "transfer": "transfer",
@@ -43,9 +43,9 @@ def reconcile(*, since: datetime, until: datetime) -> ReconciliationReport:
     )
     ledger: dict[tuple[str, str], int] = defaultdict(int)
     for row in postings.values("currency", "entry__kind").annotate(total=Sum("amount_minor")):
-        category = LEDGER_CATEGORY.get(row["entry__kind"], row["entry__kind"])
+        kind = row["entry__kind"]
         # Clearing is the mirror of Stripe's balance: money in is negative on our side.
-        ledger[(row["currency"], category)] += -int(row["total"])
+        ledger[(row["currency"], LEDGER_CATEGORY.get(kind, kind))] += -int(row["total"])
     ledger_transfers = {
         ext: -amount
         for ext, amount in postings.filter(entry__kind=EntryKind.PAYOUT_PAID).values_list(

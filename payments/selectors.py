@@ -129,8 +129,10 @@ def worker_earnings(*, worker_id: int) -> list[dict[str, object]]:
 
 def bundles_with_escrow(*, limit: int = 500) -> list[int]:
     """Bundle ids whose escrow still holds money, oldest first (for the settle sweep)."""
-    return list(
+    ids = (
         LedgerAccount.objects.filter(kind=AccountKind.BUNDLE_ESCROW, balance_minor__gt=0)
         .order_by("id")
         .values_list("bundle_id", flat=True)[:limit]
     )
+    # Escrow accounts always name their bundle (account_key refuses one without).
+    return [bundle_id for bundle_id in ids if bundle_id is not None]

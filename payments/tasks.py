@@ -23,7 +23,9 @@ def execute_payout_task(self: Any, payout_id: int) -> str:
     web request never waits through backoff."""
     payout = payouts.payout_execute(payout_id=payout_id)
     if payout.status == PayoutStatus.PENDING and not self.request.is_eager:
-        countdown = max(0, int((payout.next_attempt_at - timezone.now()).total_seconds()))
+        # A pending Stripe payout always has next_attempt_at; None would mean "now".
+        due = payout.next_attempt_at or timezone.now()
+        countdown = max(0, int((due - timezone.now()).total_seconds()))
         raise self.retry(countdown=countdown)
     return payout.status
 

@@ -9,12 +9,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
@@ -31,6 +33,17 @@ from . import serializers as s
 
 FORMAT_PARAM = OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"])
 CURRENCY_PARAM = OpenApiParameter("currency", OpenApiTypes.STR)
+
+
+def _caller(request: Request) -> User:
+    """The signed-in user. Every view here has a permission (IsRequester, IsWorker,
+    IsAdminUser) that refuses anonymous requests before the handler runs, so this only narrows
+    the type; should a view ever lose its permission, it fails closed (401), never acting for
+    an anonymous user."""
+    user = request.user
+    if not isinstance(user, User):
+        raise NotAuthenticated()
+    return user
 
 
 def _cell(text: str) -> str:
@@ -80,6 +93,8 @@ def _statement_response(
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
     paginator = view.paginator
+    if paginator is None:  # settings set DEFAULT_PAGINATION_CLASS; statements need it
+        raise ImproperlyConfigured("statements are paginated: set DEFAULT_PAGINATION_CLASS")
     page = paginator.paginate_queryset(lines, request, view=view)
     response = paginator.get_paginated_response(s.StatementLineSerializer(page, many=True).data)
     response.data = {"balances": balances, **response.data}
@@ -94,14 +109,15 @@ class BalanceView(GenericAPIView):
 
     @extend_schema(parameters=[FORMAT_PARAM, CURRENCY_PARAM])
     def get(self, request: Request) -> HttpResponse | Response:
+        user = _caller(request)
         balances = [
             {"currency": cur, "available": amount}
             for cur, amount in selectors.user_balances(
-                user_id=request.user.pk, kind=AccountKind.REQUESTER_AVAILABLE
+                user_id=user.pk, kind=AccountKind.REQUESTER_AVAILABLE
             ).items()
         ]
         lines = selectors.statement(
-            user_id=request.user.pk,
+            user_id=user.pk,
             kinds=[AccountKind.REQUESTER_AVAILABLE],
             currency=request.query_params.get("currency"),
         )
@@ -115,9 +131,10 @@ class EarningsView(BalanceView):
 
     @extend_schema(parameters=[FORMAT_PARAM, CURRENCY_PARAM])
     def get(self, request: Request) -> HttpResponse | Response:
-        balances = selectors.worker_earnings(worker_id=request.user.pk)
+        user = _caller(request)
+        balances = selectors.worker_earnings(worker_id=user.pk)
         lines = selectors.statement(
-            user_id=request.user.pk,
+            user_id=user.pk,
             kinds=[AccountKind.WORKER_AVAILABLE],
             currency=request.query_params.get("currency"),
         )
@@ -138,14 +155,14 @@ class TopUpViewSet(
     def get_queryset(self) -> QuerySet[TopUp]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return TopUp.objects.none()
-        return TopUp.objects.filter(requester=self.request.user).order_by("-created_at", "-pk")
+        return TopUp.objects.filter(requester=_caller(self.request)).order_by("-created_at", "-pk")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         topup = services.topup_create(
-            requester=request.user,
+            requester=_caller(request),
             amount_minor=data["amount_minor"],
             currency=data["currency"],
             client_token=data.get("client_token") or uuid.uuid4().hex,
@@ -167,7 +184,7 @@ class BonusViewSet(
     def get_queryset(self) -> QuerySet[Bonus]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Bonus.objects.none()
-        return Bonus.objects.filter(requester=self.request.user).order_by("-created_at", "-pk")
+        return Bonus.objects.filter(requester=_caller(self.request)).order_by("-created_at", "-pk")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)
@@ -177,7 +194,7 @@ class BonusViewSet(
         if worker is None:
             raise NotFound("No such worker.")
         bonus = services.bonus_pay(
-            requester=request.user,
+            requester=_caller(request),
             worker=worker,
             amount_minor=data["amount_minor"],
             currency=data["currency"],
@@ -200,7 +217,7 @@ class PayoutViewSet(
     def get_queryset(self) -> QuerySet[Payout]:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Payout.objects.none()
-        return Payout.objects.filter(worker=self.request.user).order_by("-created_at", "-pk")
+        return Payout.objects.filter(worker=_caller(self.request)).order_by("-created_at", "-pk")
 
     @extend_schema(request=s.PayoutRequestSerializer, responses={201: s.PayoutSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -208,11 +225,12 @@ class PayoutViewSet(
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         token = data.get("client_token")
+        worker = _caller(request)
         payout = payouts.payout_request(
-            worker=request.user,
+            worker=worker,
             currency=data["currency"],
             amount_minor=data.get("amount"),
-            request_key=f"api-{request.user.pk}-{token}" if token else None,
+            request_key=f"api-{worker.pk}-{token}" if token else None,
         )
         return Response(s.PayoutSerializer(payout).data, status=status.HTTP_201_CREATED)
 
@@ -224,7 +242,7 @@ class PayoutAccountView(APIView):
 
     @extend_schema(responses=s.PayoutAccountStatusSerializer)
     def get(self, request: Request) -> Response:
-        account = ConnectedAccount.objects.filter(worker=request.user).first()
+        account = ConnectedAccount.objects.filter(worker=_caller(request)).first()
         if account is None:
             return Response({"exists": False, "ready": False})
         return Response(
@@ -239,7 +257,7 @@ class PayoutAccountView(APIView):
 
     @extend_schema(request=None, responses={201: s.LinkSerializer})
     def post(self, request: Request) -> Response:
-        url = payouts.payout_account_onboard(worker=request.user)
+        url = payouts.payout_account_onboard(worker=_caller(request))
         return Response({"url": url}, status=status.HTTP_201_CREATED)
 
 

@@ -144,7 +144,8 @@ def test_crash_after_stripe_call_before_db_update(fake_stripe, monkeypatch):
     def die(**kwargs):
         raise SystemExit("killed between Stripe and the database")
 
-    monkeypatch.setattr(payouts, "payout_record_paid", die)
+    # payout_execute looks payout_record_paid up in its own module, payments.payouts.transfers
+    monkeypatch.setattr(payouts.transfers, "payout_record_paid", die)
     with pytest.raises(SystemExit):
         payouts.payout_execute(payout_id=payout.pk)
     monkeypatch.undo()

@@ -1,0 +1,199 @@
+"""Escrow and earning: publish reserves, approval pays, finishing releases.
+
+`tasks` calls these inside its own transactions (publish, add items, raise overlap; approve;
+finish, cancel, expire): each is one ledger entry in a savepoint, so if the caller rolls back,
+no money moved either.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from accounts.models import User
+from marketplace.errors import DomainError
+
+from ..fees import fee_for, fee_percent
+from ..ledger import InsufficientFunds, lock_accounts, normalize_currency, post_entry
+from ..models import EntryKind, JournalEntry, LedgerAccount
+from ._shared import (
+    escrow_account,
+    escrow_account_open,
+    positive_amount,
+    requester_account,
+    revenue_account,
+    worker_account,
+)
+
+
+def escrow_cost_per_judgment(*, bundle_id: int, currency: str, reward_minor: int) -> int:
+    """What one judgment of this bundle draws from escrow: reward + fee at the percent fixed
+    when its escrow was first reserved (the current setting if nothing was reserved yet)."""
+    currency = normalize_currency(currency)
+    positive_amount(reward_minor, "reward_minor")
+    escrow = escrow_account(bundle_id=bundle_id, currency=currency)
+    percent = escrow.fee_percent if escrow is not None else None
+    return reward_minor + fee_for(reward_minor, percent=percent)
+
+
+def escrow_reserve(
+    *,
+    requester: User,
+    bundle_id: int,
+    currency: str,
+    reward_minor: int,
+    judgments: int,
+    idempotency_key: str,
+) -> int:
+    """Move judgments x (reward + fee) from the requester's available balance into the bundle's
+    escrow, and return that amount.
+
+    Call it inside the publish (or add-items / raise-overlap) transaction with a key naming that
+    change, e.g. `bundle-12-publish` or `bundle-12-items-3`: a retry reserves nothing more. The
+    requester's account row is locked, so concurrent publishes cannot together spend more than
+    the balance. Not enough money raises DomainError code `insufficient_funds`, HTTP 402, with
+    `missing_minor`, `needed_minor`, `available_minor` and `currency`; nothing is reserved and
+    the caller's transaction should roll back (nothing published).
+
+    The fee percent is fixed on the escrow account at its first reservation; later
+    reservations and every approval of this bundle use it.
+    """
+    currency = normalize_currency(currency)
+    positive_amount(reward_minor, "reward_minor")
+    if isinstance(judgments, bool) or not isinstance(judgments, int) or judgments < 0:
+        raise DomainError("judgments must be a non-negative integer.", code="invalid_amount")
+    escrow = escrow_account_open(bundle_id=bundle_id, currency=currency, requester_id=requester.pk)
+    if escrow.owner_id != requester.pk:
+        raise DomainError(
+            "This bundle's escrow belongs to someone else.", code="forbidden", http_status=403
+        )
+    if escrow.fee_percent is None:
+        LedgerAccount.objects.filter(pk=escrow.pk, fee_percent__isnull=True).update(
+            fee_percent=fee_percent()
+        )
+        escrow.refresh_from_db(fields=["fee_percent"])
+    per_judgment = escrow_cost_per_judgment(
+        bundle_id=bundle_id, currency=currency, reward_minor=reward_minor
+    )
+    amount = per_judgment * judgments
+    if amount == 0:
+        return 0
+    source = requester_account(requester.pk, currency)
+    try:
+        post_entry(
+            idempotency_key=idempotency_key,
+            kind=EntryKind.ESCROW_RESERVE,
+            postings=[(source, -amount), (escrow, amount)],
+            memo=f"escrow for bundle {bundle_id}: {judgments} x ({per_judgment})",
+            created_by=requester,
+            reference_type="bundle",
+            reference_id=bundle_id,
+        )
+    except InsufficientFunds as exc:
+        raise InsufficientFunds(
+            f"Publishing needs {amount} {currency} in escrow; your balance is short by "
+            f"{exc.extra['missing_minor']} {currency}. Top up and try again.",
+            missing_minor=exc.extra["missing_minor"],
+            needed_minor=amount,
+            available_minor=amount - exc.extra["missing_minor"],
+            currency=currency,
+        ) from exc
+    return amount
+
+
+def assignment_pay(
+    *,
+    requester_id: int,
+    bundle_id: int,
+    worker_id: int,
+    currency: str,
+    reward_minor: int,
+    assignment_id: int,
+) -> None:
+    """Pay one approved assignment: escrow -> worker available (reward) and platform revenue
+    (fee at the bundle's reserved percent).
+
+    Call it inside the approval transaction. The entry key is `assignment-<id>-pay`, so however
+    often approval is retried the worker is paid once. If the escrow cannot cover it (a bug in
+    what was reserved), DomainError `escrow_insufficient` (409) rolls the approval back.
+    """
+    currency = normalize_currency(currency)
+    positive_amount(reward_minor, "reward_minor")
+    escrow = escrow_account(bundle_id=bundle_id, currency=currency)
+    if escrow is None or escrow.owner_id != requester_id:
+        raise DomainError(
+            f"Bundle {bundle_id} has no {currency} escrow for requester {requester_id}.",
+            code="escrow_insufficient",
+            http_status=409,
+        )
+    fee = fee_for(reward_minor, percent=escrow.fee_percent)
+    postings = [
+        (escrow, -(reward_minor + fee)),
+        (worker_account(worker_id, currency), reward_minor),
+    ]
+    if fee:
+        postings.append((revenue_account(currency), fee))
+    try:
+        post_entry(
+            idempotency_key=f"assignment-{assignment_id}-pay",
+            kind=EntryKind.ASSIGNMENT_PAY,
+            postings=postings,
+            memo=f"assignment {assignment_id} (bundle {bundle_id})",
+            reference_type="assignment",
+            reference_id=assignment_id,
+        )
+    except InsufficientFunds as exc:
+        raise DomainError(
+            f"Bundle {bundle_id}'s escrow cannot cover this approval.",
+            code="escrow_insufficient",
+            http_status=409,
+            missing_minor=exc.extra["missing_minor"],
+        ) from exc
+
+
+def escrow_release(
+    *,
+    requester_id: int,
+    bundle_id: int,
+    currency: str,
+    idempotency_key: str,
+    amount_minor: int | None = None,
+) -> int:
+    """Return escrow to the requester's available balance; None = everything it still holds.
+
+    Used when a bundle completes, is cancelled or expires (and when overlap is lowered). Returns
+    the amount moved (0 when escrow is empty: no entry is written then). A retry with the same
+    key returns the first amount and moves nothing more.
+    """
+    currency = normalize_currency(currency)
+    prior = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
+    if prior is not None:
+        return int(
+            prior.postings.filter(amount_minor__gt=0).values_list("amount_minor", flat=True).first()
+            or 0
+        )
+    escrow = escrow_account(bundle_id=bundle_id, currency=currency)
+    if escrow is None:
+        return 0
+    if escrow.owner_id != requester_id:
+        raise DomainError(
+            "This bundle's escrow belongs to someone else.", code="forbidden", http_status=403
+        )
+    available = requester_account(requester_id, currency)
+    with transaction.atomic():
+        if amount_minor is None:
+            # Lock first so an approval committing meanwhile cannot make the amount stale.
+            locked = lock_accounts([escrow, available])
+            amount = int(locked[escrow.pk].balance_minor or 0)
+        else:
+            amount = positive_amount(amount_minor)
+        if amount == 0:
+            return 0
+        post_entry(
+            idempotency_key=idempotency_key,
+            kind=EntryKind.ESCROW_RELEASE,
+            postings=[(escrow, -amount), (available, amount)],
+            memo=f"escrow of bundle {bundle_id} returned",
+            reference_type="bundle",
+            reference_id=bundle_id,
+        )
+    return amount

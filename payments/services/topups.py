@@ -1,0 +1,148 @@
+"""Top-ups by Stripe Checkout: start a session, credit it on the verified webhook, once.
+
+The gateway is called through `payments.stripe_gateway` (the package), so a test that replaces
+one of its names there is seen here too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import User
+from marketplace.errors import Conflict, DomainError
+
+from .. import stripe_gateway as gateway
+from ..ledger import account_get, normalize_currency, post_entry
+from ..models import AccountKind, EntryKind, TopUp, TopUpStatus
+from ._shared import positive_amount, requester_account
+
+
+def topup_create(*, requester: User, amount_minor: int, currency: str, client_token: str) -> TopUp:
+    """Start a Stripe Checkout top-up and return it with its `checkout_url`.
+
+    Nothing is credited here; the verified `checkout.session.completed` webhook credits it.
+    The TopUp row is committed before Stripe is called, and the Checkout call carries
+    `topup-<id>-checkout` as its idempotency key, so retrying a request (same client_token)
+    returns the same session instead of opening a second one.
+    """
+    currency = normalize_currency(currency)
+    positive_amount(amount_minor)
+    if not client_token or len(client_token) > 100:
+        raise DomainError(
+            "client_token is required (at most 100 characters).", code="invalid_client_token"
+        )
+    if not gateway.is_configured():
+        raise DomainError(
+            "Card top-ups are not available here; ask an admin to credit your balance.",
+            code="stripe_not_configured",
+            http_status=503,
+        )
+    minimum = int(getattr(settings, "TOPUP_MINIMUM_MINOR", 100))
+    if amount_minor < minimum:
+        raise DomainError(
+            f"The smallest top-up is {minimum}.", code="amount_too_small", minimum_minor=minimum
+        )
+    try:
+        with transaction.atomic():
+            topup, _ = TopUp.objects.get_or_create(
+                requester=requester,
+                client_token=client_token,
+                defaults={"amount_minor": amount_minor, "currency": currency},
+            )
+    except IntegrityError:
+        topup = TopUp.objects.get(requester=requester, client_token=client_token)
+    if (topup.amount_minor, topup.currency) != (amount_minor, currency):
+        raise Conflict(
+            "client_token was already used for a different top-up.", code="idempotency_conflict"
+        )
+    if topup.checkout_url or topup.status != TopUpStatus.PENDING:
+        return topup
+    site = settings.SITE_URL.rstrip("/")
+    try:
+        session = gateway.create_checkout_session(
+            amount_minor=amount_minor,
+            currency=currency,
+            topup_id=topup.pk,
+            requester_email=requester.email,
+            success_url=f"{site}/?topup={topup.pk}&status=success",
+            cancel_url=f"{site}/?topup={topup.pk}&status=cancelled",
+            idempotency_key=f"topup-{topup.pk}-checkout",
+        )
+    except gateway.GatewayTransientError as exc:
+        raise DomainError(
+            "Stripe is not answering; try again.", code="stripe_unavailable", http_status=503
+        ) from exc
+    except gateway.GatewayPermanentError as exc:
+        raise DomainError(
+            f"Stripe refused the top-up: {exc}", code="stripe_error", http_status=502
+        ) from exc
+    TopUp.objects.filter(pk=topup.pk).update(
+        checkout_session_id=session.id, checkout_url=session.url
+    )
+    topup.refresh_from_db()
+    return topup
+
+
+def topup_complete(*, session: dict[str, Any]) -> TopUp | None:
+    """Credit the top-up a paid Checkout Session names (from the verified webhook), once.
+
+    The ledger key `topup-<id>-credit` makes a duplicate, replayed or concurrent delivery a
+    no-op. The amount credited is the one Stripe reports as paid; it must match the top-up.
+    An `expired` top-up whose payment still completed is credited: the card was charged.
+    """
+    if session.get("payment_status") != "paid":
+        return None
+    ref = str(session.get("client_reference_id") or session.get("metadata", {}).get("topup_id"))
+    topup = TopUp.objects.filter(pk=int(ref)).first() if ref.isdigit() else None
+    if topup is None:
+        topup = TopUp.objects.filter(checkout_session_id=session.get("id") or "-").first()
+    if topup is None:
+        raise DomainError(
+            f"No top-up for Checkout Session {session.get('id')}.", code="unknown_topup"
+        )
+    amount, currency = int(session["amount_total"]), normalize_currency(session["currency"])
+    if (amount, currency) != (topup.amount_minor, topup.currency):
+        raise DomainError(
+            f"Checkout Session {session.get('id')} paid {amount} {currency}, top-up {topup.pk} "
+            f"asked for {topup.amount_minor} {topup.currency}.",
+            code="topup_mismatch",
+        )
+    clearing = account_get(kind=AccountKind.STRIPE_CLEARING, currency=currency)
+    with transaction.atomic():
+        topup = TopUp.objects.select_for_update().get(pk=topup.pk)
+        entry = post_entry(
+            idempotency_key=f"topup-{topup.pk}-credit",
+            kind=EntryKind.TOPUP,
+            postings=[
+                (clearing, -amount),
+                (requester_account(topup.requester_id, currency), amount),
+            ],
+            memo=f"Stripe Checkout top-up {topup.pk}",
+            reference_type="topup",
+            reference_id=topup.pk,
+            external_id=str(session.get("id") or ""),
+        )
+        if topup.status != TopUpStatus.SUCCEEDED:
+            TopUp.objects.filter(pk=topup.pk).update(
+                status=TopUpStatus.SUCCEEDED,
+                entry=entry,
+                completed_at=timezone.now(),
+                checkout_session_id=topup.checkout_session_id or str(session.get("id") or ""),
+            )
+    topup.refresh_from_db()
+    return topup
+
+
+def topup_expire(*, session: dict[str, Any]) -> TopUp | None:
+    """Mark a pending top-up expired (`checkout.session.expired`); a succeeded one stays."""
+    ref = str(session.get("client_reference_id") or "")
+    if not ref.isdigit():
+        return None
+    TopUp.objects.filter(pk=int(ref), status=TopUpStatus.PENDING).update(
+        status=TopUpStatus.EXPIRED, completed_at=timezone.now()
+    )
+    return TopUp.objects.filter(pk=int(ref)).first()
