@@ -11,6 +11,7 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any, BinaryIO
 
 from django.db import transaction
@@ -24,18 +25,7 @@ from marketplace.errors import Conflict, DomainError, Forbidden, InvalidTransiti
 from payments import selectors as payment_selectors
 from payments import services as payments
 
-from .claiming import (  # noqa: F401 - the hot path is part of this public write API
-    NoTasksAvailable,
-    SubmittedAndNext,
-    WorkerStanding,
-    assignment_claim,
-    assignment_return,
-    assignment_submit,
-    assignment_submit_and_claim_next,
-    assignments_expire,
-    claim_statement,
-    worker_standing,
-)
+from . import work
 from .models import (
     Assignment,
     AssignmentStatus,
@@ -46,6 +36,7 @@ from .models import (
     ItemState,
     WorkerBundleStats,
 )
+from .quality import services as quality
 from .schema import question_validate
 from .states import (
     ASSIGNMENT_TRANSITIONS,  # noqa: F401
@@ -389,7 +380,64 @@ def bundle_add_items(
 
 
 # ---------------------------------------------------------------------------------------------
-# Claiming
+# Submitting (claiming, returning and expiry are tasks.work's, called directly)
+
+
+def assignment_submit(
+    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle | None = None
+) -> Assignment:
+    """Record the worker's answer (`tasks.work.submission_record`: validated, gold scored,
+    item and stats counted, all or nothing) and schedule the quality engine's follow-up,
+    which may block the worker or complete the item early, for when it has committed: the
+    follow-up reads what the submission wrote and must never undo it. Outside a transaction
+    that is at once, before this returns. Pass the bundle when at hand: on PostgreSQL a
+    submission is then one statement."""
+    submission = work.submission_record(
+        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+    )
+    _quality_follow_up_on_commit(submission.follow_up)
+    return submission.assignment
+
+
+def assignment_submit_and_claim_next(
+    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle
+) -> work.SubmittedAndNext:
+    """Record the answer and hand the worker their next task in the bundle: the loop of a
+    worker labelling one item after another (the task page, `?next=1` on the API's submit).
+    Exactly `assignment_submit` then `tasks.work.assignment_claim`, so outside a transaction
+    the next claim sees what the quality follow-up decided (a block, a completed item). On
+    PostgreSQL, when nothing about this submission needs the quality engine, both are one
+    statement.
+
+    The answer is refused (and nothing claimed) as `assignment_submit` refuses it; not getting
+    a next task is not an error here but `no_next`."""
+    step = work.submission_record_and_claim(
+        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+    )
+    if step is not None:
+        return step
+    submitted = assignment_submit(
+        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+    )
+    return work.claim_next(submitted=submitted, bundle=bundle, worker=worker)
+
+
+def submission_follow_up(*, follow_up: work.FollowUp) -> None:
+    """The quality engine's follow-up of one committed submission, now. `assignment_submit`
+    runs it on commit; a caller that simulates many requests in one transaction (the demo
+    crowd) runs it itself where each request would have committed."""
+    quality.submission_recorded(
+        assignment_id=follow_up.assignment_id,
+        bundle_id=follow_up.bundle_id,
+        worker_id=follow_up.worker_id,
+        item_id=follow_up.item_id,
+        is_gold=follow_up.is_gold,
+    )
+
+
+def _quality_follow_up_on_commit(follow_up: work.FollowUp | None) -> None:
+    if follow_up is not None:
+        transaction.on_commit(partial(submission_follow_up, follow_up=follow_up))
 
 
 # ---------------------------------------------------------------------------------------------

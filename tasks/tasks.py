@@ -2,12 +2,12 @@
 
 from celery import shared_task
 
-from . import services
+from . import services, work
 
 
 @shared_task(name="tasks.tasks.expire_claims_task")
 def expire_claims_task() -> int:
-    return services.assignments_expire()
+    return work.assignments_expire()
 
 
 @shared_task(name="tasks.tasks.auto_approve_task")
