@@ -386,31 +386,25 @@ def bundle_add_items(
 def assignment_submit(
     *, assignment_id: int, worker: User, answer: Any, bundle: Bundle | None = None
 ) -> Assignment:
-    """Record the worker's answer (`tasks.work.submission_record`: validated, gold scored,
-    item and stats counted, all or nothing) and schedule the quality engine's follow-up,
-    which may block the worker or complete the item early, for when it has committed: the
-    follow-up reads what the submission wrote and must never undo it. Outside a transaction
-    that is at once, before this returns. Pass the bundle when at hand: on PostgreSQL a
-    submission is then one statement."""
+    """Record the answer (`tasks.work.submission_record`: validated, gold scored, item and
+    stats counted, all or nothing), then the quality follow-up (a block, an item completed
+    early) once that has committed, since it reads what the submission wrote: outside a
+    transaction, before this returns. With the bundle at hand PostgreSQL needs one statement."""
     submission = work.submission_record(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
-    _quality_follow_up_on_commit(submission.follow_up)
+    if submission.follow_up is not None:
+        transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
     return submission.assignment
 
 
 def assignment_submit_and_claim_next(
     *, assignment_id: int, worker: User, answer: Any, bundle: Bundle
 ) -> work.SubmittedAndNext:
-    """Record the answer and hand the worker their next task in the bundle: the loop of a
-    worker labelling one item after another (the task page, `?next=1` on the API's submit).
-    Exactly `assignment_submit` then `tasks.work.assignment_claim`, so outside a transaction
-    the next claim sees what the quality follow-up decided (a block, a completed item). On
-    PostgreSQL, when nothing about this submission needs the quality engine, both are one
-    statement.
-
-    The answer is refused (and nothing claimed) as `assignment_submit` refuses it; not getting
-    a next task is not an error here but `no_next`."""
+    """A worker's loop step (the task page, the API's `submit/?next=1`): exactly
+    `assignment_submit` then `tasks.work.assignment_claim`, so (outside a transaction) the next
+    claim sees what the follow-up decided; one statement on PostgreSQL when no follow-up is
+    due. A refused answer claims nothing; no next task is not an error but `no_next`."""
     step = work.submission_record_and_claim(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
@@ -423,21 +417,12 @@ def assignment_submit_and_claim_next(
 
 
 def submission_follow_up(*, follow_up: work.FollowUp) -> None:
-    """The quality engine's follow-up of one committed submission, now. `assignment_submit`
-    runs it on commit; a caller that simulates many requests in one transaction (the demo
-    crowd) runs it itself where each request would have committed."""
+    """The quality follow-up of one committed submission, now (the demo crowd, all in one
+    transaction, runs it where each request would have committed)."""
     quality.submission_recorded(
-        assignment_id=follow_up.assignment_id,
-        bundle_id=follow_up.bundle_id,
-        worker_id=follow_up.worker_id,
-        item_id=follow_up.item_id,
-        is_gold=follow_up.is_gold,
-    )
-
-
-def _quality_follow_up_on_commit(follow_up: work.FollowUp | None) -> None:
-    if follow_up is not None:
-        transaction.on_commit(partial(submission_follow_up, follow_up=follow_up))
+        assignment_id=follow_up.assignment_id, bundle_id=follow_up.bundle_id,
+        worker_id=follow_up.worker_id, item_id=follow_up.item_id, is_gold=follow_up.is_gold,
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
