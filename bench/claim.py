@@ -84,7 +84,7 @@ def service_worker(bundle_id: int, worker_id: int, limit: int) -> list[float]:
 
     from accounts.models import User
     from marketplace.errors import DomainError
-    from tasks import services
+    from tasks import services, work
     from tasks.models import Bundle
 
     worker = User.objects.select_related("worker_profile").get(pk=worker_id)
@@ -92,7 +92,7 @@ def service_worker(bundle_id: int, worker_id: int, limit: int) -> list[float]:
     done = []
     while _COUNTER.value < limit:
         try:
-            assignment = services.assignment_claim(bundle=bundle, worker=worker)
+            assignment = work.assignment_claim(bundle=bundle, worker=worker)
         except DomainError:
             break
         services.assignment_submit(
@@ -110,14 +110,14 @@ def loop_worker(bundle_id: int, worker_id: int, limit: int) -> list[float]:
 
     from accounts.models import User
     from marketplace.errors import DomainError
-    from tasks import services
+    from tasks import services, work
     from tasks.models import Bundle
 
     worker = User.objects.select_related("worker_profile").get(pk=worker_id)
     bundle = Bundle.objects.get(pk=bundle_id)
     done = []
     try:
-        task = services.assignment_claim(bundle=bundle, worker=worker)
+        task = work.assignment_claim(bundle=bundle, worker=worker)
     except DomainError:
         task = None
     while task is not None:
@@ -129,7 +129,7 @@ def loop_worker(bundle_id: int, worker_id: int, limit: int) -> list[float]:
             _COUNTER.value += 1
         task = step.next if _COUNTER.value < limit else None
     if task is not None:
-        services.assignment_return(assignment_id=task.pk, worker=worker)
+        work.assignment_return(assignment_id=task.pk, worker=worker)
     return done
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from functools import partial
 from typing import Any, BinaryIO
 
 from django.db import transaction
@@ -20,21 +21,17 @@ from accounts.qualifications import requirements_parse
 from marketplace.errors import DomainError, Forbidden, InvalidTransition, NotFound
 from payments import services as payments
 
-from .claiming import (  # noqa: F401 - the hot path is part of this public write API
-    NoTasksAvailable,
-    SubmittedAndNext,
-    WorkerStanding,
-    assignment_claim,
-    assignment_return,
-    assignment_submit,
-    assignment_submit_and_claim_next,
-    assignments_expire,
-    claim_statement,
-    worker_standing,
-)
+from . import work
 from .escrow import escrow_settle
 from .lifecycle import aggregate_after_commit, bundle_transition, lock_bundle
-from .models import Assignment, AssignmentStatus, Bundle, BundleEvent, BundleStatus
+from .models import (
+    Assignment,
+    AssignmentStatus,
+    Bundle,
+    BundleEvent,
+    BundleStatus,
+)
+from .quality import services as quality
 from .schema import question_validate
 from .states import (
     ASSIGNMENT_TRANSITIONS,  # noqa: F401
@@ -271,7 +268,49 @@ def bundle_add_items(
 
 
 # ---------------------------------------------------------------------------------------------
-# Claiming
+# Submitting (claiming, returning and expiry are tasks.work's, called directly)
+
+
+def assignment_submit(
+    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle | None = None
+) -> Assignment:
+    """Record the answer (`tasks.work.submission_record`: validated, gold scored, item and
+    stats counted, all or nothing), then the quality follow-up (a block, an item completed
+    early) once that has committed, since it reads what the submission wrote: outside a
+    transaction, before this returns. With the bundle at hand PostgreSQL needs one statement."""
+    submission = work.submission_record(
+        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+    )
+    if submission.follow_up is not None:
+        transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
+    return submission.assignment
+
+
+def assignment_submit_and_claim_next(
+    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle
+) -> work.SubmittedAndNext:
+    """A worker's loop step (the task page, the API's `submit/?next=1`): exactly
+    `assignment_submit` then `tasks.work.assignment_claim`, so (outside a transaction) the next
+    claim sees what the follow-up decided; one statement on PostgreSQL when no follow-up is
+    due. A refused answer claims nothing; no next task is not an error but `no_next`."""
+    step = work.submission_record_and_claim(
+        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+    )
+    if step is not None:
+        return step
+    submitted = assignment_submit(
+        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+    )
+    return work.claim_next(submitted=submitted, bundle=bundle, worker=worker)
+
+
+def submission_follow_up(*, follow_up: work.FollowUp) -> None:
+    """The quality follow-up of one committed submission, now (the demo crowd, all in one
+    transaction, runs it where each request would have committed)."""
+    quality.submission_recorded(
+        assignment_id=follow_up.assignment_id, bundle_id=follow_up.bundle_id,
+        worker_id=follow_up.worker_id, item_id=follow_up.item_id, is_gold=follow_up.is_gold,
+    )  # fmt: skip
 
 
 def bundles_expire_due(*, now: Any = None) -> int:

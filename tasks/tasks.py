@@ -2,13 +2,13 @@
 
 from celery import shared_task
 
-from . import escrow, review, services
+from . import escrow, review, services, work
 from .quality.rules import BundleMethod
 
 
 @shared_task(name="tasks.tasks.expire_claims_task")
 def expire_claims_task() -> int:
-    return services.assignments_expire()
+    return work.assignments_expire()
 
 
 @shared_task(name="tasks.tasks.auto_approve_task")

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import reverse
 
 from accounts.models import WorkerProfile
-from tasks import services
+from tasks import services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle
 from tests.factories import BundleFactory, ItemFactory, UserFactory, WorkerFactory, publish
 
@@ -26,7 +26,7 @@ def some_work():
     ItemFactory(bundle=bundle, gold="pos")
     bundle = publish(bundle)
     worker = WorkerFactory()
-    claimed = services.assignment_claim(bundle=bundle, worker=worker)
+    claimed = work.assignment_claim(bundle=bundle, worker=worker)
     services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer="pos")
     return bundle, worker, claimed
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tasks import services
+from tasks import work
 from tasks.models import Assignment, AssignmentStatus
 from tests.factories import BundleFactory, ItemFactory, WorkerFactory, publish
 
@@ -27,7 +27,7 @@ def test_a_task_goes_through_the_broker_to_a_worker():
     bundle = BundleFactory()
     ItemFactory(bundle=bundle)
     bundle = publish(bundle)
-    held = services.assignment_claim(bundle=bundle, worker=WorkerFactory())
+    held = work.assignment_claim(bundle=bundle, worker=WorkerFactory())
     Assignment.objects.filter(pk=held.pk).update(deadline=timezone.now() - timedelta(seconds=1))
 
     app.conf.task_always_eager = False

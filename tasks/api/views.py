@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
-from tasks import exports, review, selectors, services
+from tasks import exports, review, selectors, services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle, Item
 from tasks.quality import blocking
 
@@ -282,7 +282,7 @@ class WorkBundleViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def claim(self, request, pk=None):
         bundle = services.bundle_for_claim(bundle_id=_int(pk), worker=request.user)
-        assignment = services.assignment_claim(bundle=bundle, worker=request.user)
+        assignment = work.assignment_claim(bundle=bundle, worker=request.user)
         return Response(s.WorkAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
 
@@ -340,7 +340,7 @@ class WorkAssignmentViewSet(
     @action(detail=True, methods=["post"], url_path="return")
     def give_back(self, request, pk=None):
         assignment = self.get_object()
-        assignment = services.assignment_return(assignment_id=assignment.pk, worker=request.user)
+        assignment = work.assignment_return(assignment_id=assignment.pk, worker=request.user)
         return Response(s.WorkAssignmentSerializer(assignment).data)
 
 

@@ -22,7 +22,7 @@ def _session_cookie(site, user) -> dict[str, str]:
 
 
 def test_bundle_page_shows_charts_and_blocks_a_worker(open_context, site, screenshot):
-    from tasks import services
+    from tasks import services, work
     from tasks.models import ItemResult, WorkerBundleStats
     from tasks.selectors import worker_public_id
     from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
@@ -41,7 +41,7 @@ def test_bundle_page_shows_charts_and_blocks_a_worker(open_context, site, screen
         WorkerBundleStats.objects.create(
             worker=bad, bundle=bundle, submitted=15, gold_seen=10, gold_correct=3
         )
-        claimed = services.assignment_claim(bundle=bundle, worker=bad)
+        claimed = work.assignment_claim(bundle=bundle, worker=bad)
         services.assignment_submit(assignment_id=claimed.pk, worker=bad, answer="neg")
         bad_id = worker_public_id(requester.pk, bad.pk)
         cookie = _session_cookie(site, requester)

@@ -20,7 +20,7 @@ def _session_cookie(site, user) -> dict[str, str]:
 
 
 def test_review_queue_approves_two_answers_with_keys_only(open_context, site, screenshot):
-    from tasks import services
+    from tasks import services, work
     from tasks.models import Assignment
     from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
 
@@ -33,7 +33,7 @@ def test_review_queue_approves_two_answers_with_keys_only(open_context, site, sc
         ids = []
         for _ in range(3):
             worker = WorkerFactory()
-            claimed = services.assignment_claim(bundle=bundle, worker=worker)
+            claimed = work.assignment_claim(bundle=bundle, worker=worker)
             services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer="pos")
             ids.append(claimed.pk)
         cookie = _session_cookie(site, requester)

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from tasks import services
+from tasks import work as tasks_work
 from tasks.models import Bundle, BundleStatus
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
@@ -20,7 +21,7 @@ def world():
     ItemFactory(bundle=bundle, gold="neg", payload={"text": "gold item"})
     bundle = publish(bundle)
     alice, bob = WorkerFactory(), WorkerFactory()
-    work = services.assignment_claim(bundle=bundle, worker=alice)
+    work = tasks_work.assignment_claim(bundle=bundle, worker=alice)
     services.assignment_submit(assignment_id=work.pk, worker=alice, answer="pos")
     return {"owner": owner, "bundle": bundle, "item": item, "alice": alice, "bob": bob,
             "work": work, "stranger": RequesterFactory()}  # fmt: skip

@@ -8,9 +8,11 @@ from django.utils import timezone
 from accounts.models import WorkerStatus
 from accounts.services import worker_set_status
 from marketplace.errors import DomainError
-from tasks import claiming, services
+from tasks import services, work
 from tasks.models import Assignment, AssignmentStatus, Item, ItemState, WorkerBundleStats
 from tasks.quality import blocking
+from tasks.work import claim as claiming
+from tasks.work import sql as work_sql
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, WorkerFactory, publish
 
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def claim(bundle, worker):
-    return services.assignment_claim(bundle=bundle, worker=worker)
+    return work.assignment_claim(bundle=bundle, worker=worker)
 
 
 def test_claim_takes_a_slot_and_sets_the_deadline(live_bundle, workers):
@@ -74,7 +76,7 @@ def test_return_puts_the_slot_back_for_someone_else(requester):
     held = claim(bundle, a)
     with pytest.raises(DomainError):
         claim(bundle, b)
-    services.assignment_return(assignment_id=held.pk, worker=a)
+    work.assignment_return(assignment_id=held.pk, worker=a)
     item.refresh_from_db()
     assert (item.slots_open, item.state) == (1, ItemState.OPEN)
     assert claim(bundle, b).item_id == item.pk
@@ -89,8 +91,8 @@ def test_expiry_frees_slots_and_keeps_history(requester):
     bundle = publish(bundle)
     worker = WorkerFactory()
     held = claim(bundle, worker)
-    assert services.assignments_expire(now=timezone.now()) == 0
-    assert services.assignments_expire(now=held.deadline + timedelta(seconds=1)) == 1
+    assert work.assignments_expire(now=timezone.now()) == 0
+    assert work.assignments_expire(now=held.deadline + timedelta(seconds=1)) == 1
     held.refresh_from_db()
     item.refresh_from_db()
     assert held.status == AssignmentStatus.EXPIRED  # kept, not deleted
@@ -315,13 +317,13 @@ def test_submit_and_claim_next_walks_a_bundle_one_call_per_task(
     live_bundle, workers, monkeypatch, is_postgres
 ):
     statements = []
-    real_fetch = claiming.fetch_prepared
+    real_fetch = work_sql.fetch_prepared
 
     def fetch(name, sql, params):
         statements.append(name)
         return real_fetch(name, sql, params)
 
-    monkeypatch.setattr(claiming, "fetch_prepared", fetch)
+    monkeypatch.setattr(work_sql, "fetch_prepared", fetch)
     worker = workers[0]
     task = claim(live_bundle, worker)
     seen = []

@@ -8,6 +8,7 @@ from django.db import connection, connections
 
 from marketplace.errors import DomainError
 from tasks import services
+from tasks import work as tasks_work
 from tasks.models import Assignment, BundleStatus, Item, ItemState
 from tests.factories import BundleFactory, RequesterFactory, WorkerFactory, publish
 
@@ -29,7 +30,7 @@ def test_32_threads_claim_a_bundle_empty_with_exact_overlap():
             start.wait()
             if worker.pk % 3 == 0:  # a third answer and take the next task in one call
                 try:
-                    task = services.assignment_claim(bundle=bundle, worker=worker)
+                    task = tasks_work.assignment_claim(bundle=bundle, worker=worker)
                 except DomainError as exc:
                     assert exc.code == "no_tasks_available", exc.code
                     return
@@ -42,7 +43,7 @@ def test_32_threads_claim_a_bundle_empty_with_exact_overlap():
                 return
             while True:
                 try:
-                    assignment = services.assignment_claim(bundle=bundle, worker=worker)
+                    assignment = tasks_work.assignment_claim(bundle=bundle, worker=worker)
                 except DomainError as exc:
                     assert exc.code == "no_tasks_available", exc.code
                     return
@@ -85,7 +86,7 @@ def test_one_worker_claiming_from_8_threads_at_once_holds_one_claim():
     def claim():
         try:
             start.wait()
-            got.append(services.assignment_claim(bundle=bundle, worker=worker).pk)
+            got.append(tasks_work.assignment_claim(bundle=bundle, worker=worker).pk)
         except BaseException as exc:  # noqa: BLE001 - reported by the main thread
             errors.append(exc)
         finally:
@@ -118,7 +119,7 @@ def test_claim_uses_the_partial_open_item_index_in_a_large_bundle():
         cursor.execute("ANALYZE tasks_item")
         cursor.execute("ANALYZE tasks_assignment")
     worker = WorkerFactory()
-    sql, params = services.claim_statement(bundle, worker)
+    sql, params = tasks_work.claim_statement(bundle, worker)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())

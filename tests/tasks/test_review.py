@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from marketplace.errors import DomainError
 from tasks import review, services
+from tasks import work as tasks_work
 from tasks.models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState
 from tasks.tasks import auto_approve_task, expire_claims_task
 from tests.conftest import client_for
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def submitted(bundle, worker, answer="pos"):
-    assignment = services.assignment_claim(bundle=bundle, worker=worker)
+    assignment = tasks_work.assignment_claim(bundle=bundle, worker=worker)
     return services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer=answer)
 
 
@@ -45,7 +46,7 @@ def test_reject_needs_a_reason_the_worker_then_sees_and_requeues_the_item(single
     item = Item.objects.get(pk=work.item_id)
     assert (item.state, item.slots_open, item.judgments_submitted) == (ItemState.OPEN, 1, 0)
     # someone else can now give the missing judgment
-    assert services.assignment_claim(bundle=single, worker=workers[1]).item_id in {
+    assert tasks_work.assignment_claim(bundle=single, worker=workers[1]).item_id in {
         work.item_id,
         *single.items.values_list("id", flat=True),
     }
@@ -109,7 +110,7 @@ def test_auto_approval_after_the_delay_only(single, workers):
 
 
 def test_expire_claims_task_and_command(single, workers):
-    held = services.assignment_claim(bundle=single, worker=workers[0])
+    held = tasks_work.assignment_claim(bundle=single, worker=workers[0])
     Assignment.objects.filter(pk=held.pk).update(deadline=timezone.now() - timedelta(seconds=5))
     assert expire_claims_task.delay().get() == 1
     assert Assignment.objects.get(pk=held.pk).status == AssignmentStatus.EXPIRED

@@ -5,7 +5,7 @@ import itertools
 import pytest
 
 from marketplace.errors import DomainError
-from tasks import review, services
+from tasks import review, services, work
 from tasks.models import Assignment, AssignmentStatus, BundleStatus
 from tasks.states import ASSIGNMENT_TRANSITIONS, BUNDLE_TRANSITIONS
 from tests.factories import BundleFactory, ItemFactory, WorkerFactory, fund, publish
@@ -63,7 +63,7 @@ def _act(action, assignment, worker, requester):
     if action == "submit":
         return services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer="pos")
     if action == "return":
-        return services.assignment_return(assignment_id=assignment.pk, worker=worker)
+        return work.assignment_return(assignment_id=assignment.pk, worker=worker)
     if action == "approve":
         return review.assignment_approve(assignment_id=assignment.pk, by=requester)
     return review.assignment_reject(assignment_id=assignment.pk, by=requester, reason="wrong")
@@ -77,7 +77,7 @@ def test_assignment_transitions_follow_the_map(source, action):
     ItemFactory(bundle=bundle)
     bundle = publish(bundle)
     worker = WorkerFactory()
-    assignment = services.assignment_claim(bundle=bundle, worker=worker)
+    assignment = work.assignment_claim(bundle=bundle, worker=worker)
     if source in (AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED, AssignmentStatus.REJECTED):
         services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer="pos")
     Assignment.objects.filter(pk=assignment.pk).update(status=source)

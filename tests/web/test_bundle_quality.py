@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tasks import services
+from tasks import services, work
 from tasks.models import Assignment, AssignmentStatus, ItemResult, WorkerBundleStats
 from tasks.selectors import worker_public_id
 from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
@@ -31,9 +31,9 @@ def worked(requester):
     WorkerBundleStats.objects.create(
         worker=bad, bundle=bundle, submitted=11, gold_seen=10, gold_correct=2
     )
-    claimed = services.assignment_claim(bundle=bundle, worker=bad)
+    claimed = work.assignment_claim(bundle=bundle, worker=bad)
     services.assignment_submit(assignment_id=claimed.pk, worker=bad, answer="pos")
-    services.assignment_claim(bundle=bundle, worker=bad)  # a live claim
+    work.assignment_claim(bundle=bundle, worker=bad)  # a live claim
     return bundle, good, bad
 
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tasks import review, services
+from tasks import review, services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
 from tests.factories import (
@@ -118,7 +118,7 @@ def test_find_work_lists_the_bundle_with_reward_and_tasks_left(client, bundle):
 
 def test_find_work_estimates_hourly_pay_from_the_median_time(client, bundle):
     worker = WorkerFactory()
-    assignment = services.assignment_claim(bundle=bundle, worker=worker)
+    assignment = work.assignment_claim(bundle=bundle, worker=worker)
     services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer="pos")
     Assignment.objects.filter(pk=assignment.pk).update(seconds_spent=18.0)
     html = login(client, WorkerFactory()).get("/work/").content.decode()
@@ -215,7 +215,7 @@ def test_an_unqualified_worker_sees_what_is_required(client, requester):
 
 
 def test_gold_feedback_says_correct_or_incorrect_but_never_the_gold(client, requester, monkeypatch):
-    monkeypatch.setattr("tasks.claiming.random.random", lambda: 0.0)  # gold first
+    monkeypatch.setattr("tasks.work.claim.random.random", lambda: 0.0)  # gold first
     secret = "zebra-gold-secret"
     bundle = BundleFactory(
         requester=requester,
@@ -248,7 +248,7 @@ def test_earnings_show_balance_and_reject_reasons(client, bundle):
     worker = WorkerFactory()
     done = []
     for answer in ("pos", "neg"):
-        claimed = services.assignment_claim(bundle=bundle, worker=worker)
+        claimed = work.assignment_claim(bundle=bundle, worker=worker)
         services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer=answer)
         done.append(claimed.pk)
     review.assignment_approve(assignment_id=done[0], by=bundle.requester)
@@ -349,7 +349,7 @@ def test_review_queue_approves_and_requires_a_reason_to_reject(client, bundle):
     workers = [WorkerFactory(), WorkerFactory()]
     ids = []
     for worker in workers:
-        claimed = services.assignment_claim(bundle=bundle, worker=worker)
+        claimed = work.assignment_claim(bundle=bundle, worker=worker)
         services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer="pos")
         ids.append(claimed.pk)
     client = login(client, bundle.requester)

@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import Qualification, WorkerQualification, WorkerStatus
 from payments.models import ConnectedAccount
-from tasks import review, services
+from tasks import review, services, work
 from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +21,7 @@ def _bundle(requester, items: int = 3):
 
 
 def _answer(bundle, worker):
-    claimed = services.assignment_claim(bundle=bundle, worker=worker)
+    claimed = work.assignment_claim(bundle=bundle, worker=worker)
     services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer="pos")
     return claimed.pk
 

@@ -13,7 +13,7 @@ from accounts.models import WorkerQualification
 from marketplace.errors import DomainError, Forbidden
 from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
-from tasks import selectors, services
+from tasks import selectors, services, work
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.schema import InvalidAnswer
 
@@ -72,8 +72,8 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
 def _claim_next(bundle: Bundle, worker: Any) -> dict[str, Any]:
     """Claim the worker's next task here; the panel state says what happened."""
     try:
-        assignment = services.assignment_claim(bundle=bundle, worker=worker)
-    except (services.NoTasksAvailable, Forbidden) as exc:
+        assignment = work.assignment_claim(bundle=bundle, worker=worker)
+    except (work.NoTasksAvailable, Forbidden) as exc:
         return _no_task_panel(exc)
     return {"state": "task", "assignment": assignment}
 
@@ -101,7 +101,7 @@ def work_bundle(request: HttpRequest, bundle_id: int) -> HttpResponse:
         bundle = services.bundle_for_claim(bundle_id=bundle_id, worker=request.user)
     except DomainError:
         return render(request, "web/work/unavailable.html", status=404)
-    standing = services.worker_standing(worker=request.user, bundle=bundle)
+    standing = work.worker_standing(worker=request.user, bundle=bundle)
     panel: dict[str, Any]
     if not standing.allowed:
         panel = {"state": "blocked", "code": standing.code, "reason": standing.reason}
@@ -182,7 +182,7 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
 def work_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = get_object_or_404(selectors.assignments_of_worker(request.user), pk=assignment_id)
     try:
-        services.assignment_return(assignment_id=assignment.pk, worker=request.user)
+        work.assignment_return(assignment_id=assignment.pk, worker=request.user)
     except DomainError as exc:
         return _after_answer(request, assignment.bundle, {"kind": "warn", "text": exc.detail})
     return _after_answer(request, assignment.bundle, {"kind": "ok", "text": "Task skipped."})

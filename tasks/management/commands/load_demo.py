@@ -14,7 +14,7 @@ from accounts.models import User
 from accounts.services import user_create
 from marketplace.errors import DomainError
 from payments.services import balance_credit
-from tasks import review, services
+from tasks import review, services, work
 from tasks.models import Bundle
 
 PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo logins, never used in production
@@ -155,7 +155,7 @@ class Command(BaseCommand):
         while active:
             for worker, skill in list(active):
                 try:
-                    task = services.assignment_claim(bundle=bundle, worker=worker)
+                    task = work.assignment_claim(bundle=bundle, worker=worker)
                 except DomainError:
                     active.remove((worker, skill))
                     continue
@@ -164,7 +164,11 @@ class Command(BaseCommand):
                     answer = rng.choice(["pos", "neg"])
                 else:
                     answer = right if rng.random() < skill else ("neg" if right == "pos" else "pos")
-                services.assignment_submit(assignment_id=task.pk, worker=worker, answer=answer)
+                # One transaction holds the whole demo, so no request commits in between: the
+                # quality follow-up each submission schedules on commit runs now instead.
+                done = work.submission_record(assignment_id=task.pk, worker=worker, answer=answer)
+                if done.follow_up is not None:
+                    services.submission_follow_up(follow_up=done.follow_up)
         pending = bundle.assignments.filter(status="submitted").values_list("id", flat=True)
         review.assignments_review(requester=requester, assignment_ids=list(pending), approve=True)
 

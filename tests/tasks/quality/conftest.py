@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 from django.db.models import F
+from django.test import TestCase
 from django.utils import timezone
 
-from tasks import claiming, services
+from tasks import services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle, Item, WorkerBundleStats
+from tasks.work import claim as claiming
 from tests.factories import BundleFactory, ItemFactory, publish
 
 FIVE = {"type": "single_choice", "choices": [{"value": v, "label": v.upper()} for v in "abcde"]}
@@ -35,17 +37,25 @@ def draw(monkeypatch):
     return GoldDraw(monkeypatch)
 
 
+def submit(**kwargs):
+    """`services.assignment_submit` as a worker's request runs it: committed, so the quality
+    follow-up it schedules on commit has run when this returns (the test's own transaction
+    never commits)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return services.assignment_submit(**kwargs)
+
+
 def claim_submit(bundle, worker, answer, *, seconds=None):
     """Claim the next task and submit `answer` (a value, or a function of the claimed item).
     `seconds` backdates the claim so the submission took that long."""
-    assignment = services.assignment_claim(bundle=bundle, worker=worker)
+    assignment = work.assignment_claim(bundle=bundle, worker=worker)
     if seconds is not None:
         Assignment.objects.filter(pk=assignment.pk).update(
             claimed_at=F("claimed_at") - timedelta(seconds=seconds)
         )
     item = Item.objects.get(pk=assignment.item_id)
     value = answer(item) if callable(answer) else answer
-    return services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer=value)
+    return submit(assignment_id=assignment.pk, worker=worker, answer=value)
 
 
 def live_bundle_with(*, items=3, gold=(), gold_slots=1000, **fields):

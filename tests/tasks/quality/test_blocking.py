@@ -10,7 +10,7 @@ import pytest
 
 import tasks
 from marketplace.errors import DomainError, Forbidden
-from tasks import services
+from tasks import services, work
 from tasks.models import Assignment, AssignmentStatus, Item, ItemResult, ItemState
 from tasks.quality import blocking
 from tests.factories import WorkerFactory
@@ -35,7 +35,7 @@ def test_a_block_by_hand_does_everything_a_block_means(draw, reject_blocked_work
     assert ItemResult.objects.get(item=judged).judgments == 1
     other = Item.objects.filter(bundle=bundle, is_gold=False).exclude(pk=judged.pk).get()
     slots_before_claim = other.slots_open
-    held = services.assignment_claim(bundle=bundle, worker=worker)
+    held = work.assignment_claim(bundle=bundle, worker=worker)
     assert held.item_id == other.pk
 
     # when: the requester blocks them
@@ -48,7 +48,7 @@ def test_a_block_by_hand_does_everything_a_block_means(draw, reject_blocked_work
     assert (stats.blocked, stats.blocked_reason) == (True, "Copy-paste")
     assert stats.blocked_at is not None
     with pytest.raises(Forbidden):
-        services.assignment_claim(bundle=bundle, worker=worker)
+        work.assignment_claim(bundle=bundle, worker=worker)
     # their live claim ended and its slot went back to the item
     held.refresh_from_db()
     assert held.status == AssignmentStatus.EXPIRED
@@ -76,7 +76,7 @@ def test_a_block_without_a_reason_is_refused_and_changes_nothing(draw):
     worker = WorkerFactory()
     draw.real()
     claim_submit(bundle, worker, "pos")
-    held = services.assignment_claim(bundle=bundle, worker=worker)
+    held = work.assignment_claim(bundle=bundle, worker=worker)
     with pytest.raises(DomainError) as refused:
         blocking.worker_block(worker_id=worker.pk, bundle_id=bundle.pk, reason="   ")
     assert refused.value.code == "reason_required"

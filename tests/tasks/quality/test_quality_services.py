@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from marketplace.errors import Forbidden
-from tasks import services
+from tasks import work as tasks_work
 from tasks.models import (
     Assignment,
     AssignmentStatus,
@@ -21,7 +21,7 @@ from tasks.quality import services as quality
 from tasks.quality.selectors import counted_judgments
 from tests.factories import WorkerFactory
 
-from .conftest import FIVE, claim_submit, live_bundle_with, stats_of
+from .conftest import FIVE, claim_submit, live_bundle_with, stats_of, submit
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_spammer_is_blocked_after_enough_gold_and_their_items_requeued(draw, rej
     assert stats.blocked_reason.startswith(f"Gold accuracy {correct}/{seen}")
     assert "under this bundle's minimum of 70%" in stats.blocked_reason
     with pytest.raises(Forbidden):
-        services.assignment_claim(bundle=bundle, worker=spammer)
+        tasks_work.assignment_claim(bundle=bundle, worker=spammer)
     # their answers no longer count: every item they completed is open again for one judgment
     for work in real:
         item = Item.objects.get(pk=work.item_id)
@@ -214,7 +214,7 @@ def test_dynamic_overlap_completes_early_when_confident(draw):
     # three agreeing workers of the prior accuracy 0.7: 0.343 / (0.343 + 0.027)
     assert (result.label, result.method, result.judgments) == ("pos", "one_coin", 3)
     assert result.confidence == pytest.approx(0.927, abs=1e-3)
-    with pytest.raises(services.NoTasksAvailable):
+    with pytest.raises(tasks_work.NoTasksAvailable):
         claim_submit(bundle, WorkerFactory(), "pos")
 
 
@@ -227,7 +227,7 @@ def test_dynamic_overlap_never_exceeds_max(draw):
         _invariants(bundle)
     item.refresh_from_db()
     assert (item.judgments_submitted, item.state, item.slots_open) == (5, ItemState.COMPLETE, 0)
-    with pytest.raises(services.NoTasksAvailable):
+    with pytest.raises(tasks_work.NoTasksAvailable):
         claim_submit(bundle, WorkerFactory(), "pos")
     assert Assignment.objects.filter(item=item).count() == 5
 
@@ -262,15 +262,17 @@ def test_dynamic_overlap_invariants_under_a_random_crowd(draw):
     for worker, accuracy in workers:
         # two claims outstanding at once now and then, so live claims count in the room
         try:
-            held.append((worker, accuracy, services.assignment_claim(bundle=bundle, worker=worker)))
-        except services.NoTasksAvailable:
+            held.append(
+                (worker, accuracy, tasks_work.assignment_claim(bundle=bundle, worker=worker))
+            )
+        except tasks_work.NoTasksAvailable:
             break
         _invariants(bundle)
         if len(held) < 2:
             continue
         for w, acc, assignment in held:
             answer = truth[assignment.item_id] if rng.random() < acc else "e"
-            services.assignment_submit(assignment_id=assignment.pk, worker=w, answer=answer)
+            submit(assignment_id=assignment.pk, worker=w, answer=answer)
             _invariants(bundle)
         held = []
         while True:
@@ -278,7 +280,7 @@ def test_dynamic_overlap_invariants_under_a_random_crowd(draw):
                 claim_submit(
                     bundle, worker, lambda i, a=accuracy: truth[i.pk] if rng.random() < a else "d"
                 )
-            except services.NoTasksAvailable:
+            except tasks_work.NoTasksAvailable:
                 break
             _invariants(bundle)
     counts = list(bundle.items.values_list("judgments_submitted", flat=True))
