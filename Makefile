@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BENCH_VENV ?= .venv-bench
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run demo test lint format bench bench-install clean chromium
+.PHONY: install run demo test check lint format bench bench-install clean chromium
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,20 +21,34 @@ run: install
 	DEBUG=1 $(PY) manage.py load_demo
 	DEBUG=1 $(PY) manage.py runserver $(HOST)
 
-# The browser tests drive Debian's Chromium (Playwright's own browser download is not used);
-# install it where missing. Without it the e2e tests skip with a loud message.
+# The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+# `make test` never installs it: without it the e2e tests skip with a loud message. CI
+# (`.ci/run`) calls this target first.
 chromium:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) \
 		|| echo "!! could not install chromium: the e2e browser tests will be skipped"
 
-# Two processes: the suite is CPU-bound and the machine has two cores.
-PYTEST_ARGS ?= -n 2
-test: install chromium
-	$(PY) -m pytest $(PYTEST_ARGS)
-
-lint: install
+# Conventions, checked before every test run: lint and format, the import contracts
+# (.importlinter), and types on payments and the service/selector layers.
+MYPY_PATHS ?= payments accounts/services.py tasks/services.py tasks/selectors.py \
+	tasks/review.py tasks/escrow.py tasks/work tasks/quality
+check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy $(wildcard $(MYPY_PATHS))
+
+# The whole suite on the configured database (DATABASE_URL; SQLite when unset) and, when that
+# is not SQLite, once more on SQLite: `make run` serves on SQLite and its claim/submit SQL differs.
+# Two processes: the suite is CPU-bound and the machine has two cores.
+PYTEST_ARGS ?= -n 2
+test: check
+	$(PY) -m pytest $(PYTEST_ARGS)
+	@case "$${DATABASE_URL:-sqlite}" in sqlite*) ;; *) \
+		echo "== the suite again on SQLite (browser tests ran above) =="; \
+		env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS) -m "not e2e";; esac
+
+lint: check
 
 format: install
 	$(VENV)/bin/ruff format .
