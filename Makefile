@@ -25,7 +25,7 @@ run: install
 # `make test` never installs it: without it the e2e tests skip with a loud message. CI
 # (`.ci/run`) calls this target first.
 chromium:
-	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium) \
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/tmp/apt-chromium.log 2>&1) \
 		|| echo "!! could not install chromium: the e2e browser tests will be skipped"
 
 # Conventions, checked before every test run: lint and format, the import contracts
