@@ -20,7 +20,7 @@ from marketplace.errors import DomainError
 from payments import services as payments
 from tasks.models import Assignment, AssignmentStatus, Bundle, WorkerBundleStats
 from tasks.review import assignment_reject
-from tasks.states import release_claim_slot
+from tasks.work import claim_expire
 
 from .decisions import items_decide
 from .rules import LIVE_STATUSES, Evidence, rule_violation
@@ -141,12 +141,9 @@ def _end_live_claims(*, worker_id: int, bundle_id: int) -> int:
         worker_id=worker_id, bundle_id=bundle_id, status=AssignmentStatus.CLAIMED
     ).values_list("id", "item_id", "is_gold")
     for assignment_id, item_id, is_gold in list(live):
-        expired = Assignment.objects.filter(
-            pk=assignment_id, status=AssignmentStatus.CLAIMED
-        ).update(status=AssignmentStatus.EXPIRED)
-        if expired:
-            release_claim_slot(bundle_id=bundle_id, item_id=item_id, is_gold=is_gold)
-        ended += expired
+        ended += claim_expire(
+            assignment_id=assignment_id, bundle_id=bundle_id, item_id=item_id, is_gold=is_gold
+        )
     return ended
 
 

@@ -13,15 +13,16 @@ from tasks.models import Assignment, AssignmentStatus
 from tasks.states import assignment_transition, lock_assignment, release_claim_slot
 
 
-def claim_expire(*, assignment_id: int, bundle_id: int, item_id: int, is_gold: bool) -> None:
-    """Expire one claim and put its slot back; a claim that meanwhile became something else
-    is left alone (the status UPDATE is conditional)."""
+def claim_expire(*, assignment_id: int, bundle_id: int, item_id: int, is_gold: bool) -> int:
+    """Expire one claim and put its slot back; returns 1, or 0 for a claim that meanwhile
+    became something else (the status UPDATE is conditional, so it is left alone)."""
     with transaction.atomic():
         expired = Assignment.objects.filter(
             pk=assignment_id, status=AssignmentStatus.CLAIMED
         ).update(status=AssignmentStatus.EXPIRED)
         if expired:
             release_claim_slot(bundle_id=bundle_id, item_id=item_id, is_gold=is_gold)
+    return expired
 
 
 @transaction.atomic
@@ -47,11 +48,9 @@ def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) ->
                 query = query.select_for_update(skip_locked=True)
             due = list(query.values_list("id", "bundle_id", "item_id", "is_gold")[:batch_size])
             for assignment_id, bundle_id, item_id, is_gold in due:
-                expired = Assignment.objects.filter(
-                    pk=assignment_id, status=AssignmentStatus.CLAIMED
-                ).update(status=AssignmentStatus.EXPIRED)
-                if expired:
-                    release_claim_slot(bundle_id=bundle_id, item_id=item_id, is_gold=is_gold)
-                total += expired
+                total += claim_expire(
+                    assignment_id=assignment_id, bundle_id=bundle_id, item_id=item_id,
+                    is_gold=is_gold,
+                )  # fmt: skip
         if len(due) < batch_size:
             return total

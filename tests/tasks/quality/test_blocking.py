@@ -121,4 +121,6 @@ def _imports(path: pathlib.Path) -> set[str]:
 def test_review_and_quality_sit_below_the_service_layer(path):
     imported = _imports(path)
     assert "tasks.services" not in imported
-    assert not any(m == "tasks.claiming" or m.startswith("tasks.work") for m in imported)
+    assert "tasks.claiming" not in imported
+    if path.parent.name != "quality":  # quality may end claims through the hot path's primitives
+        assert not any(m.startswith("tasks.work") for m in imported)
