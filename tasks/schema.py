@@ -276,7 +276,7 @@ def _json_or(text: str, fallback: Any) -> Any:
     if text.startswith(("[", "{")):
         try:
             return json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise InvalidAnswer(f"not valid JSON: {exc.msg} at character {exc.pos}.") from exc
     if fallback is None:
         raise InvalidAnswer("the answer must be JSON, e.g. {...} in this question's shape.")

@@ -244,3 +244,27 @@ def test_bad_annotation_questions_are_refused_with_a_reason(requester, question,
     assert created.status_code == 400
     assert created.json()["code"] == "invalid_question"
     assert message in created.json()["detail"]
+
+
+def test_the_gold_rule_blocks_on_an_annotation_bundle_by_the_types_own_pass(requester, draw):
+    """Gold accuracy counts the type's passes (here edit distance at 0.9): two failed gold
+    transcriptions put even the upper end of the Wilson interval (0.66) under 0.8."""
+    req = client_for(requester)
+    bundle = bundle_create(
+        req, {"type": "transcription"}, overlap=1, gold_rate=0.5, min_gold_accuracy=0.8,
+        min_gold_answers=2,
+    )  # fmt: skip
+    rows = [{"payload": {"image": URL.format(n)}} for n in range(3)]
+    rows += [{"payload": {"image": URL.format(9)}, "gold": text} for text in GOLD]
+    upload_jsonl(req, bundle["id"], rows)
+    fund_and_publish(req, requester, bundle["id"])
+    worker = WorkerFactory()
+    draw.gold()
+    for _ in GOLD:
+        task = claim(worker, bundle["id"])
+        assert submit(worker, task["id"], "something else entirely").status_code == 200
+    stats = WorkerBundleStats.objects.get(worker=worker, bundle_id=bundle["id"])
+    assert (stats.gold_seen, stats.gold_correct, stats.blocked) == (2, 0, True)
+    draw.real()
+    refused = client_for(worker).post(f"/api/v1/work/bundles/{bundle['id']}/claim/")
+    assert (refused.status_code, refused.json()["code"]) == (403, "blocked")
