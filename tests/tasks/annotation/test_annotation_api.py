@@ -8,7 +8,7 @@ import pytest
 from django.test import TestCase
 
 from tasks.models import Assignment, Item, ItemState, WorkerBundleStats
-from tasks.quality.bundle_aggregation import bundle_aggregate
+from tasks.quality.bundle_aggregation import bundle_aggregate, bundles_needing_aggregation
 from tests.conftest import client_for
 from tests.factories import WorkerFactory
 
@@ -208,7 +208,10 @@ def test_dynamic_overlap_completes_a_transcription_item_once_confident(requester
 
     # The whole-bundle run: each worker agreed fully once, at half a gold answer's weight:
     # (0.5 * 1 + 4 * 0.7) / (0.5 + 4) = 3.3 / 4.5
+    # The per-item decision's result does not pass for a whole-bundle run: the sweep runs one.
+    assert bundle["id"] in bundles_needing_aggregation()
     bundle_aggregate(bundle_id=bundle["id"])
+    assert bundle["id"] not in bundles_needing_aggregation()
     row = results(req, bundle["id"])["r1"]
     assert row["method"] == "normalised_majority+skills"
     skills = WorkerBundleStats.objects.filter(bundle_id=bundle["id"]).values_list(
