@@ -53,6 +53,13 @@ class Bundle(models.Model):
         default=False,
         help_text="Tell workers whether their gold answer was right (never the answer).",
     )
+    # Annotation types only: after a gold answer the worker also sees the expected shapes (the
+    # gold boxes, spans, text) and their score, so they learn. Safe because a worker never gets
+    # the same item twice: what they see can only help on other items.
+    gold_feedback_expected = models.BooleanField(
+        default=False,
+        help_text="Annotation types: after a gold answer, show the worker the expected answer.",
+    )
     # Gold judgments still paid for by escrow (reserved at publish at the gold rate); a gold
     # claim takes one, a returned, expired or rejected gold claim gives it back. Never negative.
     gold_slots_open = models.PositiveIntegerField(default=0)
@@ -189,6 +196,9 @@ class Assignment(models.Model):
     is_gold = models.BooleanField(default=False)
     answer = models.JSONField(null=True, blank=True)
     gold_correct = models.BooleanField(null=True, blank=True)
+    # Annotation types: how well a gold answer matched, in [0, 1] (F1 of shapes, 1 - edit
+    # distance, ...); `gold_correct` says whether that passed. None for the plain types.
+    gold_score = models.FloatField(null=True, blank=True)
     claimed_at = models.DateTimeField()
     deadline = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True, blank=True)

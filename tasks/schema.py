@@ -3,26 +3,54 @@
 One module decides what a valid answer is, so the API, the web form, uploads (gold) and the
 quality engine can never disagree. Answers are normalised here (multiple choice as a sorted
 list of values, numbers as int when integral), so equality of normalised answers is agreement.
+
+The plain types (choices, text, number, rating) are defined here. The annotation types (images,
+boxes, polygons, spans, transcription, preference pairs) are modules of `tasks.annotation`,
+found by `type` in its registry: this module bounds their parameters, hands them the item's
+context (its payload) where an answer needs it, and scores gold by their own measure.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from typing import Any
 
-from marketplace.errors import DomainError
+from tasks.annotation.base import AnnotationType
+from tasks.annotation.errors import InvalidAnswer, InvalidQuestion
+from tasks.annotation.registry import TYPES
 
 QUESTION_TYPES = ("single_choice", "multiple_choice", "text", "number", "rating")
+#: The annotation question types, in the registry's order.
+ANNOTATION_TYPES = tuple(TYPES)
 TEXT_MAX_LENGTH = 10_000
+#: Bounds of an annotation question's parameters (see `_bounds_check`).
+MAX_LABELS = 50
+MAX_CHOICES = 100
+MAX_VALUE_LENGTH = 100
+MAX_LABEL_LENGTH = 200
+MAX_PROMPT_LENGTH = 2000
+MAX_QUESTION_CHARS = 20_000
+
+__all__ = [
+    "ANNOTATION_TYPES",
+    "QUESTION_TYPES",
+    "InvalidAnswer",
+    "InvalidQuestion",
+    "annotation_type",
+    "answer_from_text",
+    "answer_validate",
+    "answers_agree",
+    "gold_judge",
+    "question_validate",
+    "text_normalise",
+]
 
 
-class InvalidQuestion(DomainError):
-    code = "invalid_question"
-
-
-class InvalidAnswer(DomainError):
-    code = "invalid_answer"
+def annotation_type(question: Mapping[str, Any]) -> AnnotationType | None:
+    """The module of an annotation question (None for the plain types)."""
+    return TYPES.get(question.get("type"))  # type: ignore[arg-type]
 
 
 def question_validate(raw: Any) -> dict[str, Any]:
@@ -30,8 +58,12 @@ def question_validate(raw: Any) -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise InvalidQuestion("question must be an object with a type.")
     qtype = raw.get("type")
+    if qtype in TYPES:
+        return _annotation_question(TYPES[qtype], raw)
     if qtype not in QUESTION_TYPES:
-        raise InvalidQuestion(f"question.type must be one of {', '.join(QUESTION_TYPES)}.")
+        raise InvalidQuestion(
+            f"question.type must be one of {', '.join((*QUESTION_TYPES, *ANNOTATION_TYPES))}."
+        )
     question: dict[str, Any] = {"type": qtype}
     if raw.get("prompt") is not None:
         if not isinstance(raw["prompt"], str):
@@ -84,9 +116,69 @@ def question_validate(raw: Any) -> dict[str, Any]:
     return question
 
 
-def answer_validate(question: dict[str, Any], answer: Any) -> Any:
-    """Return the normalised answer or raise InvalidAnswer with a reason a person can act on."""
+def _annotation_question(kind: AnnotationType, raw: dict[str, Any]) -> dict[str, Any]:
+    """An annotation type's canonical question, its parameters bounded before and after the
+    type reads them (the type may fill in defaults), the optional prompt kept."""
+    _bounds_check(raw)
+    question = kind.question(raw)
+    if question.get("type") != kind.name:
+        raise InvalidQuestion(f"question.type must stay {kind.name}.")
+    prompt = raw.get("prompt")
+    if prompt is not None:
+        if not isinstance(prompt, str) or len(prompt) > MAX_PROMPT_LENGTH:
+            raise InvalidQuestion(
+                f"question.prompt must be text of at most {MAX_PROMPT_LENGTH} characters."
+            )
+        question.setdefault("prompt", prompt)
+    _bounds_check(question)
+    return question
+
+
+def _bounds_check(question: Mapping[str, Any]) -> None:
+    """Annotation questions travel with every task: at most MAX_LABELS labels and MAX_CHOICES
+    choices, short values and labels, short field names, a bounded size overall."""
+    try:
+        size = len(json.dumps(question))
+    except (TypeError, ValueError) as exc:
+        raise InvalidQuestion("question must be plain JSON.") from exc
+    if size > MAX_QUESTION_CHARS:
+        raise InvalidQuestion(f"question is too large (over {MAX_QUESTION_CHARS} characters).")
+    for key, limit in (("labels", MAX_LABELS), ("choices", MAX_CHOICES)):
+        entries = question.get(key)
+        if entries is None:
+            continue
+        if not isinstance(entries, list):
+            raise InvalidQuestion(f"question.{key} must be a list.")
+        if len(entries) > limit:
+            raise InvalidQuestion(f"question.{key} may list at most {limit} entries.")
+        for i, entry in enumerate(entries):
+            value = entry.get("value") if isinstance(entry, dict) else entry
+            label = entry.get("label", "") if isinstance(entry, dict) else ""
+            if isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+                raise InvalidQuestion(
+                    f"question.{key}[{i}].value is longer than {MAX_VALUE_LENGTH} characters."
+                )
+            if isinstance(label, str) and len(label) > MAX_LABEL_LENGTH:
+                raise InvalidQuestion(
+                    f"question.{key}[{i}].label is longer than {MAX_LABEL_LENGTH} characters."
+                )
+    for key, value in question.items():
+        if key.endswith("_field") and isinstance(value, str) and len(value) > MAX_VALUE_LENGTH:
+            raise InvalidQuestion(f"question.{key} is longer than {MAX_VALUE_LENGTH} characters.")
+
+
+def answer_validate(
+    question: dict[str, Any], answer: Any, *, payload: Mapping[str, Any] | None = None
+) -> Any:
+    """Return the normalised answer or raise InvalidAnswer with a reason a person can act on.
+
+    Annotation types judge the answer against the item's context, made from `payload` (boxes
+    need the image's size, spans the text); the plain types never look at it, so their callers
+    need not read it."""
     qtype = question["type"]
+    kind = TYPES.get(qtype)
+    if kind is not None:
+        return kind.answer(question, answer, kind.context(question, payload or {}))
     if qtype == "single_choice":
         values = [c["value"] for c in question["choices"]]
         if not isinstance(answer, str) or answer not in values:
@@ -129,13 +221,19 @@ def answer_validate(question: dict[str, Any], answer: Any) -> Any:
     return answer
 
 
-def answer_from_text(question: dict[str, Any], raw: str) -> Any:
+def answer_from_text(
+    question: dict[str, Any], raw: str, *, payload: Mapping[str, Any] | None = None
+) -> Any:
     """Parse an answer written as text (a CSV cell, a form field) and validate it.
 
-    Multiple choice: a JSON list or values separated by `|`. Numbers and ratings: a numeral.
+    Multiple choice (and image classification with `multiple`): a JSON list or values
+    separated by `|`. Numbers and ratings: a numeral. Transcription: the text itself. Other
+    annotation types: their answer as JSON (`{"boxes": [...]}`).
     """
     qtype = question["type"]
     text = raw.strip()
+    if qtype in TYPES:
+        return _annotation_from_text(question, raw, payload)
     if qtype == "multiple_choice":
         if text.startswith("["):
             try:
@@ -157,11 +255,55 @@ def answer_from_text(question: dict[str, Any], raw: str) -> Any:
     return answer_validate(question, raw if qtype == "text" else text)
 
 
+def _annotation_from_text(
+    question: dict[str, Any], raw: str, payload: Mapping[str, Any] | None
+) -> Any:
+    text = raw.strip()
+    parsed: Any = text
+    if question["type"] == "transcription":
+        parsed = raw
+    elif question["type"] == "image_classification":
+        if question.get("multiple"):
+            parsed = _json_or(text, lambda: [p.strip() for p in text.split("|") if p.strip()])
+    else:
+        parsed = _json_or(text, None)
+    return answer_validate(question, parsed, payload=payload)
+
+
+def _json_or(text: str, fallback: Any) -> Any:
+    """`text` parsed as JSON when it looks like a list or an object (InvalidAnswer when it is
+    not valid JSON); otherwise `fallback()`, or InvalidAnswer when there is none."""
+    if text.startswith(("[", "{")):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidAnswer(f"not valid JSON: {exc.msg} at character {exc.pos}.") from exc
+    if fallback is None:
+        raise InvalidAnswer("the answer must be JSON, e.g. {...} in this question's shape.")
+    return fallback()
+
+
+def gold_judge(question: dict[str, Any], answer: Any, gold: Any) -> tuple[bool, float | None]:
+    """Score a normalised answer against gold: (correct, score). Annotation types score by
+    their own measure in [0, 1] (F1 of shapes, edit distance, ...) and say whether it passes;
+    the plain types are right or wrong (`answers_agree`) and have no score."""
+    kind = TYPES.get(question["type"])
+    if kind is None:
+        return bool(answers_agree(question, answer, gold)), None
+    score = float(kind.gold_score(question, answer, gold))
+    return bool(kind.gold_passes(question, score)), score
+
+
 def answers_agree(question: dict[str, Any], a: Any, b: Any) -> bool:
     """Whether two normalised answers count as the same (gold scoring, agreement).
 
-    Multiple choice: the exact set. Text: case-folded with whitespace collapsed. Others: equal.
+    Multiple choice: the exact set. Text: case-folded with whitespace collapsed. Annotation
+    types: the second passes as gold for the first (their own measure and threshold; an
+    aggregated label's extra `confidence` fields are ignored by them). Others: equal.
     """
+    kind = TYPES.get(question["type"])
+    if kind is not None:
+        return bool(kind.gold_passes(question, kind.gold_score(question, a, b)))
     if question["type"] == "text":
         return text_normalise(a) == text_normalise(b)
     if question["type"] == "multiple_choice":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -27,6 +28,7 @@ from .models import (
     ItemState,
     WorkerBundleStats,
 )
+from .schema import annotation_type
 
 JUDGMENT_STATUSES = (AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED)
 
@@ -110,6 +112,47 @@ def assignments_of_requester(requester: User) -> QuerySet[Assignment]:
         Assignment.objects.filter(bundle__requester=requester)
         .select_related("bundle", "item")
         .order_by("-id")
+    )
+
+
+@dataclass(frozen=True)
+class GoldFeedback:
+    """What a worker may learn from a gold answer they submitted: whether it passed, and, on
+    an annotation bundle that shows it, the expected answer (the gold, in the answer's shape)
+    and their score against it."""
+
+    correct: bool
+    expected: Any = None
+    score: float | None = None
+    shows_expected: bool = False
+
+
+def gold_feedback_for(assignment: Assignment, bundle: Bundle) -> GoldFeedback | None:
+    """The feedback on one of the worker's own assignments, or None: only for a gold task
+    already answered (never while claimed, so nothing helps the answer itself) on a bundle that
+    gives feedback. A worker is never served the same item twice, so showing the expected
+    answer afterwards teaches without leaking anything they could still use."""
+    if (
+        not assignment.is_gold
+        or assignment.status == AssignmentStatus.CLAIMED
+        or assignment.gold_correct is None
+    ):
+        return None
+    shows_expected = bundle.gold_feedback_expected and annotation_type(bundle.question) is not None
+    if not (bundle.gold_feedback or shows_expected):
+        return None
+    if not shows_expected:
+        return GoldFeedback(correct=bool(assignment.gold_correct))
+    expected = (
+        assignment.item.gold
+        if Assignment.item.is_cached(assignment)
+        else Item.objects.values_list("gold", flat=True).get(pk=assignment.item_id)
+    )
+    return GoldFeedback(
+        correct=bool(assignment.gold_correct),
+        expected=expected,
+        score=assignment.gold_score,
+        shows_expected=True,
     )
 
 

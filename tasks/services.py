@@ -32,7 +32,7 @@ from .models import (
     BundleStatus,
 )
 from .quality import services as quality
-from .schema import question_validate
+from .schema import annotation_type, question_validate
 from .states import (
     ASSIGNMENT_TRANSITIONS,  # noqa: F401
     AssignmentNotFound,  # noqa: F401
@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 
 QUALITY_RULES = {
     "min_gold_accuracy", "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
-    "reject_blocked_work", "gold_feedback",
+    "reject_blocked_work", "gold_feedback", "gold_feedback_expected",
 }  # fmt: skip
 EDITABLE_WHEN_DRAFT = {
     "title", "instructions", "question", "reward_minor", "currency", "min_overlap",
@@ -104,7 +104,9 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
         raise DomainError(f"Unknown field(s): {', '.join(sorted(unknown))}.", code="invalid")
     if "question" not in clean:
         raise DomainError("A question schema is required.", code="invalid_question")
-    bundle = Bundle.objects.create(requester=requester, **clean)
+    bundle = Bundle(requester=requester, **clean)
+    _check_feedback_setting(bundle)
+    bundle.save()
     BundleEvent.objects.create(bundle=bundle, from_status="", to_status=bundle.status, by=requester)
     return bundle
 
@@ -128,8 +130,19 @@ def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
         setattr(bundle, key, value)
     if bundle.min_overlap > bundle.max_overlap:
         raise DomainError("min_overlap must not exceed max_overlap.", code="invalid_overlap")
+    _check_feedback_setting(bundle)
     bundle.save()
     return bundle
+
+
+def _check_feedback_setting(bundle: Bundle) -> None:
+    """Showing the expected answer after gold is for annotation types (shapes, text a worker
+    learns to draw or write); a plain choice says enough with correct or incorrect."""
+    if bundle.gold_feedback_expected and annotation_type(bundle.question) is None:
+        raise DomainError(
+            "gold_feedback_expected applies to annotation question types only.",
+            code="invalid_setting",
+        )
 
 
 @transaction.atomic

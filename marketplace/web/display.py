@@ -47,8 +47,9 @@ def payload_fields(payload: Any) -> list[dict[str, Any]]:
 
 
 def question_options(question: dict[str, Any]) -> list[dict[str, Any]]:
-    """Options of a choice or rating question, each with the digit key that picks it (1-9)."""
-    if question["type"] in ("single_choice", "multiple_choice"):
+    """Options of a choice or rating question (image classification included), each with the
+    digit key that picks it (1-9)."""
+    if question["type"] in ("single_choice", "multiple_choice", "image_classification"):
         pairs = [(c["value"], c["label"]) for c in question["choices"]]
     elif question["type"] == "rating":
         pairs = [(str(v), str(v)) for v in range(question["min"], question["max"] + 1)]

@@ -255,21 +255,22 @@ class ReviewForm(forms.Form):
         return data
 
 
-def answer_from_post(question: dict[str, Any], post: Any) -> Any:
-    """The answer a task form posted, parsed and validated against the question schema.
+def answer_from_post(question: dict[str, Any], post: Any, *, payload: Any = None) -> Any:
+    """The answer a task form posted, parsed and validated against the question schema (and,
+    for annotation types, the item's `payload`: spans need its text, boxes its image size).
 
     Raises InvalidAnswer with a message for the person (shown next to the question)."""
     qtype = question["type"]
-    if qtype == "multiple_choice":
+    if qtype == "multiple_choice" or (qtype == "image_classification" and question["multiple"]):
         chosen = [v for v in post.getlist("answer") if v]
         if not chosen:
             raise InvalidAnswer("Pick at least one option.")
-        return answer_validate(question, chosen)
+        return answer_validate(question, chosen, payload=payload)
     raw = post.get("answer", "")
     if not raw.strip():
-        picks = "Pick an option." if qtype in ("single_choice", "rating") else "Enter an answer."
-        raise InvalidAnswer(picks)
-    return answer_from_text(question, raw)
+        pick = qtype in ("single_choice", "rating", "image_classification")
+        raise InvalidAnswer("Pick an option." if pick else "Enter an answer.")
+    return answer_from_text(question, raw, payload=payload)
 
 
 _IMAGE_URL = re.compile(r"^https?://\S+\.(?:png|jpe?g|gif|webp|avif|svg|bmp)(?:[?#]\S*)?$", re.I)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
-from tasks.selectors import worker_public_id
+from tasks.selectors import gold_feedback_for, worker_public_id
 
 
 class BundleSerializer(serializers.ModelSerializer):
@@ -22,7 +22,7 @@ class BundleSerializer(serializers.ModelSerializer):
             "min_overlap", "max_overlap", "target_confidence", "gold_rate", "min_gold_accuracy",
             "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
             "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
-            "reject_blocked_work", "gold_feedback",
+            "reject_blocked_work", "gold_feedback", "gold_feedback_expected",
             "status", "created_at", "published_at", "finished_at",
         ]  # fmt: skip
         read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]
@@ -73,8 +73,8 @@ class RequesterAssignmentSerializer(serializers.ModelSerializer):
         model = Assignment
         fields = [
             "id", "bundle", "item", "item_external_id", "worker_id", "status", "is_gold",
-            "answer", "gold_correct", "claimed_at", "deadline", "submitted_at", "seconds_spent",
-            "reviewed_at", "auto_approved", "reject_reason",
+            "answer", "gold_correct", "gold_score", "claimed_at", "deadline", "submitted_at",
+            "seconds_spent", "reviewed_at", "auto_approved", "reject_reason",
         ]  # fmt: skip
 
     def get_worker_id(self, assignment: Assignment) -> str:
@@ -209,26 +209,32 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
     currency = serializers.CharField(source="bundle.currency", read_only=True)
     bundle_id = serializers.IntegerField(read_only=True)
     feedback = serializers.SerializerMethodField()
+    feedback_expected = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
         fields = [
             "id", "bundle_id", "item", "question", "instructions", "deadline", "reward",
             "currency", "status", "answer", "submitted_at", "reviewed_at", "reject_reason",
-            "feedback",
+            "feedback", "feedback_expected",
         ]  # fmt: skip
 
     def get_feedback(self, assignment: Assignment) -> str | None:
         """Training feedback on gold: right or wrong, never the gold answer. Present (as None)
         on every assignment, so the field alone never tells a worker which task is gold."""
-        if (
-            assignment.is_gold
-            and assignment.bundle.gold_feedback
-            and assignment.status != "claimed"
-            and assignment.gold_correct is not None
-        ):
-            return "correct" if assignment.gold_correct else "incorrect"
-        return None
+        feedback = gold_feedback_for(assignment, assignment.bundle)
+        if feedback is None:
+            return None
+        return "correct" if feedback.correct else "incorrect"
+
+    def get_feedback_expected(self, assignment: Assignment) -> dict | None:
+        """Annotation bundles with `gold_feedback_expected`: once a gold task is answered, the
+        expected answer (`answer`, in the answer's shape) and the worker's `score` against it,
+        so they learn. Present (as None) on every assignment, like `feedback`."""
+        feedback = gold_feedback_for(assignment, assignment.bundle)
+        if feedback is None or not feedback.shows_expected:
+            return None
+        return {"answer": feedback.expected, "score": feedback.score}
 
     def get_item(self, assignment: Assignment) -> dict:
         return WorkItemSerializer(

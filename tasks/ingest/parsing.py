@@ -17,7 +17,7 @@ from operator import add, itemgetter
 from typing import Any
 
 from tasks.models import Item
-from tasks.schema import InvalidAnswer, answer_from_text, answer_validate
+from tasks.schema import InvalidAnswer, annotation_type, answer_from_text, answer_validate
 
 from .errors import InvalidUpload
 from .reading import MAX_RECORD_CHARS, BadText, lines
@@ -51,10 +51,10 @@ class Record:
     gold: Any  # normalised gold answer, or None
 
 
-def _gold_from_text(question: dict[str, Any], cell: str) -> Any:
+def _gold_from_text(question: dict[str, Any], cell: str, payload: dict[str, Any] | None) -> Any:
     if not cell.strip():
         return None
-    return answer_from_text(question, cell)
+    return answer_from_text(question, cell, payload=payload)
 
 
 def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Record]:
@@ -89,6 +89,9 @@ def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Rec
     values_of = itemgetter(*payload_idx)
     single = len(payload_idx) == 1
     escape = json.encoder.encode_basestring  # C, no ASCII escaping
+    # Annotation gold is judged against the row's payload (the image's size, the text of
+    # spans); the plain types never need it, so their rows build no dict.
+    payload_names = [names[i] for i in payload_idx] if annotation_type(question) else None
     prev_line = reader.line_num
     while True:
         try:
@@ -121,8 +124,11 @@ def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Rec
             )
         gold = None
         if gold_idx is not None and cells[gold_idx]:
+            payload = None
+            if payload_names is not None:
+                payload = dict(zip(payload_names, [values] if single else values, strict=True))
             try:
-                gold = _gold_from_text(question, cells[gold_idx])
+                gold = _gold_from_text(question, cells[gold_idx], payload)
             except InvalidAnswer as exc:
                 raise RowProblem(row, line, f"gold: {exc.detail}") from None
         yield Record(row, line, external_id, payload_json, gold)
@@ -182,7 +188,7 @@ def json_record(obj: Any, row: int, line: int | None, question: dict[str, Any]) 
     gold = None
     if raw_gold is not None and not (isinstance(raw_gold, str) and not raw_gold.strip()):
         try:
-            gold = answer_validate(question, raw_gold)
+            gold = answer_validate(question, raw_gold, payload=payload)
         except InvalidAnswer as exc:
             raise RowProblem(row, line, f"gold: {exc.detail}") from None
         if isinstance(gold, str) and ("\x00" in gold or _SURROGATE.search(gold)):

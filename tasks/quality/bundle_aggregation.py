@@ -1,6 +1,8 @@
 """Whole-bundle aggregation: every item's `ItemResult` from all the judgments that count, by
 question type (Dawid-Skene with gold clamped, or majority vote, for choices and ratings; per
-option for multiple choice; vote over normalised text; median for numbers).
+option for multiple choice; vote over normalised text; median for numbers; each annotation
+type by its own aggregate, weighted by skills from gold and agreement, in
+`annotation_aggregation`).
 
 Runs when a bundle finishes (`tasks.tasks.aggregate_bundle_task`) and, for live bundles that
 received judgments since their last run, in the periodic re-aggregation, which also decides
@@ -17,12 +19,13 @@ from typing import Any
 
 import numpy as np
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from tasks.models import Assignment, Bundle, Item, ItemResult, WorkerBundleStats
-from tasks.schema import text_normalise
+from tasks.schema import annotation_type, text_normalise
 
 from .aggregation import aggregate, aggregate_numbers, aggregate_text
+from .annotation_aggregation import METHOD_SUFFIX, annotation_bundle_run
 from .decisions import RESULT_FIELDS, ChoiceCodec, items_decide_waiting, number_label
 from .rules import COUNTED_STATUSES, LIVE_STATUSES, BundleMethod
 from .selectors import counted_judgments
@@ -79,9 +82,19 @@ def bundle_aggregate(*, bundle_id: int, method: BundleMethod = "dawid_skene") ->
     get their gold answer with confidence 1 and method "gold". Blocked workers' answers are left
     out; items with nothing that counts lose their stale result. Idempotent: same judgments, same
     rows (one upsert batch and one delete, in one transaction). With Dawid-Skene the per-worker
-    accuracies are stored (`WorkerBundleStats.estimated_accuracy`) for the per-item decision."""
+    accuracies are stored (`WorkerBundleStats.estimated_accuracy`) for the per-item decision.
+    Annotation types: their own aggregate per item, gold items as gold, the skills estimated
+    from gold and agreement stored the same way (`annotation_aggregation`)."""
     bundle = Bundle.objects.get(pk=bundle_id)
     data = _bundle_judgments(bundle)
+    kind = annotation_type(bundle.question)
+    if kind is not None:
+        run = annotation_bundle_run(
+            bundle_id=bundle_id, kind=kind, question=bundle.question, item_ids=data.item_ids,
+            gold=data.gold, items=data.items, workers=data.workers,
+            worker_ids=data.worker_ids, answers=data.answers,
+        )  # fmt: skip
+        return _results_write(bundle_id, run.results, data.worker_ids, run.skills)
     qtype = bundle.question["type"]
     n_items = len(data.item_ids)
     quality: np.ndarray | None = None
@@ -108,6 +121,17 @@ def bundle_aggregate(*, bundle_id: int, method: BundleMethod = "dawid_skene") ->
             results.append(ItemResult(item_id=item_id, label=labels[i],
                                       confidence=float(confidence[i]), method=used,
                                       judgments=int(counts[i])))  # fmt: skip
+    return _results_write(bundle_id, results, data.worker_ids, quality)
+
+
+def _results_write(
+    bundle_id: int,
+    results: list[ItemResult],
+    worker_ids: np.ndarray,
+    quality: np.ndarray | None,
+) -> int:
+    """Replace the bundle's results by `results` (and store the workers' estimated quality)
+    in one transaction; returns the rows written."""
     with transaction.atomic():
         ItemResult.objects.filter(item__bundle_id=bundle_id).exclude(
             item_id__in=[r.item_id for r in results]
@@ -120,7 +144,7 @@ def bundle_aggregate(*, bundle_id: int, method: BundleMethod = "dawid_skene") ->
             update_fields=RESULT_FIELDS,
         )
         if quality is not None:
-            _store_worker_quality(bundle_id, data.worker_ids, quality)
+            _store_worker_quality(bundle_id, worker_ids, quality)
     return len(results)
 
 
@@ -235,7 +259,8 @@ def bundles_needing_aggregation() -> list[int]:
     if not submitted:
         return []
     ran = dict(
-        ItemResult.objects.filter(item__bundle_id__in=list(submitted), method__in=BUNDLE_METHODS)
+        ItemResult.objects.filter(item__bundle_id__in=list(submitted))
+        .filter(Q(method__in=BUNDLE_METHODS) | Q(method__endswith=METHOD_SUFFIX))
         .values("item__bundle_id")
         .annotate(latest=Max("updated_at"))
         .values_list("item__bundle_id", "latest")

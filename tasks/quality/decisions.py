@@ -10,7 +10,7 @@ or an unblock (`tasks.quality.blocking`) and in the periodic sweep
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from tasks.models import (
     ItemState,
     WorkerBundleStats,
 )
-from tasks.schema import text_normalise
+from tasks.schema import annotation_type, text_normalise
 
 from .aggregation import accuracy_weights, item_needs_more_judgments
 from .rules import (
@@ -40,6 +40,8 @@ from .rules import (
 
 #: The fields of `ItemResult` a decision or a whole-bundle run (re)writes.
 RESULT_FIELDS = ["label", "confidence", "method", "judgments", "updated_at"]
+#: Annotation types take skills in (0, 1]: a worker's estimate is kept inside this range.
+SKILL_RANGE = (0.05, 1.0)
 
 
 class ChoiceCodec:
@@ -70,7 +72,7 @@ class Decision:
     method: str
 
 
-def _pooled_accuracy(bundle_id: int) -> float:
+def pooled_accuracy(bundle_id: int) -> float:
     """The crowd's gold accuracy in the bundle (blocked workers left out), shrunk toward the
     prior and kept in a sane range: the starting belief about a worker with no gold yet."""
     pooled = WorkerBundleStats.objects.filter(bundle_id=bundle_id, blocked=False).aggregate(
@@ -88,7 +90,7 @@ def worker_accuracies(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int,
     stored, else the worker's gold record shrunk toward the crowd's pooled accuracy (so three
     lucky gold answers do not make anyone an oracle). Blocked workers are left out."""
     ids = list(worker_ids)
-    prior = _pooled_accuracy(bundle_id)
+    prior = pooled_accuracy(bundle_id)
     rows = WorkerBundleStats.objects.filter(bundle_id=bundle_id, worker_id__in=ids).values(
         "worker_id", "gold_seen", "gold_correct", "blocked", "estimated_accuracy"
     )
@@ -122,8 +124,17 @@ def one_coin_posterior(labels: Any, accuracies: Any, n_classes: int) -> np.ndarr
     return post / post.sum()
 
 
+def skills_of(accuracies: Sequence[float]) -> list[float]:
+    """Worker accuracies as the skills an annotation type weighs answers by, in (0, 1]."""
+    return np.clip(np.asarray(accuracies, dtype=np.float64), *SKILL_RANGE).tolist()
+
+
 def decide_answers(
-    question: dict[str, Any], answers: Sequence[Any], accuracies: Sequence[float]
+    question: dict[str, Any],
+    answers: Sequence[Any],
+    accuracies: Sequence[float],
+    *,
+    payload: Mapping[str, Any] | None = None,
 ) -> Decision | None:
     """Aggregate one item's counted answers by question type; None without answers.
 
@@ -131,10 +142,17 @@ def decide_answers(
     label being the selected options and the confidence the product of the per-option
     posteriors (every option must be right). Text: one-coin over the distinct normalised
     answers, reported in the first spelling given. Number: the median, with the share of
-    answers equal to it as confidence (agreement, not a probability)."""
+    answers equal to it as confidence (agreement, not a probability). Annotation types: the
+    type's own aggregate (`AnnotationType.aggregate`) over the item's context from `payload`,
+    each answer weighted by its worker's skill; its label has the answer's shape."""
     if not answers:
         return None
     qtype = question["type"]
+    kind = annotation_type(question)
+    if kind is not None:
+        context = kind.context(question, payload or {})
+        result = kind.aggregate(question, list(answers), skills_of(accuracies), context)
+        return Decision(result.label, float(result.confidence), result.method)
     acc = np.asarray(accuracies, dtype=np.float64)
     if qtype in ("single_choice", "rating"):
         codec = ChoiceCodec(question)
@@ -189,7 +207,10 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
     accuracy = worker_accuracies(bundle_id=bundle.pk, worker_ids={w for w, _ in rows})
     counted = [(w, answer) for w, answer in rows if w in accuracy]
     decision = decide_answers(
-        bundle.question, [a for _, a in counted], [accuracy[w] for w, _ in counted]
+        bundle.question,
+        [a for _, a in counted],
+        [accuracy[w] for w, _ in counted],
+        payload=item.payload,
     )
     _result_write(item_id=item_id, decision=decision, judgments=len(counted))
     n = len(counted)

@@ -15,13 +15,14 @@ from accounts.models import User
 from marketplace.db import statement_savepoint
 from marketplace.errors import DomainError, Forbidden
 from tasks.models import Assignment, Bundle, BundleStatus
-from tasks.schema import InvalidAnswer, answer_validate
+from tasks.schema import InvalidAnswer
+from tasks.states import AssignmentNotFound
 
 from .claim import assignment_claim, claim_params
 from .rows import claimed_assignment, json_value, submitted_assignment
 from .sql import SQL, fetch
 from .standing import NoTasksAvailable, account_refusal, qualification_failure
-from .submit import Rules, submit_params
+from .submit import Rules, answer_for_claim, submit_params
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,10 @@ def _submit_and_claim_postgresql(
     if account_refusal(worker, bundle) or qualification_failure(worker, bundle):
         return None
     try:
-        clean = answer_validate(bundle.question, answer)
-    except InvalidAnswer:
+        clean = answer_for_claim(
+            bundle.question, answer, assignment_id=assignment_id, worker_id=worker.pk
+        )
+    except (InvalidAnswer, AssignmentNotFound):
         return None  # judged against the assignment's own question the long way
     deadline = now + timedelta(seconds=bundle.time_limit_seconds)
     params = {

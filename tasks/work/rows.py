@@ -78,12 +78,13 @@ def submitted_assignment(
     deadline: datetime,
     now: datetime,
     seconds: float,
+    gold_score: float | None = None,
 ) -> Assignment:
     """A submitted assignment as the submission left it."""
     return loaded_instance(
         Assignment, {"worker": worker},
         id=assignment_id, bundle_id=bundle_id, item_id=item_id, worker_id=worker.pk,
         status=AssignmentStatus.SUBMITTED, is_gold=is_gold, answer=clean,
-        gold_correct=gold_correct, claimed_at=claimed_at, deadline=deadline,
-        submitted_at=now, seconds_spent=seconds,
+        gold_correct=gold_correct, gold_score=gold_score, claimed_at=claimed_at,
+        deadline=deadline, submitted_at=now, seconds_spent=seconds,
     )  # fmt: skip

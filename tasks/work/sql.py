@@ -81,6 +81,7 @@ _PG_PARAMS = {
     "p_answer": "%(answer)s::jsonb",
     "p_now": "%(now)s::timestamptz",
     "p_gold_correct": "%(gold_correct)s::boolean",
+    "p_gold_score": "%(gold_score)s::float8",
     "p_is_gold": "%(is_gold)s::boolean",
     "p_complete_at": "%(complete_at)s::int",
     "p_gold_seen": "%(gold_seen)s::int",
@@ -138,7 +139,8 @@ _STANDING_COLUMNS = "s.{stats.blocked}, s.{stats.blocked_reason}, s.{stats.submi
 _SUBMIT_SET = """{assignment.status} = {submitted}, {assignment.answer} = {p_answer},
                {assignment.submitted_at} = {p_now},
                {assignment.seconds_spent} = {seconds},
-               {assignment.gold_correct} = {p_gold_correct}"""
+               {assignment.gold_correct} = {p_gold_correct},
+               {assignment.gold_score} = {p_gold_score}"""
 _SUBMIT_WHERE = """{assignment.id} = %(assignment)s AND {assignment.worker} = %(worker)s
            AND {assignment.bundle} = %(bundle)s AND {assignment.status} = {claimed}
            AND {assignment.deadline} > {p_now} AND {assignment.is_gold} = {p_is_gold}"""
@@ -207,6 +209,14 @@ _SUBMIT_READ = """
       FROM {assignment} a
       JOIN {item} i ON i.{item.id} = a.{assignment.item}
       JOIN {bundle} b ON b.{bundle.id} = a.{assignment.bundle}
+     WHERE a.{assignment.id} = %s AND a.{assignment.worker} = %s"""
+
+# The item payload of a worker's assignment: what an annotation answer is judged against (the
+# image's size, the text of spans). The plain types never need it, so never read it.
+_CLAIM_PAYLOAD = """
+    SELECT i.{item.payload}
+      FROM {assignment} a
+      JOIN {item} i ON i.{item.id} = a.{assignment.item}
      WHERE a.{assignment.id} = %s AND a.{assignment.worker} = %s"""
 
 # PostgreSQL: a submission's three writes as one statement (atomic by itself). The item and
@@ -291,6 +301,7 @@ class Statements:
     claim_waiting: Prepared  # PostgreSQL: the same, waiting for locked items
     claim_stats: Prepared  # PostgreSQL: why a claim took nothing
     submit_read: Prepared  # the long way's read of an assignment and its rules
+    claim_payload: Prepared  # the payload an annotation answer is judged against
     submit_one: Prepared  # PostgreSQL: the whole submission
     submit_and_claim: Prepared  # PostgreSQL: a submission and the next claim
     take: str  # SQLite: take a slot
@@ -352,6 +363,7 @@ def statements_build() -> Statements:
             "cm_claim_stats", render(_CLAIM_STATS, standing_columns=standing_columns)
         ),
         submit_read=Prepared("cm_submit_read", render(_SUBMIT_READ)),
+        claim_payload=Prepared("cm_claim_payload", render(_CLAIM_PAYLOAD)),
         submit_one=Prepared("cm_submit_one", render(_SUBMIT_ONE, submit_ctes=submit_ctes)),
         submit_and_claim=Prepared(
             "cm_submit_and_claim",

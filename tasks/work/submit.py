@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from marketplace.errors import Conflict, DomainError, InvalidTransition
 from tasks.models import Assignment, AssignmentStatus, Bundle
-from tasks.schema import InvalidAnswer, answer_validate, answers_agree
+from tasks.schema import InvalidAnswer, annotation_type, answer_validate, gold_judge
 from tasks.states import AssignmentNotFound
 
 from .expiry import claim_expire
@@ -82,12 +82,15 @@ def submission_record(
     submission is then a single statement, with no read first. Anything that statement does
     not take (gold, expired, returned, someone else's) goes the long way, which reads the
     assignment and says why. A submission after the deadline expires the claim (committed)
-    and is refused."""
+    and is refused. Annotation answers are judged against the item's payload, which costs
+    them one read more (`answer_for_claim`); the plain types never read it."""
     now = timezone.now()
     if bundle is not None and connection.vendor == "postgresql":
         try:
-            clean = answer_validate(bundle.question, answer)
-        except InvalidAnswer:
+            clean = answer_for_claim(
+                bundle.question, answer, assignment_id=assignment_id, worker_id=worker.pk
+            )
+        except (InvalidAnswer, AssignmentNotFound):
             pass  # said against the assignment's own question below
         else:
             rules = Rules.of(bundle)
@@ -109,18 +112,22 @@ def submission_record(
         )
         raise DomainError("The time limit has passed.", code="deadline_passed", http_status=409)
     question = json_value(question)
-    clean = answer_validate(question, answer)
-    gold_correct = answers_agree(question, clean, json_value(gold)) if is_gold else None
+    clean = answer_for_claim(question, answer, assignment_id=assignment_id, worker_id=worker.pk)
+    gold_correct, gold_score = (
+        gold_judge(question, clean, json_value(gold)) if is_gold else (None, None)
+    )
     if connection.vendor == "postgresql":
         submitted = _submit_postgresql(
-            assignment_id, worker, bundle_id, rules, clean, gold_correct, now
+            assignment_id, worker, bundle_id, rules, clean, gold_correct, now, gold_score
         )
         if submitted is None:
             raise Conflict("The assignment changed meanwhile (expired or returned); reload it.")
         return submitted
     seconds = (now - aware_datetime(claimed_at)).total_seconds()
     params = {
-        **submit_params(assignment_id, worker, bundle_id, rules, clean, gold_correct, now),
+        **submit_params(
+            assignment_id, worker, bundle_id, rules, clean, gold_correct, now, gold_score
+        ),
         "now": connection.ops.adapt_datetimefield_value(now),
         "seconds": seconds,
         "item": item_id,
@@ -136,10 +143,25 @@ def submission_record(
         submitted_assignment(
             assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
             claimed_at=aware_datetime(claimed_at), deadline=aware_datetime(deadline), now=now,
-            seconds=seconds,
+            seconds=seconds, gold_score=gold_score,
         ),
         rules,
     )  # fmt: skip
+
+
+def answer_for_claim(
+    question: dict[str, Any], answer: Any, *, assignment_id: int, worker_id: int
+) -> Any:
+    """The normalised answer to a worker's claim, or InvalidAnswer. The plain types are judged
+    on the answer alone, with no read; annotation types against the claimed item's payload
+    (one read: the image's size, the text of spans). AssignmentNotFound when the claim is
+    not this worker's."""
+    if annotation_type(question) is None:
+        return answer_validate(question, answer)
+    row = fetch(SQL.claim_payload, [assignment_id, worker_id])
+    if row is None:
+        raise AssignmentNotFound("No such assignment.")
+    return answer_validate(question, answer, payload=json_value(row[0]))
 
 
 def submit_params(
@@ -150,6 +172,7 @@ def submit_params(
     clean: Any,
     gold_correct: bool | None,
     now: datetime,
+    gold_score: float | None = None,
 ) -> dict[str, Any]:
     """Parameters of the submission statements (and of the submit half of the loop's)."""
     is_gold = gold_correct is not None
@@ -160,6 +183,7 @@ def submit_params(
         "answer": json.dumps(clean),
         "now": now,
         "gold_correct": gold_correct,
+        "gold_score": gold_score,
         "is_gold": is_gold,
         # Fixed overlap completes an item at its overlap; dynamic overlap only at max here, and
         # earlier when the quality engine finds the item confident (tasks.quality.services).
@@ -177,10 +201,13 @@ def _submit_postgresql(
     clean: Any,
     gold_correct: bool | None,
     now: datetime,
+    gold_score: float | None = None,
 ) -> Submission | None:
     """The one-statement submission; None when the statement took nothing."""
     is_gold = gold_correct is not None
-    params = submit_params(assignment_id, worker, bundle_id, rules, clean, gold_correct, now)
+    params = submit_params(
+        assignment_id, worker, bundle_id, rules, clean, gold_correct, now, gold_score
+    )
     row = fetch(SQL.submit_one, params)
     if row is None:
         return None
@@ -189,6 +216,7 @@ def _submit_postgresql(
         submitted_assignment(
             assignment_id, worker, bundle_id, item_id, clean, is_gold, gold_correct,
             claimed_at=claimed_at, deadline=deadline, now=now, seconds=seconds,
+            gold_score=gold_score,
         ),
         rules,
     )  # fmt: skip

@@ -19,9 +19,10 @@ from tasks.models import (
     ItemState,
     WorkerBundleStats,
 )
+from tasks.schema import question_validate
 from tasks.work import sql as work_sql
 from tasks.work.sql import SQL, Prepared, statements_build
-from tests.factories import WorkerFactory
+from tests.factories import BundleFactory, ItemFactory, WorkerFactory, publish
 
 PACKAGE = pathlib.Path(tasks.work.__file__).parent
 MODELS = (Assignment, Item, Bundle, WorkerBundleStats)
@@ -53,7 +54,8 @@ def test_a_name_given_two_texts_is_refused():
 @pytest.mark.django_db
 def test_the_hot_path_only_runs_registered_statements(monkeypatch, live_bundle, is_postgres):
     """Claim, submit (both ways), the loop and standing: every statement run as prepared is
-    the registered text of its name."""
+    the registered text of its name. The plain types never read the item's payload to judge
+    an answer; an annotation type does (`cm_claim_payload`)."""
     seen: dict[str, set[str]] = {}
     real = work_sql.fetch_prepared
 
@@ -76,6 +78,17 @@ def test_the_hot_path_only_runs_registered_statements(monkeypatch, live_bundle, 
     services.assignment_submit(assignment_id=task.pk, worker=worker, answer="pos", bundle=bundle)
     with pytest.raises(work.NoTasksAvailable):  # all four done: the claim asks why, and waits
         work.assignment_claim(bundle=bundle, worker=worker)
+    assert "cm_claim_payload" not in seen
+    annotated = BundleFactory(
+        question=question_validate({"type": "transcription"}), min_overlap=1, max_overlap=1
+    )
+    ItemFactory(bundle=annotated, payload={"image": "https://example.com/a.png"})
+    annotated = publish(annotated)
+    task = work.assignment_claim(bundle=annotated, worker=worker)
+    services.assignment_submit(
+        assignment_id=task.pk, worker=worker, answer="a line", bundle=annotated
+    )
+    assert "cm_claim_payload" in seen
     registered = SQL.prepared()
     if is_postgres:  # every registered statement ran (SQLite has only the portable ones)
         assert seen.keys() == registered.keys()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.contrib import messages
@@ -142,7 +143,10 @@ def _after_answer(
         return _render_panel(request, bundle, {**panel, "feedback": feedback})
     if feedback:
         level = messages.SUCCESS if feedback["kind"] == "ok" else messages.WARNING
-        messages.add_message(request, level, feedback["text"])
+        text = feedback["text"]
+        if feedback.get("expected"):
+            text += f" Expected answer: {feedback['expected'][:500]}"
+        messages.add_message(request, level, text)
     return redirect("web:work-bundle", bundle_id=bundle.pk)
 
 
@@ -152,7 +156,7 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = get_object_or_404(selectors.assignments_of_worker(request.user), pk=assignment_id)
     bundle = assignment.bundle
     try:
-        answer = answer_from_post(bundle.question, request.POST)
+        answer = answer_from_post(bundle.question, request.POST, payload=assignment.item.payload)
         # The answer and the next task in one go (one statement when nothing stands between).
         result = services.assignment_submit_and_claim_next(
             assignment_id=assignment.pk, worker=request.user, answer=answer, bundle=bundle
@@ -163,13 +167,18 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     except DomainError as exc:  # expired, returned meanwhile, submitted twice
         return _after_answer(request, bundle, {"kind": "warn", "text": exc.detail})
     submitted = result.submitted
-    feedback = {"kind": "ok", "text": "Answer saved."}
-    if bundle.gold_feedback and submitted.is_gold:
-        # Correct or incorrect only: the gold answer itself never leaves the server.
-        if submitted.gold_correct:
+    feedback: dict[str, Any] = {"kind": "ok", "text": "Answer saved."}
+    gold = selectors.gold_feedback_for(submitted, bundle)
+    if gold is not None:
+        # Correct or incorrect; the gold answer itself leaves the server only on annotation
+        # bundles that show it (gold_feedback_expected), and only now, after the answer.
+        if gold.correct:
             feedback = {"kind": "ok", "text": "Answer saved. Quality check: correct."}
         else:
             feedback = {"kind": "warn", "text": "Answer saved. Quality check: incorrect."}
+        if gold.shows_expected:
+            feedback["expected"] = json.dumps(gold.expected, ensure_ascii=False)
+            feedback["score"] = gold.score
     if result.next is not None:
         panel = {"state": "task", "assignment": result.next}
     else:
