@@ -11,6 +11,7 @@ from django.utils.text import slugify
 
 from tasks.schema import QUESTION_TYPES, InvalidAnswer, answer_from_text, answer_validate
 
+from . import annotation
 from .money import AmountField, currency_choices
 
 QUESTION_TYPE_LABELS = {
@@ -259,6 +260,8 @@ def answer_from_post(question: dict[str, Any], post: Any) -> Any:
     """The answer a task form posted, parsed and validated against the question schema.
 
     Raises InvalidAnswer with a message for the person (shown next to the question)."""
+    if annotation.is_annotation(question):
+        return annotation.answer_from_post(question, post)
     qtype = question["type"]
     if qtype == "multiple_choice":
         chosen = [v for v in post.getlist("answer") if v]
