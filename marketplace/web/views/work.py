@@ -59,6 +59,7 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
         "bundle": bundle,
         "question": question,
         "options": display.question_options(question),
+        "annotating": annotation.is_annotation(question),
         "reward": money(bundle.reward_minor, bundle.currency),
     }
     if assignment is not None:
