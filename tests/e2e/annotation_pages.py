@@ -74,6 +74,7 @@ class Stage:
         self.page, self.width, self.height = page, width, height
         svg = page.locator("[data-svg]")
         expect(svg).to_have_attribute("viewBox", f"0 0 {width} {height}")
+        svg.scroll_into_view_if_needed()  # the mouse only reaches what is on screen
         self.box = svg.bounding_box()
 
     @property
