@@ -56,13 +56,16 @@ def open_task(
     page.on("pageerror", lambda exc: task.errors.append(str(exc)))
     page.on(
         "console",
-        lambda m: task.errors.append(m.text)
-        if m.type == "error" and not m.text.startswith("Failed to load resource")
-        else None,
+        lambda m: (
+            task.errors.append(m.text)
+            if m.type == "error" and not m.text.startswith("Failed to load resource")
+            else None
+        ),
     )
     page.goto(site(f"/work/{bundle.pk}/"))
     page.get_by_role("button", name="Start a task").click()
-    expect(page.locator("#task-panel[data-state=task] [data-anno][data-anno-ready]")).to_be_visible()
+    tool = page.locator("#task-panel[data-state=task] [data-anno][data-anno-ready]")
+    expect(tool).to_be_visible()
     return task
 
 
@@ -118,7 +121,9 @@ def fits_the_screen(page) -> bool:
 
 
 def close_to(actual: dict, expected: dict, tolerance: float) -> bool:
-    return actual.keys() == expected.keys() and all(
-        actual[k] == expected[k] if isinstance(expected[k], str) else abs(actual[k] - expected[k]) <= tolerance
-        for k in expected
-    )
+    def near(key: str) -> bool:
+        if isinstance(expected[key], str):
+            return actual[key] == expected[key]
+        return abs(actual[key] - expected[key]) <= tolerance
+
+    return actual.keys() == expected.keys() and all(near(k) for k in expected)
