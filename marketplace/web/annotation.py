@@ -155,9 +155,9 @@ def tool_fields(question: dict[str, Any]) -> set[str]:
         keys |= {field, f"{field}_width", f"{field}_height"}
     if question.get("type") == "pairwise":
         for side in ("left_field", "right_field"):
-            name = question.get(side)
-            if isinstance(name, str):
-                keys |= {f"{name}_id", f"{name}_width", f"{name}_height"}
+            side_field = question.get(side)
+            if isinstance(side_field, str):
+                keys |= {f"{side_field}_id", f"{side_field}_width", f"{side_field}_height"}
     return keys
 
 
@@ -260,14 +260,14 @@ def answer_from_post(question: dict[str, Any], post: Any) -> Any:
     allowed = PAIR_CHOICES if question.get("allow_tie", True) else PAIR_CHOICES[:2]
     if choice not in allowed:
         raise InvalidAnswer("Pick the better one" + (", or a tie." if "tie" in allowed else "."))
-    answer: dict[str, Any] = {"choice": choice}
+    pair: dict[str, Any] = {"choice": choice}
     mode = reason_mode(question)
     reason = post.get("reason", "").strip()
     if mode == "required" and not reason:
         raise InvalidAnswer("Say briefly why.")
     if mode and reason:
-        answer["reason"] = reason
-    return answer
+        pair["reason"] = reason
+    return pair
 
 
 def posted_shapes(question: dict[str, Any], post: Any) -> Any:

@@ -65,7 +65,8 @@ def overlay(
 ) -> dict[str, Any]:
     """One item's picture: `mine` is (worker id, answer) of the reviewed judgment."""
     names = {entry["value"]: entry for entry in annotation.labels(question)}
-    aggregate = None
+    aggregate: dict[str, Any] | None = None
+    confidence: float | None = None
     if result is not None:
         label, confidence = result
         aggregate = {"shapes": annotation.shapes(question, label), "confidence": confidence}
@@ -80,7 +81,7 @@ def overlay(
         if aggregate is not None:
             views.append(
                 {
-                    "title": "Aggregate" + _confidence_text(aggregate["confidence"]),
+                    "title": "Aggregate" + _confidence_text(confidence),
                     "segments": segments(text, {"spans": aggregate["shapes"]}, question),
                 }
             )
@@ -117,7 +118,7 @@ def overlay(
         "layers": layers,
         "others": len(others),
         "aggregate": aggregate,
-        "confidence_text": _confidence_text(aggregate["confidence"]) if aggregate else "",
+        "confidence_text": _confidence_text(confidence) if aggregate else "",
     }
 
 
