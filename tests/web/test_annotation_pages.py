@@ -144,12 +144,13 @@ def test_refused_answers_say_why_and_come_back_drawn(client, annotating, monkeyp
     assert client.post(url, {"answer": "{not json"}).status_code == 400
 
     # The type module refuses a box outside the image: the drawing is kept for the worker.
-    from tasks.work import submit
+    from tasks.work import loop, submit
 
     def refuse(question, answer):
         raise InvalidAnswer("boxes[0] lies outside the 640x480 image")
 
-    monkeypatch.setattr(submit, "answer_validate", refuse)
+    for module in (submit, loop):  # (loop: PostgreSQL's submit-and-claim statement)
+        monkeypatch.setattr(module, "answer_validate", refuse)
     posted = {"boxes": [{"label": "car", "x": 630, "y": 20, "w": 30, "h": 40}]}
     response = client.post(url, {"answer": json.dumps(posted)})
     html = response.content.decode()
