@@ -289,7 +289,8 @@ def test_gallery_and_preview_on_the_create_page(client, annotating):
 def test_create_form_submits_the_template_question(client, annotating):
     requester = RequesterFactory()
     client.force_login(requester)
-    question = {"type": "text_spans", "text_field": "text", "labels": ["PER", "LOC"]}
+    labels = [{"value": "PER", "label": "Person"}, {"value": "LOC", "label": "Place"}]
+    question = {"type": "text_spans", "text_field": "text", "labels": labels}
     data = {
         "title": "NER", "question_type": "text_spans", "question_json": json.dumps(question),
         "currency": "usd", "reward": "0.05", "overlap": 3, "gold_rate": 0,
@@ -300,7 +301,8 @@ def test_create_form_submits_the_template_question(client, annotating):
     from tasks.models import Bundle
 
     bundle = Bundle.objects.get(requester=requester)
-    assert bundle.question["type"] == "text_spans" and bundle.question["labels"] == ["PER", "LOC"]
+    assert bundle.question["type"] == "text_spans"
+    assert [label["value"] for label in bundle.question["labels"]] == ["PER", "LOC"]
 
     missing = client.post("/bundles/new/", {**data, "question_json": ""})
     assert missing.status_code == 400
