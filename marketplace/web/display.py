@@ -18,6 +18,7 @@ from django.db.models.functions import RowNumber
 
 from tasks.models import Assignment, AssignmentStatus, Bundle
 
+from . import annotation
 from .forms import is_image_url
 from .markdown import MAX_CHARS, sanitise_html
 
@@ -46,6 +47,16 @@ def payload_fields(payload: Any) -> list[dict[str, Any]]:
     return fields
 
 
+def task_fields(question: dict[str, Any], payload: Any) -> list[dict[str, Any]]:
+    """The payload fields shown above a task: for annotation types, without the fields the
+    tool itself shows (the image, the text to mark, the pair) and the bookkeeping keys."""
+    fields = payload_fields(payload)
+    if not annotation.is_annotation(question):
+        return fields
+    hidden = annotation.tool_fields(question)
+    return [f for f in fields if f["key"] not in hidden]
+
+
 def question_options(question: dict[str, Any]) -> list[dict[str, Any]]:
     """Options of a choice or rating question (image classification included), each with the
     digit key that picks it (1-9)."""
@@ -65,6 +76,8 @@ def answer_text(question: dict[str, Any], answer: Any) -> str:
     """A stored answer as the labels a person recognises."""
     if answer is None:
         return ""
+    if annotation.is_annotation(question):
+        return annotation.answer_summary(question, answer)
     labels = {c["value"]: c["label"] for c in question.get("choices", [])}
     if isinstance(answer, list):
         return ", ".join(labels.get(a, str(a)) for a in answer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from decimal import Decimal
 from typing import Any
@@ -11,6 +12,7 @@ from django.utils.text import slugify
 
 from tasks.schema import QUESTION_TYPES, InvalidAnswer, answer_from_text, answer_validate
 
+from . import annotation
 from .money import AmountField, currency_choices
 
 QUESTION_TYPE_LABELS = {
@@ -19,7 +21,13 @@ QUESTION_TYPE_LABELS = {
     "rating": "Rating (1 to N)",
     "number": "Number",
     "text": "Free text",
+    **annotation.TYPE_LABELS,
 }
+# The plain types first, then the annotation types (tasks.schema lists them too after issue 12).
+FORM_QUESTION_TYPES = (
+    *QUESTION_TYPES,
+    *(t for t in annotation.ANNOTATION_TYPES if t not in QUESTION_TYPES),
+)
 CURRENCIES = currency_choices()  # "USD ($)", ...
 
 
@@ -41,7 +49,8 @@ class BundleCreateForm(forms.Form):
         help_text="What workers should do. Shown above every task.",
     )
     question_type = forms.ChoiceField(
-        choices=[(t, QUESTION_TYPE_LABELS[t]) for t in QUESTION_TYPES], initial="single_choice"
+        choices=[(t, QUESTION_TYPE_LABELS.get(t, t)) for t in FORM_QUESTION_TYPES],
+        initial="single_choice",
     )
     prompt = forms.CharField(
         max_length=500, required=False, help_text="The question asked on every item (optional)."
@@ -54,6 +63,13 @@ class BundleCreateForm(forms.Form):
     )
     rating_max = forms.IntegerField(
         min_value=2, max_value=10, initial=5, required=False, help_text="Rating: from 1 to this."
+    )
+    question_json = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "class": "code"}),
+        required=False,
+        label="Question schema (JSON)",
+        help_text="Images, boxes, polygons, spans, transcription and pairs: labels and options "
+        "as JSON (a template fills it in; see the API guide for every option).",
     )
     currency = forms.ChoiceField(choices=CURRENCIES, initial="usd")
     reward = AmountField(
@@ -120,15 +136,10 @@ class BundleCreateForm(forms.Form):
     )
 
     def clean_choices(self) -> list[dict[str, str]]:
-        lines = [line.strip() for line in self.cleaned_data.get("choices", "").splitlines()]
-        choices = []
-        for line in filter(None, lines):
-            value, sep, label = line.partition("|")
-            value, label = value.strip(), label.strip()
-            if not sep:
-                label, value = value, slugify(value) or value
-            choices.append({"value": value, "label": label or value})
-        return choices
+        return parse_choices(self.cleaned_data.get("choices", ""))
+
+    def clean_question_json(self) -> dict[str, Any] | None:
+        return parse_question_json(self.cleaned_data.get("question_json", ""))
 
     def clean_requirements(self) -> list[dict[str, Any]]:
         """Lines like `approval_rate >= 95` or `country in US,CA` into requirement objects;
@@ -168,6 +179,9 @@ class BundleCreateForm(forms.Form):
             self.add_error("choices", "List at least two choices, one per line.")
         if qtype == "rating" and not data.get("rating_max"):
             self.add_error("rating_max", "Give the top of the rating scale.")
+        annotating = qtype in annotation.ANNOTATION_TYPES
+        if annotating and "question_json" not in self.errors and not data.get("question_json"):
+            self.add_error("question_json", "Give the question's labels and options.")
         top, overlap = data.get("max_overlap"), data.get("overlap")
         if top is not None and overlap is not None and top < overlap:
             self.add_error("max_overlap", "Must be at least the number of answers wanted.")
@@ -176,17 +190,10 @@ class BundleCreateForm(forms.Form):
     def service_data(self) -> dict[str, Any]:
         """The cleaned form as `tasks.services.bundle_create` data (amounts in minor units)."""
         data = self.cleaned_data
-        question: dict[str, Any] = {"type": data["question_type"]}
-        if data.get("prompt"):
-            question["prompt"] = data["prompt"]
-        if data["question_type"] in ("single_choice", "multiple_choice"):
-            question["choices"] = data["choices"]
-        elif data["question_type"] == "rating":
-            question["min"], question["max"] = 1, data["rating_max"]
         result: dict[str, Any] = {
             "title": data["title"],
             "instructions": data.get("instructions", ""),
-            "question": question,
+            "question": question_from_fields(data),
             "reward_minor": data["reward"],  # AmountField: already integer minor units
             "currency": data["currency"],
             "min_overlap": data["overlap"],
@@ -202,6 +209,55 @@ class BundleCreateForm(forms.Form):
         if data.get("min_gold_accuracy") is not None:
             result["min_gold_accuracy"] = data["min_gold_accuracy"] / 100
         return result
+
+    def error_field(self, code: str) -> str | None:
+        """The field a service error is about, so the error shows next to it."""
+        if code == "invalid_question" and self.cleaned_data.get("question_type") in (
+            annotation.ANNOTATION_TYPES
+        ):
+            return "question_json"
+        return BUNDLE_ERROR_FIELDS.get(code)
+
+
+def parse_choices(text: str) -> list[dict[str, str]]:
+    """Choice lines, as "value | Label" or just "Label" (the value is then its slug)."""
+    choices = []
+    for line in filter(None, (line.strip() for line in text.splitlines())):
+        value, sep, label = line.partition("|")
+        value, label = value.strip(), label.strip()
+        if not sep:
+            label, value = value, slugify(value) or value
+        choices.append({"value": value, "label": label or value})
+    return choices
+
+
+def parse_question_json(text: str) -> dict[str, Any] | None:
+    if not text.strip():
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError as exc:
+        raise forms.ValidationError(f"Not valid JSON: {exc}.") from exc
+    if not isinstance(parsed, dict):
+        raise forms.ValidationError("The question must be a JSON object.")
+    return parsed
+
+
+def question_from_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """The question the create form's fields describe (the service validates it): the type
+    with its prompt and choices or scale, or for annotation types the JSON schema, its type
+    set by the type field."""
+    qtype = data.get("question_type") or "single_choice"
+    question: dict[str, Any] = {"type": qtype}
+    if qtype in annotation.ANNOTATION_TYPES:
+        question = {**(data.get("question_json") or {}), "type": qtype}
+    if data.get("prompt"):
+        question["prompt"] = data["prompt"]
+    if qtype in ("single_choice", "multiple_choice"):
+        question["choices"] = data.get("choices") or []
+    elif qtype == "rating":
+        question["min"], question["max"] = 1, data.get("rating_max") or 5
+    return question
 
 
 # Service error codes -> the form field they are about, so the error shows next to it.
@@ -260,6 +316,8 @@ def answer_from_post(question: dict[str, Any], post: Any, *, payload: Any = None
     for annotation types, the item's `payload`: spans need its text, boxes its image size).
 
     Raises InvalidAnswer with a message for the person (shown next to the question)."""
+    if annotation.is_annotation(question):
+        return annotation.answer_from_post(question, post)
     qtype = question["type"]
     if qtype == "multiple_choice" or (qtype == "image_classification" and question["multiple"]):
         chosen = [v for v in post.getlist("answer") if v]

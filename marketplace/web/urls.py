@@ -36,6 +36,7 @@ urlpatterns = [
         name="worker-unblock",
     ),
     path("bundles/preview-instructions/", views.instructions_preview, name="instructions-preview"),
+    path("bundles/preview-task/", views.task_preview, name="task-preview"),
     re_path(
         r"^bundles/(?P<bundle_id>[0-9]+)/(?P<action>pause|resume|cancel)/$",
         views.bundle_state,

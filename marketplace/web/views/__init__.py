@@ -18,6 +18,7 @@ from .console import (
     worker_unblock,
 )
 from .money import balance, earnings, payout_request, payout_setup
+from .preview import task_preview
 from .work import (
     work_bundle,
     work_list,
@@ -41,6 +42,7 @@ __all__ = [
     "instructions_preview",
     "payout_request",
     "payout_setup",
+    "task_preview",
     "work_bundle",
     "work_list",
     "work_next",

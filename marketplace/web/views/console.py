@@ -19,9 +19,8 @@ from tasks.models import AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
 from tasks.quality.selectors import bundle_worker_report
 
-from .. import charts, display
+from .. import annotation, charts, display, gallery
 from ..forms import (
-    BUNDLE_ERROR_FIELDS,
     BundleCreateForm,
     ItemUploadForm,
     ReviewForm,
@@ -29,6 +28,7 @@ from ..forms import (
 )
 from ..markdown import render_markdown
 from ..money import money
+from ..overlays import review_overlays
 from .common import PROGRESS_POLL_SECONDS, requester_required
 
 # ---------------------------------------------------------------------------------------------
@@ -62,7 +62,7 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         try:
             bundle = services.bundle_create(requester=request.user, data=form.service_data())
         except DomainError as exc:
-            form.add_error(BUNDLE_ERROR_FIELDS.get(exc.code), exc.detail)
+            form.add_error(form.error_field(exc.code), exc.detail)
         else:
             messages.success(request, "Bundle created as a draft. Upload items, then publish.")
             return redirect("web:bundle-detail", bundle_id=bundle.pk)
@@ -70,6 +70,8 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         "form": form,
         "fee_percent": fee_percent(),
         "instructions_html": render_markdown(request.POST.get("instructions", "")),
+        "templates": gallery.templates(),
+        "chosen_template": request.POST.get("template", ""),
     }
     return render(request, "web/console/create.html", context, status=400 if form.errors else 200)
 
@@ -331,6 +333,8 @@ def bundle_review(request: HttpRequest, bundle_id: int) -> HttpResponse:
             messages.error(request, f"Answer #{assignment_id}: {error['detail']}")
         return redirect("web:bundle-review", bundle_id=bundle.pk)
     selected = {int(v) for v in request.POST.getlist("ids") if v.isdigit()}
+    shown = list(pending[:REVIEW_PAGE])
+    overlays = review_overlays(bundle, shown)  # annotation shapes over the image or text
     rows = [
         {
             "assignment": a,
@@ -339,8 +343,15 @@ def bundle_review(request: HttpRequest, bundle_id: int) -> HttpResponse:
             "answer": display.answer_text(bundle.question, a.answer),
             "worker": selectors.worker_public_id(bundle.requester_id, a.worker_id),
             "seconds": display.duration(a.seconds_spent),
+            "overlay": overlays.get(a.pk),
         }
-        for a in pending[:REVIEW_PAGE]
+        for a in shown
     ]
-    context = {"bundle": bundle, "rows": rows, "form": form, "total": len(pending_ids)}
+    context = {
+        "bundle": bundle,
+        "rows": rows,
+        "form": form,
+        "total": len(pending_ids),
+        "annotating": annotation.is_annotation(bundle.question),
+    }
     return render(request, "web/console/review.html", context, status=400 if form.errors else 200)

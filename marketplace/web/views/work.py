@@ -18,7 +18,7 @@ from tasks import selectors, services, work
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.schema import InvalidAnswer
 
-from .. import display
+from .. import annotation, display
 from ..forms import answer_from_post
 from ..markdown import render_markdown
 from ..money import money
@@ -60,11 +60,15 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
         "bundle": bundle,
         "question": question,
         "options": display.question_options(question),
+        "annotating": annotation.is_annotation(question),
         "reward": money(bundle.reward_minor, bundle.currency),
     }
     if assignment is not None:
+        payload = assignment.item.payload
         context["assignment"] = assignment
-        context["fields"] = display.payload_fields(assignment.item.payload)
+        context["fields"] = display.task_fields(question, payload)
+        if annotation.is_annotation(question):
+            context["tool"] = annotation.tool_config(question, payload)
         context["deadline_iso"] = assignment.deadline.isoformat()
     context["instructions_html"] = render_markdown(bundle.instructions)
     return context
@@ -89,6 +93,9 @@ def _render_panel(
     request: HttpRequest, bundle: Bundle, panel: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     context = {**_task_context(bundle, panel.get("assignment")), **panel}
+    if "tool" in context and panel.get("posted") is not None:
+        # A refused answer comes back drawn as it was, so the worker fixes it, not redoes it.
+        context["tool"] = {**context["tool"], "initial": panel["posted"]}
     if _is_htmx(request):
         # htmx swaps only 2xx responses by default; errors are shown inside the panel.
         return render(request, "web/work/_panel.html", context)
@@ -163,6 +170,8 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         )
     except InvalidAnswer as exc:
         panel = {"state": "task", "assignment": assignment, "error": exc.detail}
+        if annotation.is_annotation(bundle.question):
+            panel["posted"] = annotation.posted_shapes(bundle.question, request.POST)
         return _render_panel(request, bundle, panel, status=400)
     except DomainError as exc:  # expired, returned meanwhile, submitted twice
         return _after_answer(request, bundle, {"kind": "warn", "text": exc.detail})
