@@ -37,15 +37,15 @@ def accept_annotation_types(monkeypatch) -> None:
             return dict(raw)
         return real_question(raw)
 
-    def answer_validate(question: dict[str, Any], answer: Any) -> Any:
+    def answer_validate(question: dict[str, Any], answer: Any, **context: Any) -> Any:
         if question.get("type") in ANNOTATION_TYPES:
             return answer
-        return real_answer(question, answer)
+        return real_answer(question, answer, **context)
 
     for module in (schema, tasks.services, tasks.ingest):
         monkeypatch.setattr(module, "question_validate", question_validate)
     for module in (schema, tasks.work.submit, tasks.work.loop):
-        monkeypatch.setattr(module, "answer_validate", answer_validate)
+        monkeypatch.setattr(module, "answer_validate", answer_validate, raising=False)
 
 
 #: What the test scene holds, in image pixels (x, y, w, h): a car and a person.
