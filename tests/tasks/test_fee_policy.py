@@ -81,9 +81,7 @@ def test_the_api_shows_the_fee_and_its_effective_rate(requester):
     assert (two["fee"]["per_judgment"], two["fee"]["effective_percent"]) == (1, 50.0)
 
 
-def test_a_published_bundle_keeps_its_terms_when_the_settings_change(
-    requester, settings, client
-):
+def test_a_published_bundle_keeps_its_terms_when_the_settings_change(requester, settings, client):
     # given: a bundle published at 20% with a 1-cent minimum (5-cent reward: 1-cent fee)
     bundle = _published(requester, reward=5, items=2)
     reserved = payments.escrow_balance(bundle_id=bundle.pk, currency="usd")
@@ -139,6 +137,6 @@ def test_escrow_reserved_before_the_minimum_existed_keeps_no_minimum(requester):
     )
     assert escrow is not None
     type(escrow).objects.filter(pk=escrow.pk).update(fee_minimum_minor=None)
-    assert payments.escrow_cost_per_judgment(
-        bundle_id=bundle.pk, currency="usd", reward_minor=2
-    ) == 2
+    assert (
+        payments.escrow_cost_per_judgment(bundle_id=bundle.pk, currency="usd", reward_minor=2) == 2
+    )
