@@ -67,9 +67,7 @@ def _bundle_with_work(requester, workers, *, items: int, reward: int = 5) -> tup
     done = []
     for worker in workers:
         claim = tasks_work.assignment_claim(bundle=bundle, worker=worker)
-        done.append(
-            services.assignment_submit(assignment_id=claim.pk, worker=worker, answer="pos")
-        )
+        done.append(services.assignment_submit(assignment_id=claim.pk, worker=worker, answer="pos"))
     return bundle, done
 
 
@@ -102,8 +100,7 @@ def test_approvals_against_settle_keep_every_pending_answer_payable(slow_escrow_
     calls = []
     for bundle, done in bundles:
         calls += [
-            (lambda a=a: review.assignment_approve(assignment_id=a.pk, by=requester))
-            for a in done
+            (lambda a=a: review.assignment_approve(assignment_id=a.pk, by=requester)) for a in done
         ]
         calls += [(lambda b=bundle: escrow.escrow_settle(bundle_id=b.pk)) for _ in range(8)]
     random.Random(3).shuffle(calls)
