@@ -179,3 +179,66 @@ def test_approve_bulk_review_cancel_expire_and_bonus_never_deadlock():
     assert api.get("/api/v1/bonuses/").json()["count"] == 18
     assert escrow_problems() == []
     assert_ledger_balanced()
+
+
+def _locks(queries) -> list[str]:
+    """The rows each statement locks, in order: 'bundle', 'assignment' or 'ledger'."""
+    tables = {
+        '"tasks_bundle"': "bundle",
+        '"tasks_assignment"': "assignment",
+        '"payments_ledgeraccount"': "ledger",
+    }
+    seen = []
+    for query in queries:
+        sql = query["sql"]
+        for table, name in tables.items():
+            locking = "FOR UPDATE" in sql or "FOR NO KEY UPDATE" in sql
+            if (locking and f"FROM {table}" in sql) or sql.startswith(f"UPDATE {table}"):
+                seen.append(name)
+    return seen
+
+
+def _in_order(locks: list[str]) -> bool:
+    """The bundle before anything else (a later bundle statement is the same row again, which
+    the transaction holds already), and no assignment row once a ledger account is held."""
+    if "ledger" in locks and "assignment" in locks[locks.index("ledger") :]:
+        return False
+    return not locks or locks[0] == "bundle"
+
+
+def test_every_money_path_takes_the_bundle_first_and_the_ledger_last():
+    from django.db import connection as conn
+    from django.test.utils import CaptureQueriesContext
+
+    from tasks.quality import blocking
+
+    requester = RequesterFactory()
+    fund(requester)
+    workers = [WorkerFactory() for _ in range(4)]
+    bundle, done = _bundle_with_work(requester, workers, items=6)
+    other, other_done = _bundle_with_work(requester, workers[:1], items=2)
+    paths = {
+        "approve": lambda: review.assignment_approve(assignment_id=done[0].pk, by=requester),
+        "reject": lambda: review.assignment_reject(
+            assignment_id=done[1].pk, by=requester, reason="no"
+        ),
+        "bulk review": lambda: review.assignments_review(
+            requester=requester, assignment_ids=[done[2].pk], approve=True
+        ),
+        "block": lambda: blocking.worker_block(
+            worker_id=workers[3].pk, bundle_id=bundle.pk, reason="spam"
+        ),
+        "cancel": lambda: services.bundle_cancel(bundle=bundle, by=requester),
+        "settle": lambda: escrow.escrow_settle(bundle_id=bundle.pk),
+        "expire": lambda: services.bundle_expire(bundle=other),
+        "approve after expiry": lambda: review.assignment_approve(
+            assignment_id=other_done[0].pk, by=requester
+        ),
+    }
+    for name, path in paths.items():
+        with CaptureQueriesContext(conn) as queries:
+            path()
+        locks = _locks(queries.captured_queries)
+        assert _in_order(locks), (name, " ".join(locks))
+    assert escrow_problems() == []
+    assert_ledger_balanced()
