@@ -57,9 +57,7 @@ def test_escrow_covering_pending_work_is_checked(requester, capsys):
     assert payments.escrow_balance(bundle_id=bundle.pk, currency="usd") == 2 * 6
     assert escrow_problems() == []
     _drain(bundle, 7)
-    assert escrow_problems() == [
-        f"bundle {bundle.pk}: escrow 5 usd < 2 pending judgments x 6"
-    ]
+    assert escrow_problems() == [f"bundle {bundle.pk}: escrow 5 usd < 2 pending judgments x 6"]
     with pytest.raises(CommandError, match="1 problem"):
         call_command("check_books")
     assert f"PROBLEM bundle {bundle.pk}" in capsys.readouterr().out
