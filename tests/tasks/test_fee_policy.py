@@ -140,3 +140,21 @@ def test_escrow_reserved_before_the_minimum_existed_keeps_no_minimum(requester):
     assert (
         payments.escrow_cost_per_judgment(bundle_id=bundle.pk, currency="usd", reward_minor=2) == 2
     )
+
+
+def test_the_bundle_list_shows_each_bundle_its_own_terms_in_one_query(
+    requester, settings, django_assert_max_num_queries
+):
+    published = _published(requester, reward=3)
+    settings.PLATFORM_FEE_PERCENT = 50
+    for _ in range(5):
+        BundleFactory(requester=requester, reward_minor=3)
+    api = client_for(requester)
+    api.get("/api/v1/bundles/")  # warm-up: sessions, content types
+    with django_assert_max_num_queries(8):
+        rows = api.get("/api/v1/bundles/").json()["results"]
+    fees = {row["id"]: row["fee"] for row in rows}
+    assert fees.pop(published.pk)["percent"] == 20
+    assert {(f["percent"], f["per_judgment"], f["frozen"]) for f in fees.values()} == {
+        (50, 2, False)
+    }
