@@ -207,8 +207,10 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Money (integers in minor units; the fee is a percent of each reward and bonus).
+# Money (integers in minor units; the fee is a percent of each reward and bonus, at least
+# PLATFORM_MIN_FEE_MINOR each: MTurk's one cent). A bundle keeps the terms it was published at.
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
+PLATFORM_MIN_FEE_MINOR = env.int("PLATFORM_MIN_FEE_MINOR", default=1)
 DEFAULT_CURRENCY = "usd"
 PAYOUT_MINIMUM_MINOR = env.int("PAYOUT_MINIMUM_MINOR", default=500)
 

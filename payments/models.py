@@ -99,6 +99,10 @@ class LedgerAccount(models.Model):
     # Escrow only: the fee percent fixed when escrow was first reserved, so approvals draw
     # exactly what was reserved even if PLATFORM_FEE_PERCENT changes later.
     fee_percent = models.PositiveSmallIntegerField(null=True, blank=True, editable=False)
+    # Escrow only: the minimum fee per judgment fixed with `fee_percent` (PLATFORM_MIN_FEE_MINOR
+    # at the first reservation). NULL with a percent set means reserved before minimums
+    # existed: no minimum, which is what that escrow was priced at. Never changes once set.
+    fee_minimum_minor = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

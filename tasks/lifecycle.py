@@ -1,6 +1,6 @@
 """Bundle state changes shared by the bundle services (`tasks.services`) and review
-(`tasks.review`): the one transition function, the bundle row lock, and completion once the
-last piece of work is decided.
+(`tasks.review`): the one transition function and completion once the last piece of work is
+decided. The bundle row lock is `tasks.locking`'s (the one lock order).
 
 Kept apart from `tasks.services` so that review, and the quality engine through it, can
 complete a bundle without importing the service layer that sits above them.
@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import User
 from marketplace.errors import Conflict
 
+from .locking import lock_bundle
 from .models import AssignmentStatus, Bundle, BundleEvent, BundleStatus, ItemState
 from .states import BUNDLE_TRANSITIONS, check_transition
 
@@ -38,16 +39,12 @@ def bundle_transition(
     return bundle
 
 
-def lock_bundle(bundle: Bundle | int) -> Bundle:
-    pk = bundle.pk if isinstance(bundle, Bundle) else bundle
-    return Bundle.objects.select_for_update().get(pk=pk)
-
-
 def bundle_complete_if_done(*, bundle_id: int) -> bool:
     """Complete a live bundle once every real item is complete and no work awaits a decision.
 
-    Runs inside the caller's transaction (after an approval, a rejection or a submit)."""
-    bundle = Bundle.objects.select_for_update().get(pk=bundle_id)
+    Runs inside the caller's transaction (after an approval or a rejection), which holds the
+    bundle row already (`tasks.locking`: the bundle comes first)."""
+    bundle = lock_bundle(bundle_id)
     if bundle.status not in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
         return False
     if bundle.items.filter(is_gold=False).exclude(state=ItemState.COMPLETE).exists():

@@ -2,8 +2,9 @@
 reason the worker sees, and the item asks for another judgment), in bulk or one by one; work
 nobody reviewed is approved after the bundle's delay.
 
-Each review is one transaction with its state change, its money and its counters; settling
-the bundle's escrow follows on commit. The quality engine rejects a blocked worker's
+Each review is one transaction with its state change, its money and its counters, taking its
+locks in the one order of `tasks.locking` (the bundle, then the assignment, then the ledger);
+settling the bundle's escrow follows on commit. The quality engine rejects a blocked worker's
 unreviewed work through `assignment_reject` here, so this module sits below both the service
 layer and quality and imports neither.
 """
@@ -26,8 +27,9 @@ from payments import services as payments
 
 from .escrow import escrow_settle
 from .lifecycle import bundle_complete_if_done
+from .locking import lock_assignment_after_bundle
 from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item, ItemState
-from .states import assignment_transition, give_gold_slot_back, lock_assignment, stats_add
+from .states import assignment_transition, give_gold_slot_back, stats_add
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ def assignment_approve(
 ) -> Assignment:
     """Accept submitted work (the payments layer pays the worker in this transaction)."""
     scope = {"bundle__requester": requester} if requester is not None else {}
-    assignment = lock_assignment(assignment_id, **scope)
+    assignment = lock_assignment_after_bundle(assignment_id, **scope)
     assignment_transition(
         assignment,
         AssignmentStatus.APPROVED,
@@ -71,7 +73,7 @@ def assignment_reject(
     if not reason or not reason.strip():
         raise DomainError("A reason is required to reject work.", code="reason_required")
     scope = {"bundle__requester": requester} if requester is not None else {}
-    assignment = lock_assignment(assignment_id, **scope)
+    assignment = lock_assignment_after_bundle(assignment_id, **scope)
     assignment_transition(
         assignment,
         AssignmentStatus.REJECTED,
@@ -129,7 +131,9 @@ def assignments_review(
 
 def assignments_auto_approve(*, now: Any = None) -> int:
     """Approve work nobody reviewed within its bundle's delay. Idempotent: each approval is a
-    conditional transition, so a concurrent manual review simply wins."""
+    conditional transition, so a concurrent manual review simply wins. An approval refused for
+    another reason (its escrow cannot pay it: a bug the ledger check reports) is logged and the
+    job goes on with the rest, instead of stopping every later bundle behind it."""
     now = now or timezone.now()
     approved = 0
     bundles = (
@@ -147,15 +151,19 @@ def assignments_auto_approve(*, now: Any = None) -> int:
                 assignment_approve(assignment_id=assignment_id, by=None, auto=True)
             except (InvalidTransition, Conflict):
                 continue
+            except DomainError:
+                logger.exception("auto-approval of assignment %s refused", assignment_id)
+                continue
             approved += 1
     return approved
 
 
 def _settle_after_commit(bundle_id: int) -> None:
-    """Settle in its own transaction once a review is committed: an approval's payment and the
-    release of escrow lock accounts in different orders, so doing both in one transaction
-    could deadlock with a concurrent bonus. A settle that fails is retried by the
-    `settle_finished_bundles_task` sweep; the review stands either way."""
+    """Settle in its own transaction once a review is committed: an approval's payment locks
+    (escrow, worker) and the release (escrow, requester); a second batch of ledger locks in one
+    transaction breaks the lock order (`tasks.locking`) and could deadlock with a concurrent
+    bonus. A settle that fails is retried by the `settle_finished_bundles_task` sweep; the
+    review stands either way."""
 
     def settle() -> None:
         try:

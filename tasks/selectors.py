@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,9 @@ from accounts.qualifications import (
     requirements_parse,
     worker_qualification_values,
 )
+from payments import selectors as payment_selectors
+from payments import services as payments
+from payments.fees import fee_terms
 
 from .models import (
     Assignment,
@@ -174,6 +177,110 @@ def bundle_worker_from_public_id(bundle: Bundle, public_id: str) -> int | None:
         if worker_public_id(bundle.requester_id, worker_id) == public_id:
             return worker_id
     return None
+
+
+def requester_worker_from_public_id(requester_id: int, public_id: str) -> int | None:
+    """The user id behind a pseudonym, among the workers who submitted work in one of this
+    requester's bundles; None for anyone else (unknown, never worked for them, only claimed).
+    One pass over their workers' stats rows (pseudonyms cannot be inverted), then a check that
+    the match really submitted something."""
+    if not public_id.startswith("w_"):
+        return None
+    candidates = (
+        WorkerBundleStats.objects.filter(bundle__requester_id=requester_id, submitted__gt=0)
+        .values_list("worker_id", flat=True)
+        .distinct()
+    )
+    for worker_id in candidates.iterator(chunk_size=2000):
+        if hmac.compare_digest(worker_public_id(requester_id, worker_id), public_id):
+            return worker_id if _submitted_for(requester_id, worker_id=worker_id) else None
+    return None
+
+
+def requester_worker_of_assignment(requester_id: int, assignment_id: int) -> int | None:
+    """The worker of a submitted (or reviewed) assignment in one of this requester's bundles;
+    None for a foreign, unknown or never-submitted assignment."""
+    return _submitted_for(requester_id, pk=assignment_id)
+
+
+def _submitted_for(requester_id: int, **which: int) -> int | None:
+    return (
+        Assignment.objects.filter(
+            bundle__requester_id=requester_id, submitted_at__isnull=False, **which
+        )
+        .values_list("worker_id", flat=True)
+        .first()
+    )
+
+
+def bundle_fees(bundles: Iterable[Bundle]) -> dict[int, dict[str, Any]]:
+    """{bundle id: the fee terms it is charged at}, in one query for any number of bundles.
+
+    A published bundle keeps the terms frozen on its escrow when it was published (`frozen`);
+    a draft shows today's settings, which it will be frozen at. `per_judgment` is the fee on
+    one reward, `effective_percent` that fee as a share of the reward (the minimum fee makes
+    it exceed `percent` on small rewards: 1 cent on 3 is 33.3%)."""
+    bundles = list(bundles)
+    holdings = payments.escrow_holdings(bundle_ids=[b.pk for b in bundles])
+    today = fee_terms()
+    fees = {}
+    for bundle in bundles:
+        holding = holdings.get(bundle.pk)
+        frozen = holding.terms if holding is not None else None
+        terms = frozen or today
+        reward = bundle.reward_minor
+        fees[bundle.pk] = {
+            "percent": terms.percent,
+            "minimum": terms.minimum_minor,
+            "per_judgment": terms.fee_for(reward),
+            "cost_per_judgment": terms.cost_per_judgment(reward),
+            "effective_percent": terms.effective_percent(reward),
+            "frozen": frozen is not None,
+        }
+    return fees
+
+
+#: Work a bundle's escrow must still be able to pay: claims that may be submitted, answers
+#: that may be approved.
+PENDING_STATUSES = (AssignmentStatus.CLAIMED, AssignmentStatus.SUBMITTED)
+
+
+def escrow_problems() -> list[str]:
+    """Bundles whose escrow cannot pay for their pending work; empty when every one can.
+
+    The invariant: escrow >= pending judgments x the bundle's cost per judgment (reward plus
+    the fee at the terms frozen on its escrow). It spans both apps (payments holds the money,
+    tasks knows the work), so it lives here, and `books_problems` adds it to the ledger's
+    own self-check. Three queries whatever the number of bundles."""
+    pending = dict(
+        Assignment.objects.filter(status__in=PENDING_STATUSES)
+        .values_list("bundle_id")
+        .annotate(n=Count("id"))
+        .values_list("bundle_id", "n")
+    )
+    if not pending:
+        return []
+    holdings = payments.escrow_holdings(bundle_ids=pending)
+    problems = []
+    bundles = Bundle.objects.filter(pk__in=pending).values_list("id", "currency", "reward_minor")
+    for bundle_id, currency, reward in bundles.order_by("id"):
+        holding, n = holdings.get(bundle_id), pending[bundle_id]
+        if holding is None or holding.terms is None or holding.currency != currency:
+            problems.append(f"bundle {bundle_id}: {n} pending judgments and no {currency} escrow")
+            continue
+        cost = holding.terms.cost_per_judgment(reward)
+        if holding.balance_minor < n * cost:
+            problems.append(
+                f"bundle {bundle_id}: escrow {holding.balance_minor} {currency} < "
+                f"{n} pending judgments x {cost}"
+            )
+    return problems
+
+
+def books_problems() -> list[str]:
+    """The whole money check: the ledger's own (`payments.selectors.ledger_problems`) and the
+    escrow-covers-pending-work invariant. What tests and `manage.py check_books` assert."""
+    return payment_selectors.ledger_problems() + escrow_problems()
 
 
 def bundle_result_rows(bundle: Bundle, *, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 Every state change is one transaction: a transition map check, a conditional UPDATE of exactly
 one row (so a concurrent change loses cleanly instead of being overwritten), and the counters
-it implies by `F()` updates. Money moves through `payments` inside the same transaction.
+it implies by `F()` updates. Money moves through `payments` inside the same transaction, and
+every change takes its locks in the one order of `tasks.locking` (the bundle row first).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from payments import services as payments
 
 from . import work
 from .escrow import escrow_settle
-from .lifecycle import aggregate_after_commit, bundle_transition, lock_bundle
+from .lifecycle import aggregate_after_commit, bundle_transition
+from .locking import lock_bundle
 from .models import (
     Assignment,
     AssignmentStatus,
@@ -114,7 +116,7 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
 @transaction.atomic
 def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
     """Drafts may change anything; live bundles only what does not change the price."""
-    bundle = Bundle.objects.select_for_update().get(pk=bundle.pk)
+    bundle = lock_bundle(bundle)
     clean = bundle_validate_settings(data)
     allowed = EDITABLE_WHEN_DRAFT if bundle.status == BundleStatus.DRAFT else EDITABLE_WHEN_LIVE
     if bundle.status in (BundleStatus.COMPLETED, BundleStatus.CANCELLED, BundleStatus.EXPIRED):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from payments.models import Bonus, Payout, Posting, TopUp
+from payments.models import Payout, Posting, TopUp
 
 
 class StatementLineSerializer(serializers.ModelSerializer):
@@ -52,27 +52,6 @@ class TopUpSerializer(serializers.ModelSerializer):
             "completed_at",
         ]
         read_only_fields = ["id", "status", "checkout_url", "created_at", "completed_at"]
-
-
-class BonusSerializer(serializers.ModelSerializer):
-    worker_id = serializers.IntegerField()
-    amount = serializers.IntegerField(source="amount_minor", min_value=1)
-    fee = serializers.IntegerField(source="fee_minor", read_only=True)
-    currency = serializers.CharField(max_length=3, default="usd")
-
-    class Meta:
-        model = Bonus
-        fields = [
-            "id",
-            "worker_id",
-            "amount",
-            "fee",
-            "currency",
-            "reason",
-            "client_token",
-            "created_at",
-        ]
-        read_only_fields = ["id", "fee", "created_at"]
 
 
 class PayoutSerializer(serializers.ModelSerializer):

@@ -5,7 +5,6 @@ from . import views
 
 router = SimpleRouter()
 router.register("topups", views.TopUpViewSet, basename="topup")
-router.register("bonuses", views.BonusViewSet, basename="bonus")
 router.register("work/payouts", views.PayoutViewSet, basename="payout")
 
 urlpatterns = [

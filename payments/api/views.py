@@ -1,5 +1,6 @@
 """Thin views over payments services and selectors. Everything is scoped to the caller: another
-user's top-up, bonus or payout is a 404, never a 403."""
+user's top-up or payout is a 404, never a 403. Bonuses are served by tasks' API
+(`tasks.api.bonuses`): only tasks knows which workers worked for a requester."""
 
 from __future__ import annotations
 
@@ -24,10 +25,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
 from payments import payouts, selectors, services
-from payments.models import AccountKind, Bonus, ConnectedAccount, Payout, TopUp
+from payments.models import AccountKind, ConnectedAccount, Payout, TopUp
 
 from . import serializers as s
 
@@ -168,40 +169,6 @@ class TopUpViewSet(
             client_token=data.get("client_token") or uuid.uuid4().hex,
         )
         return Response(self.get_serializer(topup).data, status=status.HTTP_201_CREATED)
-
-
-class BonusViewSet(
-    mixins.CreateModelMixin,
-    mixins.ListModelMixin,
-    mixins.RetrieveModelMixin,
-    viewsets.GenericViewSet,
-):
-    """Bonuses the requester paid. `client_token` makes a retried POST one bonus."""
-
-    permission_classes = [IsRequester]
-    serializer_class = s.BonusSerializer
-
-    def get_queryset(self) -> QuerySet[Bonus]:
-        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
-            return Bonus.objects.none()
-        return Bonus.objects.filter(requester=_caller(self.request)).order_by("-created_at", "-pk")
-
-    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        worker = User.objects.filter(pk=data["worker_id"], worker_profile__isnull=False).first()
-        if worker is None:
-            raise NotFound("No such worker.")
-        bonus = services.bonus_pay(
-            requester=_caller(request),
-            worker=worker,
-            amount_minor=data["amount_minor"],
-            currency=data["currency"],
-            reason=data["reason"],
-            client_token=data["client_token"],
-        )
-        return Response(self.get_serializer(bonus).data, status=status.HTTP_201_CREATED)
 
 
 class PayoutViewSet(

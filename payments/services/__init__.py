@@ -17,14 +17,27 @@ from marketplace.errors import DomainError
 
 from ..ledger import account_balance, account_get
 from ._shared import MAX_AMOUNT_MINOR
-from .balances import escrow_balance, requester_available, worker_available
+from .balances import (
+    EscrowHolding,
+    escrow_balance,
+    escrow_holdings,
+    requester_available,
+    worker_available,
+)
 from .credits import balance_credit, bonus_pay
-from .escrow import assignment_pay, escrow_cost_per_judgment, escrow_release, escrow_reserve
+from .escrow import (
+    assignment_pay,
+    escrow_cost_per_judgment,
+    escrow_fee_terms,
+    escrow_release,
+    escrow_reserve,
+)
 from .topups import topup_complete, topup_create, topup_expire
 
 __all__ = [
     "MAX_AMOUNT_MINOR",
     "DomainError",
+    "EscrowHolding",
     "account_balance",
     "account_get",
     "assignment_pay",
@@ -32,6 +45,8 @@ __all__ = [
     "bonus_pay",
     "escrow_balance",
     "escrow_cost_per_judgment",
+    "escrow_fee_terms",
+    "escrow_holdings",
     "escrow_release",
     "escrow_reserve",
     "requester_available",

@@ -12,7 +12,7 @@ from django.db import transaction
 from accounts.models import User
 from marketplace.errors import DomainError
 
-from ..fees import fee_for, fee_percent
+from ..fees import FeeTerms, fee_terms
 from ..ledger import InsufficientFunds, lock_accounts, normalize_currency, post_entry
 from ..models import EntryKind, JournalEntry, LedgerAccount
 from ._shared import (
@@ -25,14 +25,28 @@ from ._shared import (
 )
 
 
+def frozen_terms(escrow: LedgerAccount | None) -> FeeTerms | None:
+    """The fee terms fixed on an escrow account at its first reservation; None before that.
+    Escrow reserved before minimum fees existed has a percent and no minimum: minimum 0."""
+    if escrow is None or escrow.fee_percent is None:
+        return None
+    return FeeTerms(percent=escrow.fee_percent, minimum_minor=escrow.fee_minimum_minor or 0)
+
+
+def escrow_fee_terms(*, bundle_id: int, currency: str) -> tuple[FeeTerms, bool]:
+    """The fee terms this bundle is charged at, and whether they are frozen: fixed when its
+    escrow was first reserved (publish), today's settings until then."""
+    escrow = escrow_account(bundle_id=bundle_id, currency=normalize_currency(currency))
+    frozen = frozen_terms(escrow)
+    return (frozen, True) if frozen is not None else (fee_terms(), False)
+
+
 def escrow_cost_per_judgment(*, bundle_id: int, currency: str, reward_minor: int) -> int:
-    """What one judgment of this bundle draws from escrow: reward + fee at the percent fixed
-    when its escrow was first reserved (the current setting if nothing was reserved yet)."""
-    currency = normalize_currency(currency)
+    """What one judgment of this bundle draws from escrow: reward + fee at the terms (percent
+    and minimum) fixed when its escrow was first reserved (today's if nothing was reserved)."""
     positive_amount(reward_minor, "reward_minor")
-    escrow = escrow_account(bundle_id=bundle_id, currency=currency)
-    percent = escrow.fee_percent if escrow is not None else None
-    return reward_minor + fee_for(reward_minor, percent=percent)
+    terms, _frozen = escrow_fee_terms(bundle_id=bundle_id, currency=currency)
+    return terms.cost_per_judgment(reward_minor)
 
 
 def escrow_reserve(
@@ -54,8 +68,8 @@ def escrow_reserve(
     `missing_minor`, `needed_minor`, `available_minor` and `currency`; nothing is reserved and
     the caller's transaction should roll back (nothing published).
 
-    The fee percent is fixed on the escrow account at its first reservation; later
-    reservations and every approval of this bundle use it.
+    The fee terms (percent and minimum per judgment) are fixed on the escrow account at its
+    first reservation; later reservations and every approval of this bundle use them.
     """
     currency = normalize_currency(currency)
     positive_amount(reward_minor, "reward_minor")
@@ -67,10 +81,11 @@ def escrow_reserve(
             "This bundle's escrow belongs to someone else.", code="forbidden", http_status=403
         )
     if escrow.fee_percent is None:
+        today = fee_terms()
         LedgerAccount.objects.filter(pk=escrow.pk, fee_percent__isnull=True).update(
-            fee_percent=fee_percent()
+            fee_percent=today.percent, fee_minimum_minor=today.minimum_minor
         )
-        escrow.refresh_from_db(fields=["fee_percent"])
+        escrow.refresh_from_db(fields=["fee_percent", "fee_minimum_minor"])
     per_judgment = escrow_cost_per_judgment(
         bundle_id=bundle_id, currency=currency, reward_minor=reward_minor
     )
@@ -110,7 +125,7 @@ def assignment_pay(
     assignment_id: int,
 ) -> None:
     """Pay one approved assignment: escrow -> worker available (reward) and platform revenue
-    (fee at the bundle's reserved percent).
+    (fee at the bundle's reserved terms).
 
     Call it inside the approval transaction. The entry key is `assignment-<id>-pay`, so however
     often approval is retried the worker is paid once. If the escrow cannot cover it (a bug in
@@ -125,7 +140,8 @@ def assignment_pay(
             code="escrow_insufficient",
             http_status=409,
         )
-    fee = fee_for(reward_minor, percent=escrow.fee_percent)
+    terms = frozen_terms(escrow)
+    fee = (terms or fee_terms()).fee_for(reward_minor)
     postings = [
         (escrow, -(reward_minor + fee)),
         (worker_account(worker_id, currency), reward_minor),
@@ -157,14 +173,19 @@ def escrow_release(
     currency: str,
     idempotency_key: str,
     amount_minor: int | None = None,
+    keep_minor: int = 0,
 ) -> int:
-    """Return escrow to the requester's available balance; None = everything it still holds.
+    """Return escrow to the requester's available balance: `amount_minor`, or (None)
+    everything it holds above `keep_minor`, read under the escrow's row lock.
 
-    Used when a bundle completes, is cancelled or expires (and when overlap is lowered). Returns
-    the amount moved (0 when escrow is empty: no entry is written then). A retry with the same
-    key returns the first amount and moves nothing more.
+    Used when a bundle completes, is cancelled or expires (and when overlap is lowered); the
+    settle of a finished bundle keeps what its unreviewed work may still cost. Returns the
+    amount moved (0 when there is nothing to move: no entry is written then). A retry with the
+    same key returns the first amount and moves nothing more.
     """
     currency = normalize_currency(currency)
+    if isinstance(keep_minor, bool) or not isinstance(keep_minor, int) or keep_minor < 0:
+        raise DomainError("keep_minor must be a non-negative integer.", code="invalid_amount")
     prior = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if prior is not None:
         return int(
@@ -183,10 +204,10 @@ def escrow_release(
         if amount_minor is None:
             # Lock first so an approval committing meanwhile cannot make the amount stale.
             locked = lock_accounts([escrow, available])
-            amount = int(locked[escrow.pk].balance_minor or 0)
+            amount = int(locked[escrow.pk].balance_minor or 0) - keep_minor
         else:
             amount = positive_amount(amount_minor)
-        if amount == 0:
+        if amount <= 0:
             return 0
         post_entry(
             idempotency_key=idempotency_key,

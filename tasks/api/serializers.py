@@ -3,10 +3,23 @@ other workers' answers, or requester-only fields."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
-from tasks.selectors import gold_feedback_for, worker_public_id
+from tasks.selectors import bundle_fees, gold_feedback_for, worker_public_id
+
+
+class FeeSerializer(serializers.Serializer):
+    """The platform fee a bundle is charged at: `percent` of each reward, at least `minimum`;
+    frozen when the bundle is published (`frozen`), today's settings before that."""
+
+    percent = serializers.IntegerField()
+    minimum = serializers.IntegerField()
+    per_judgment = serializers.IntegerField()
+    cost_per_judgment = serializers.IntegerField()
+    effective_percent = serializers.FloatField(allow_null=True)
+    frozen = serializers.BooleanField()
 
 
 class BundleSerializer(serializers.ModelSerializer):
@@ -14,6 +27,7 @@ class BundleSerializer(serializers.ModelSerializer):
     overlap = serializers.IntegerField(write_only=True, required=False, min_value=1)
     question = serializers.JSONField()
     requirements = serializers.JSONField(required=False)
+    fee = serializers.SerializerMethodField()
 
     class Meta:
         model = Bundle
@@ -23,7 +37,7 @@ class BundleSerializer(serializers.ModelSerializer):
             "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
             "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
             "reject_blocked_work", "gold_feedback", "gold_feedback_expected",
-            "status", "created_at", "published_at", "finished_at",
+            "status", "created_at", "published_at", "finished_at", "fee",
         ]  # fmt: skip
         read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]
         extra_kwargs = {
@@ -35,6 +49,17 @@ class BundleSerializer(serializers.ModelSerializer):
     def to_service_data(self) -> dict:
         """validated_data with the API's names mapped onto the model's."""
         return dict(self.validated_data)
+
+    @extend_schema_field(FeeSerializer)
+    def get_fee(self, bundle: Bundle) -> dict:
+        """Computed once for every bundle of the page being serialised (one query)."""
+        holder = self.parent if isinstance(self.parent, serializers.ListSerializer) else self
+        cache = getattr(holder, "_fees", None)
+        if cache is None or bundle.pk not in cache:
+            many = holder is self.parent and holder.instance is not None
+            cache = bundle_fees([*holder.instance] if many else [bundle])
+            holder._fees = cache
+        return cache.get(bundle.pk) or bundle_fees([bundle])[bundle.pk]
 
 
 class BundleDetailSerializer(BundleSerializer):

@@ -1,10 +1,11 @@
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import bonuses, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
 router.register("assignments", views.AssignmentReviewViewSet, basename="assignment")
+router.register("bonuses", bonuses.BonusViewSet, basename="bonus")
 router.register("work/bundles", views.WorkBundleViewSet, basename="work-bundle")
 router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-assignment")
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.models import User
 from marketplace.errors import DomainError
 from payments import services as payments
+from tasks.locking import lock_bundle
 from tasks.models import Assignment, AssignmentStatus, Bundle, WorkerBundleStats
 from tasks.review import assignment_reject
 from tasks.work import claim_expire
@@ -60,19 +61,23 @@ def worker_quality_check(*, worker_id: int, bundle_id: int) -> bool:
     """Apply the bundle's rules to the worker; block them (with the figures as the reason) when
     a rule says so. Returns whether the worker stands blocked in the bundle afterwards.
 
-    Idempotent and safe to run concurrently: the worker's stats row is locked, an existing block
-    (automatic, by the requester, or by staff) is never rewritten, and the consequences of a
-    block run once, in the transaction that sets it. After an unblock only new evidence (since
-    `unblocked_at`) can block again."""
+    Idempotent and safe to run concurrently: a rule that fires is checked again under the
+    bundle's row lock, which every block and unblock takes first (`tasks.locking`), so an
+    existing block (automatic, by the requester, or by staff) is never rewritten, and the
+    consequences of a block run once, in the transaction that sets it. After an unblock only
+    new evidence (since `unblocked_at`) can block again. The usual outcome, no rule broken,
+    takes no lock at all."""
     bundle = Bundle.objects.get(pk=bundle_id)
+    stats = WorkerBundleStats.objects.filter(worker_id=worker_id, bundle_id=bundle_id).first()
+    if stats is None:
+        return False
+    if stats.blocked:
+        return True
+    if rule_violation(evidence=worker_evidence(stats=stats, bundle=bundle), bundle=bundle) is None:
+        return False
     with transaction.atomic():
-        stats = (
-            WorkerBundleStats.objects.select_for_update()
-            .filter(worker_id=worker_id, bundle_id=bundle_id)
-            .first()
-        )
-        if stats is None:
-            return False
+        bundle = lock_bundle(bundle_id)
+        stats = WorkerBundleStats.objects.get(worker_id=worker_id, bundle_id=bundle_id)
         if stats.blocked:
             return True
         reason = rule_violation(evidence=worker_evidence(stats=stats, bundle=bundle), bundle=bundle)
@@ -94,11 +99,18 @@ def worker_block(
     bought; with `reject_blocked_work`, their unreviewed non-gold work is rejected with the
     reason (which re-queues the item while the bundle is live); and every item they judged is
     re-decided without them, which recounts `judgments_submitted`, reopens what now lacks
-    judgments and rewrites its result. Gold work is left as it is: it is the evidence."""
-    bundle = Bundle.objects.get(pk=bundle_id)
+    judgments and rewrites its result. Gold work is left as it is: it is the evidence.
+
+    Locks in the order of `tasks.locking`: the bundle row first (the block rejects work and
+    reserves escrow, like a review and a publish), then the worker's live claims, then their
+    stats row, the order a submission of theirs takes (claim, then stats), so a block racing
+    the worker's own next answer waits for it instead of deadlocking with it."""
+    if not reason.strip():
+        raise DomainError("A reason is required to block a worker.", code="reason_required")
+    bundle = lock_bundle(bundle_id)
     worker = User.objects.get(pk=worker_id)
-    stats = _stats_block(worker=worker, bundle=bundle, reason=reason)
     _end_live_claims(worker_id=worker_id, bundle_id=bundle_id)
+    stats = _stats_block(worker=worker, bundle=bundle, reason=reason)
     if bundle.reject_blocked_work:
         _reject_unreviewed(worker_id=worker_id, bundle_id=bundle_id, reason=reason, by=by)
     reopen = _fund_replacements(bundle=bundle, worker_id=worker_id, stats=stats)
@@ -112,7 +124,7 @@ def worker_unblock(*, worker_id: int, bundle_id: int, by: User | None = None) ->
     again, so the items they judged are re-decided (their count may then exceed max_overlap
     where a replacement was bought meanwhile; nothing more is bought for those items).
     Sets `unblocked_at`, so only new evidence can block them again."""
-    bundle = Bundle.objects.get(pk=bundle_id)
+    bundle = lock_bundle(bundle_id)
     _stats_unblock(worker_id=worker_id, bundle=bundle)
     items_decide(item_ids=_items_judged_by(worker_id=worker_id, bundle_id=bundle_id))
 

@@ -1,5 +1,9 @@
 """Claims that end without an answer: given back by the worker, or expired past their deadline.
-Either way the slot goes back to the pool and nothing is paid."""
+Either way the slot goes back to the pool and nothing is paid.
+
+A gold claim's slot goes back to its bundle row, so ending one locks the bundle first (the one
+lock order, `tasks.locking`): cancel and expiry hold the bundle while they end its claims.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,17 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from tasks.locking import lock_bundle, lock_claim_for_release
 from tasks.models import Assignment, AssignmentStatus
-from tasks.states import assignment_transition, lock_assignment, release_claim_slot
+from tasks.states import assignment_transition, give_slot_back, release_claim_slot
 
 
 def claim_expire(*, assignment_id: int, bundle_id: int, item_id: int, is_gold: bool) -> int:
-    """Expire one claim and put its slot back; returns 1, or 0 for a claim that meanwhile
-    became something else (the status UPDATE is conditional, so it is left alone)."""
+    """Expire one claim and put its slot back; a claim that meanwhile became something else
+    is left alone (the status UPDATE is conditional). Returns 1 if it expired it, else 0."""
     with transaction.atomic():
+        if is_gold:
+            lock_bundle(bundle_id)
         expired = Assignment.objects.filter(
             pk=assignment_id, status=AssignmentStatus.CLAIMED
         ).update(status=AssignmentStatus.EXPIRED)
@@ -28,7 +35,7 @@ def claim_expire(*, assignment_id: int, bundle_id: int, item_id: int, is_gold: b
 @transaction.atomic
 def assignment_return(*, assignment_id: int, worker: User) -> Assignment:
     """The worker gives the task back; the slot goes back to the pool, nothing is paid."""
-    assignment = lock_assignment(assignment_id, worker=worker)
+    assignment = lock_claim_for_release(assignment_id, worker=worker)
     assignment_transition(assignment, AssignmentStatus.RETURNED)
     release_claim_slot(
         bundle_id=assignment.bundle_id, item_id=assignment.item_id, is_gold=assignment.is_gold
@@ -38,19 +45,30 @@ def assignment_return(*, assignment_id: int, worker: User) -> Assignment:
 
 def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) -> int:
     """Expire claims past their deadline and put their slots back. Safe to run concurrently:
-    each batch locks what it takes with SKIP LOCKED, and the status UPDATE is conditional."""
+    each batch locks what it takes with SKIP LOCKED, and the status UPDATE is conditional.
+    Gold claims (a few per bundle) go one by one after the batches, each taking its bundle
+    first, since their slot goes back to the bundle row."""
     now = now or timezone.now()
     total = 0
+    due_claims = Assignment.objects.filter(status=AssignmentStatus.CLAIMED, deadline__lte=now)
     while True:
         with transaction.atomic():
-            query = Assignment.objects.filter(status=AssignmentStatus.CLAIMED, deadline__lte=now)
+            query = due_claims.filter(is_gold=False)
             if connection.vendor == "postgresql":
                 query = query.select_for_update(skip_locked=True)
-            due = list(query.values_list("id", "bundle_id", "item_id", "is_gold")[:batch_size])
-            for assignment_id, bundle_id, item_id, is_gold in due:
-                total += claim_expire(
-                    assignment_id=assignment_id, bundle_id=bundle_id, item_id=item_id,
-                    is_gold=is_gold,
-                )  # fmt: skip
+            due = list(query.values_list("id", "item_id")[:batch_size])
+            for assignment_id, item_id in due:
+                expired = Assignment.objects.filter(
+                    pk=assignment_id, status=AssignmentStatus.CLAIMED
+                ).update(status=AssignmentStatus.EXPIRED)
+                if expired:
+                    give_slot_back(item_id)
+                total += expired
         if len(due) < batch_size:
-            return total
+            break
+    gold = due_claims.filter(is_gold=True).values_list("id", "bundle_id", "item_id")
+    for assignment_id, bundle_id, item_id in list(gold):
+        total += claim_expire(
+            assignment_id=assignment_id, bundle_id=bundle_id, item_id=item_id, is_gold=True
+        )
+    return total

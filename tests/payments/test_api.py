@@ -46,38 +46,6 @@ def test_requester_balance_and_statement_json_and_csv():
     assert [int(r["amount"]) for r in rows] == [-120, 5_000]
 
 
-def test_bonus_api_is_idempotent_and_scoped():
-    requester, other = funded_requester(5_000), funded_requester(5_000)
-    w = worker()
-    api = client_for(requester)
-    body = {
-        "worker_id": w.pk,
-        "amount": 100,
-        "currency": "usd",
-        "reason": "thanks",
-        "client_token": "b1",
-    }
-    first = api.post("/api/v1/bonuses/", body, format="json")
-    again = api.post("/api/v1/bonuses/", body, format="json")
-    assert first.status_code == 201, first.json()
-    assert first.json()["fee"] == 20
-    assert again.json()["id"] == first.json()["id"]
-    assert api.get("/api/v1/bonuses/").json()["count"] == 1
-    bonus_id = first.json()["id"]
-    assert client_for(other).get(f"/api/v1/bonuses/{bonus_id}/").status_code == 404
-    assert client_for(other).get("/api/v1/bonuses/").json()["count"] == 0
-    missing = api.post(
-        "/api/v1/bonuses/", {**body, "worker_id": requester.pk, "client_token": "b2"}, format="json"
-    )
-    assert missing.status_code == 404
-    broke = api.post(
-        "/api/v1/bonuses/", {**body, "amount": 10**6, "client_token": "b3"}, format="json"
-    )
-    assert broke.status_code == 402
-    assert broke.json()["code"] == "insufficient_funds"
-    assert broke.json()["missing_minor"] > 0
-
-
 def test_topup_api_returns_checkout_url_and_is_scoped(fake_stripe):
     requester, other = RequesterFactory(), RequesterFactory()
     api = client_for(requester)

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from marketplace.errors import DomainError
 from payments import services as payments
-from payments.fees import fee_for, fee_percent
+from payments.fees import fee_terms
 from payments.ledger import InsufficientFunds
 from tasks import review, selectors, services
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
@@ -66,9 +66,12 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Bundle created as a draft. Upload items, then publish.")
             return redirect("web:bundle-detail", bundle_id=bundle.pk)
+    terms = fee_terms()
     context = {
         "form": form,
-        "fee_percent": fee_percent(),
+        "fee_percent": terms.percent,
+        "fee_minimum_minor": terms.minimum_minor,
+        "fee_minimum": money(terms.minimum_minor, request.POST.get("currency") or "usd"),
         "instructions_html": render_markdown(request.POST.get("instructions", "")),
         "templates": gallery.templates(),
         "chosen_template": request.POST.get("template", ""),
@@ -91,13 +94,18 @@ def _progress_context(bundle: Bundle) -> dict[str, Any]:
 def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
     context = _progress_context(bundle)
     currency = bundle.currency
-    per_judgment = bundle.reward_minor + fee_for(bundle.reward_minor)
+    # The terms this bundle is charged at: frozen at publish, today's settings for a draft.
+    fee = selectors.bundle_fees([bundle])[bundle.pk]
+    per_judgment = fee["cost_per_judgment"]
     real, gold = services.judgments_to_reserve(bundle, context["progress"]["items_total"])
     context.update(
         {
             "reward": money(bundle.reward_minor, currency),
-            "fee": money(fee_for(bundle.reward_minor), currency),
-            "fee_percent": fee_percent(),
+            "fee": money(fee["per_judgment"], currency),
+            "fee_percent": fee["percent"],
+            "fee_minimum": money(fee["minimum"], currency),
+            "fee_effective": fee["effective_percent"],
+            "fee_frozen": fee["frozen"],
             "per_judgment": money(per_judgment, currency),
             "judgments": real + gold,
             "gold_judgments": gold,
