@@ -48,7 +48,7 @@ from .shape_fields import (
     plain_number,
     skills_check,
 )
-from .shape_votes import binary_weights, label_vote, posterior_yes, weighted_median
+from .shape_votes import binary_weights, label_vote, posterior_yes, weighted_medians
 
 NAME = "bounding_box"
 METHOD = "box_vote"
@@ -150,7 +150,7 @@ class BoundingBox:
                 continue
             label, p_label = label_vote([drawn[m]["label"] for m in members], skills[voters],
                                         order)  # fmt: skip
-            edges = [weighted_median(xyxy[members, k], weight[voters]) for k in range(4)]
+            edges = weighted_medians(xyxy[members], weight[voters]).tolist()
             kept.append(_box(label, edges, p_exists * p_label, context.image_size))
             decisions.append(p_exists * p_label)
         # Nobody drew anything: how sure the workers are that there is nothing.

@@ -70,6 +70,10 @@ def max_matching(eligible: np.ndarray, score: np.ndarray) -> list[tuple[int, int
     n, m = eligible.shape
     if not eligible.any():
         return []
+    if eligible.sum(axis=0).max() == 1 and eligible.sum(axis=1).max() == 1:
+        # No row or column has a choice (the usual case at IoU >= 0.5): nothing to optimise.
+        rows, cols = np.nonzero(eligible)
+        return list(zip(rows.tolist(), cols.tolist(), strict=True))
     # Lexicographic: one more pair is always worth more than any gain in total score.
     big = float(min(n, m) + 1)
     gain = np.where(eligible, big + np.clip(score, 0.0, 1.0), 0.0)
@@ -146,6 +150,9 @@ def _average_linkage(
     k = len(index)
     if k == 1:
         return [[index[0]]]
+    if len(set(owner.tolist())) == k and bool(np.all(iou >= threshold)):
+        # One shape per worker, all overlapping enough: every merge would pass, so one cluster.
+        return [sorted(index)]
     members = [[i] for i in range(k)]
     workers = [{int(owner[i])} for i in range(k)]
     sums = iou.copy()  # sums[a, b]: total IoU between clusters a and b

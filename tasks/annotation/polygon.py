@@ -17,8 +17,10 @@ the total weight. Each 4-connected part of the voted mask becomes a polygon (its
 along pixel edges and simplified, `masks`) with its exact mask as COCO RLE (`rle`: {"size":
 [height, width], "counts"}, holes included; the size is the image's, or the drawn window's far
 corner when the image size is unknown), its `area` in pixels, and a `confidence`: the mean
-posterior of its pixels. The item's confidence is the mean posterior of the decisions on every
-pixel any worker covered (for an item nobody marked: the posterior that there is nothing).
+posterior of its pixels; parts under MIN_PART_PIXELS pixels are dropped. The item's confidence
+is the mean posterior of the decisions on every pixel any worker covered (for an item nobody
+marked: the posterior that there is nothing). A judgment's agreement is the pixel IoU of its
+masks with the aggregate's.
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ NAME = "polygon"
 METHOD = "pixel_vote"
 MAX_POLYGONS = 200
 MAX_POINTS = 2000
+#: Voted parts smaller than this many pixels are dropped.
+MIN_PART_PIXELS = 4
 
 
 class PolygonType:
@@ -138,25 +142,39 @@ class PolygonType:
             full = (canvas.y0 + canvas.height, canvas.x0 + canvas.width)
         kept: list[dict[str, Any]] = []
         certainty_sum, contested = 0.0, 0
+        overlap, union = np.zeros(len(answers)), np.zeros(len(answers))
         for label in label_values(question):
+            masks: dict[int, np.ndarray] = {}
             votes = np.zeros(canvas.shape, dtype=np.float64)
             for w, answer in enumerate(answers):
                 mine = [p["points"] for p in answer["polygons"] if p["label"] == label]
                 if mine:
-                    votes += weight[w] * canvas.rasterise(mine)
+                    masks[w] = canvas.rasterise(mine)
+                    votes += weight[w] * masks[w]
             covered = votes > 0
             if not covered.any():
                 continue
             certainty_sum += float(decision_confidence(votes[covered], total).sum())
             contested += int(covered.sum())
-            kept += _parts(label, 2.0 * votes > total, votes, total, canvas, full)
+            parts, voted = _parts(label, 2.0 * votes > total, votes, total, canvas, full)
+            kept += parts
+            area = int(voted.sum())
+            for w in range(len(answers)):
+                if w in masks:
+                    overlap[w] += np.count_nonzero(masks[w] & voted)
+                    union[w] += np.count_nonzero(masks[w] | voted)
+                else:
+                    union[w] += area
         if contested:
             confidence = certainty_sum / contested
         else:
             confidence = float(1.0 - posterior_yes(0.0, total))
         kept.sort(key=lambda p: (p["points"][0][1], p["points"][0][0]))
+        # Agreement: pixel IoU (over all labels) of each answer with the aggregate, a graded
+        # measure that tells a careful outline from a sloppy one, not only a hit from a miss.
+        agreement = np.divide(overlap, union, out=np.ones(len(answers)), where=union > 0)
         return Aggregate(label={"polygons": kept}, confidence=confidence, method=METHOD,
-                         agreement=_agreement(question, answers, kept))  # fmt: skip
+                         agreement=tuple(agreement.tolist()))  # fmt: skip
 
 
 def _parts(
@@ -166,19 +184,24 @@ def _parts(
     total: float,
     canvas: Canvas,
     full: tuple[int, int],
-) -> list[dict[str, Any]]:
-    """One polygon per 4-connected part of a label's voted mask."""
+) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """One polygon per 4-connected part of a label's voted mask (parts under MIN_PART_PIXELS
+    are dropped: specks where jittered outlines happen to agree), and the mask they cover."""
     parts, n = connected_parts(on)
     rows, cols = np.nonzero(parts)
     which = parts[rows, cols]
     order = np.argsort(which, kind="stable")
     bounds = np.searchsorted(which[order], np.arange(1, n + 2))
     out = []
+    voted = np.zeros(on.shape, dtype=bool)
     for k in range(1, n + 1):
         pixels = order[bounds[k - 1] : bounds[k]]
+        if pixels.size < MIN_PART_PIXELS:
+            continue
         r0, r1 = int(rows[pixels].min()), int(rows[pixels].max()) + 1
         c0, c1 = int(cols[pixels].min()), int(cols[pixels].max()) + 1
         mask = parts[r0:r1, c0:c1] == k
+        voted[r0:r1, c0:c1] |= mask
         loops = outline_loops(mask)
         outer = max(loops, key=lambda loop: polygon_area(loop.tolist()))
         ring = simplify_ring(outer) + np.array([canvas.x0 + c0, canvas.y0 + r0])
@@ -186,22 +209,8 @@ def _parts(
         confidence = float(posterior_yes(votes[r0:r1, c0:c1][mask], total).mean())
         rle = rle_encode(mask, offset=(canvas.x0 + c0, canvas.y0 + r0), size=full)
         out.append({"label": label, "points": points, "confidence": round(confidence, 4),
-                    "area": int(mask.sum()), "rle": rle})  # fmt: skip
-    return out
-
-
-def _agreement(
-    question: Mapping[str, Any], answers: Sequence[Any], kept: list[dict[str, Any]]
-) -> tuple[float, ...]:
-    """Each answer's F1 at the IoU threshold against the aggregate's polygons."""
-    target = [p["points"] for p in kept]
-    labels = [p["label"] for p in kept]
-    out = []
-    for answer in answers:
-        mine = answer["polygons"]
-        iou = polygon_iou_matrix([p["points"] for p in mine], target)
-        out.append(f1_at_iou(iou, [p["label"] for p in mine], labels, question["iou_threshold"]))
-    return tuple(out)
+                    "area": int(pixels.size), "rle": rle})  # fmt: skip
+    return out, voted
 
 
 TYPE = PolygonType()

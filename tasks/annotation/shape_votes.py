@@ -54,19 +54,29 @@ def weighted_median(values: Sequence[float] | np.ndarray, weights: np.ndarray) -
     """The smallest value whose cumulative weight passes half the total; when it lands exactly
     on half, the midpoint of that value and the next. Members of weight 0 take no part; zero
     weights everywhere count as equal weights."""
+    column = np.asarray(values, dtype=np.float64).reshape(-1, 1)
+    return float(weighted_medians(column, weights)[0])
+
+
+def weighted_medians(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`weighted_median` of each column of a (k, d) array, the rows weighted by `weights`."""
     v = np.asarray(values, dtype=np.float64)
     w = np.asarray(weights, dtype=np.float64)
-    if v.size == 0:
+    if v.shape[0] == 0:
         raise ValueError("weighted_median of nothing")
     if np.any(w > 0):
         v, w = v[w > 0], w[w > 0]
     else:
-        w = np.ones_like(v)
-    order = np.argsort(v, kind="stable")
-    v, w = v[order], w[order]
-    cumulative = np.cumsum(w)
+        w = np.ones(v.shape[0])
+    k, d = v.shape
+    order = np.argsort(v, axis=0, kind="stable")
+    ordered = np.take_along_axis(v, order, axis=0)
+    cumulative = np.cumsum(w[order], axis=0)
     half = cumulative[-1] / 2.0
-    i = int(np.searchsorted(cumulative, half * (1 - 1e-12), side="left"))
-    if np.isclose(cumulative[i], half, rtol=1e-9, atol=0.0) and i + 1 < v.size:
-        return float((v[i] + v[i + 1]) / 2.0)
-    return float(v[i])
+    first = np.argmax(cumulative >= half * (1 - 1e-12), axis=0)
+    columns = np.arange(d)
+    result = ordered[first, columns]
+    # Exactly half the weight on each side: the midpoint with the next value.
+    exact = (np.abs(cumulative[first, columns] - half) <= 1e-9 * half) & (first + 1 < k)
+    following = ordered[np.minimum(first + 1, k - 1), columns]
+    return np.where(exact, (result + following) / 2.0, result)
