@@ -2,10 +2,11 @@
 polygons, entity spans in a text, candidates of known strength) and workers of mixed skill
 answering in the platform's answer formats (DESIGN.md, "Annotation answers").
 
-A crowd is 55% good workers, 30% mediocre and 15% spammers; each item is answered by
-`per_item` distinct workers drawn uniformly. Kinds differ in how they err: jitter (a fraction
-of the object's size per edge, or pixels per vertex), missed objects, extra objects, mislabels
-and boundary slips; a spammer draws one big box (or polygon) or random spans, or clicks one side.
+A crowd is 55% good workers, 30% mediocre and 15% spammers (`KIND_SHARES`; `--mix` in the
+bench changes it); each item is answered by `per_item` distinct workers drawn uniformly. Every
+worker has their own rates, drawn from their kind's ranges: jitter (a fraction of the object's
+size per edge, or pixels per vertex), missed objects, extra objects, mislabels and boundary
+slips; a spammer draws one big box (or polygon) or random spans, or clicks one side.
 """
 
 from __future__ import annotations
@@ -27,15 +28,35 @@ class Behaviour:
     miss: float  # probability to leave out a true object
     extra: float  # expected number of made-up objects per item
     mislabel: float  # probability to pick another label
-    slip: float = 0.0  # spans: probability to move one boundary by a token
+    slip: float = 0.0  # spans: probability to move one boundary by a word
 
 
-BOX_BEHAVIOUR = {GOOD: Behaviour(0.05, 0.10, 0.15, 0.05),
-                 MEDIOCRE: Behaviour(0.12, 0.30, 0.60, 0.15)}  # fmt: skip
-POLYGON_BEHAVIOUR = {GOOD: Behaviour(1.5, 0.05, 0.05, 0.0),
-                     MEDIOCRE: Behaviour(4.0, 0.25, 0.30, 0.0)}  # fmt: skip
-SPAN_BEHAVIOUR = {GOOD: Behaviour(0.0, 0.10, 0.15, 0.05, slip=0.10),
-                  MEDIOCRE: Behaviour(0.0, 0.30, 0.60, 0.15, slip=0.30)}  # fmt: skip
+#: Per kind, the (low, high) range each worker's rate is drawn from: jitter, miss, extra,
+#: mislabel, slip (the fields of Behaviour, in order).
+Ranges = dict[int, tuple[tuple[float, float], ...]]
+BOX_RANGES: Ranges = {
+    GOOD: ((0.03, 0.07), (0.05, 0.15), (0.05, 0.3), (0.02, 0.08), (0, 0)),
+    MEDIOCRE: ((0.08, 0.15), (0.2, 0.4), (0.3, 1.0), (0.1, 0.2), (0, 0)),
+}
+POLYGON_RANGES: Ranges = {
+    GOOD: ((1.0, 2.0), (0.02, 0.08), (0.0, 0.1), (0, 0), (0, 0)),
+    MEDIOCRE: ((3.0, 5.0), (0.15, 0.35), (0.1, 0.5), (0, 0), (0, 0)),
+}
+SPAN_RANGES: Ranges = {
+    GOOD: ((0, 0), (0.05, 0.15), (0.05, 0.3), (0.02, 0.08), (0.05, 0.15)),
+    MEDIOCRE: ((0, 0), (0.2, 0.4), (0.3, 1.0), (0.1, 0.2), (0.2, 0.4)),
+}
+
+
+def behaviours(kinds: np.ndarray, ranges: Ranges, rng) -> list[Behaviour | None]:
+    """Each worker's own rates (None for a spammer)."""
+    out: list[Behaviour | None] = []
+    for kind in kinds:
+        if kind == SPAMMER:
+            out.append(None)
+            continue
+        out.append(Behaviour(*(float(rng.uniform(lo, hi)) for lo, hi in ranges[int(kind)])))
+    return out
 
 
 @dataclass
@@ -49,8 +70,8 @@ class Crowd:
     contexts: list  # per item: what the type's `context` needs (payload)
 
 
-def worker_kinds(n_workers: int, rng: np.random.Generator) -> np.ndarray:
-    return rng.choice(3, size=n_workers, p=KIND_SHARES)
+def worker_kinds(n_workers: int, rng: np.random.Generator, shares=KIND_SHARES) -> np.ndarray:
+    return rng.choice(3, size=n_workers, p=shares)
 
 
 def draw_workers(n_items: int, n_workers: int, per_item: int, rng) -> np.ndarray:
@@ -91,14 +112,13 @@ def _clip_box(x1, y1, x2, y2, width, height) -> tuple[float, float, float, float
     return round(x1, 1), round(y1, 1), round(x2 - x1, 1), round(y2 - y1, 1)
 
 
-def box_answer(truth, kind, rng, width: int, height: int) -> dict:
-    if kind == SPAMMER:
+def box_answer(truth, b: Behaviour | None, rng, width: int, height: int) -> dict:
+    if b is None:  # a spammer
         w, h = rng.uniform(0.6, 1.0) * width, rng.uniform(0.6, 1.0) * height
         x, y = rng.uniform(0, width - w), rng.uniform(0, height - h)
         label = BOX_LABELS[int(rng.integers(len(BOX_LABELS)))]
         return {"boxes": [{"label": label, "x": round(x, 1), "y": round(y, 1),
                            "w": round(w, 1), "h": round(h, 1)}]}  # fmt: skip
-    b = BOX_BEHAVIOUR[kind]
     out = []
     for box in truth:
         if rng.random() < b.miss:
@@ -125,15 +145,16 @@ def box_answer(truth, kind, rng, width: int, height: int) -> dict:
 
 
 def box_crowd(n_items: int, seed: int, per_item: int = 5, n_workers: int = 60,
-              width: int = 640, height: int = 480) -> Crowd:  # fmt: skip
+              width: int = 640, height: int = 480, shares=KIND_SHARES) -> Crowd:  # fmt: skip
     rng = np.random.default_rng(seed)
-    kinds = worker_kinds(n_workers, rng)
+    kinds = worker_kinds(n_workers, rng, shares)
+    rates = behaviours(kinds, BOX_RANGES, rng)
     chosen = draw_workers(n_items, n_workers, per_item, rng)
     truth, answers = [], []
     for i in range(n_items):
         scene = box_scene(rng, width, height)
         truth.append({"boxes": scene})
-        answers.append([box_answer(scene, kinds[w], rng, width, height) for w in chosen[i]])
+        answers.append([box_answer(scene, rates[w], rng, width, height) for w in chosen[i]])
     payload = {"image": "scene.png", "image_width": width, "image_height": height}
     return Crowd(truth, answers, chosen.tolist(), kinds, [payload] * n_items)
 
@@ -154,13 +175,12 @@ def _inside(points, width, height) -> list[list[float]]:
     return np.round(xy, 1).tolist()
 
 
-def polygon_answer(truth, kind, rng, width: int, height: int) -> dict:
-    if kind == SPAMMER:
+def polygon_answer(truth, b: Behaviour | None, rng, width: int, height: int) -> dict:
+    if b is None:  # a spammer
         x0, y0 = rng.uniform(0, 0.2) * width, rng.uniform(0, 0.2) * height
         x1, y1 = rng.uniform(0.8, 1.0) * width, rng.uniform(0.8, 1.0) * height
         quad = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
         return {"polygons": [{"label": "region", "points": _inside(quad, width, height)}]}
-    b = POLYGON_BEHAVIOUR[kind]
     out = []
     for poly in truth:
         if rng.random() < b.miss:
@@ -175,9 +195,10 @@ def polygon_answer(truth, kind, rng, width: int, height: int) -> dict:
 
 
 def polygon_crowd(n_items: int, seed: int, per_item: int = 5, n_workers: int = 60,
-                  width: int = 160, height: int = 120) -> Crowd:  # fmt: skip
+                  width: int = 160, height: int = 120, shares=KIND_SHARES) -> Crowd:  # fmt: skip
     rng = np.random.default_rng(seed)
-    kinds = worker_kinds(n_workers, rng)
+    kinds = worker_kinds(n_workers, rng, shares)
+    rates = behaviours(kinds, POLYGON_RANGES, rng)
     chosen = draw_workers(n_items, n_workers, per_item, rng)
     truth, answers = [], []
     for i in range(n_items):
@@ -187,7 +208,7 @@ def polygon_crowd(n_items: int, seed: int, per_item: int = 5, n_workers: int = 6
             points = blob(rng, rng.uniform(r, width - r), rng.uniform(r, height - r), r)
             scene.append({"label": "region", "points": _inside(points, width, height)})
         truth.append({"polygons": scene})
-        answers.append([polygon_answer(scene, kinds[w], rng, width, height) for w in chosen[i]])
+        answers.append([polygon_answer(scene, rates[w], rng, width, height) for w in chosen[i]])
     payload = {"image": "scene.png", "image_width": width, "image_height": height}
     return Crowd(truth, answers, chosen.tolist(), kinds, [payload] * n_items)
 
@@ -214,16 +235,15 @@ def span_text(rng) -> tuple[str, list[tuple[int, int]], list[dict]]:
     return " ".join(words), offsets, spans
 
 
-def span_answer(offsets, truth, kind, rng) -> dict:
+def span_answer(offsets, truth, b: Behaviour | None, rng) -> dict:
     n = len(offsets)
     chosen: list[tuple[int, int, str]] = []  # word ranges
-    if kind == SPAMMER:
+    if b is None:  # a spammer
         for _ in range(int(rng.integers(2, 7))):
             t = int(rng.integers(0, n))
             chosen.append((t, min(n, t + int(rng.integers(1, 4))),
                            SPAN_LABELS[int(rng.integers(len(SPAN_LABELS)))]))  # fmt: skip
     else:
-        b = SPAN_BEHAVIOUR[kind]
         for span in truth:
             if rng.random() < b.miss:
                 continue
@@ -250,15 +270,17 @@ def span_answer(offsets, truth, kind, rng) -> dict:
                       for t0, t1, label in kept]}  # fmt: skip
 
 
-def span_crowd(n_items: int, seed: int, per_item: int = 5, n_workers: int = 60) -> Crowd:
+def span_crowd(n_items: int, seed: int, per_item: int = 5, n_workers: int = 60,
+               shares=KIND_SHARES) -> Crowd:  # fmt: skip
     rng = np.random.default_rng(seed)
-    kinds = worker_kinds(n_workers, rng)
+    kinds = worker_kinds(n_workers, rng, shares)
+    rates = behaviours(kinds, SPAN_RANGES, rng)
     chosen = draw_workers(n_items, n_workers, per_item, rng)
     truth, answers, payloads = [], [], []
     for i in range(n_items):
         text, offsets, spans = span_text(rng)
         truth.append({"spans": [{k: s[k] for k in ("start", "end", "label")} for s in spans]})
-        answers.append([span_answer(offsets, spans, kinds[w], rng) for w in chosen[i]])
+        answers.append([span_answer(offsets, spans, rates[w], rng) for w in chosen[i]])
         payloads.append({"text": text})
     return Crowd(truth, answers, chosen.tolist(), kinds, payloads)
 
@@ -277,13 +299,13 @@ class PairCrowd:
 
 
 def pair_crowd(n_candidates: int, n_pairs: int, seed: int, per_pair: int = 3,
-               n_workers: int = 60) -> PairCrowd:  # fmt: skip
+               n_workers: int = 60, shares=KIND_SHARES) -> PairCrowd:  # fmt: skip
     """Random pairs of candidates (true strengths N(0, 1)), each judged by `per_pair` workers:
     good workers follow Bradley-Terry on the true strengths with a 5% lapse, mediocre ones on
     halved strengths with a 25% lapse; spammers pick a side at random or always the left one."""
     rng = np.random.default_rng(seed)
     strengths = rng.normal(0.0, 1.0, n_candidates)
-    kinds = worker_kinds(n_workers, rng)
+    kinds = worker_kinds(n_workers, rng, shares)
     always_left = rng.random(n_workers) < 0.5
     a = rng.integers(0, n_candidates, n_pairs)
     b = (a + rng.integers(1, n_candidates, n_pairs)) % n_candidates

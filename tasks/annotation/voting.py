@@ -29,7 +29,7 @@ def vote_weights(skills: Sequence[float] | np.ndarray, n_classes: int) -> np.nda
 
 
 def posterior(
-    codes: Sequence[int] | np.ndarray, skills: Sequence[float], n_classes: int
+    codes: Sequence[int] | np.ndarray, skills: Sequence[float] | np.ndarray, n_classes: int
 ) -> np.ndarray:
     """Posterior over `n_classes` classes (length n_classes) given one vote per worker
     (`codes[j]` is the class worker j chose, `skills[j]` their skill). Uniform without votes."""
