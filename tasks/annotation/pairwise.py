@@ -11,14 +11,15 @@ A bare "left" (a CSV cell, gold written by hand) stands for {"choice": "left"}. 
 The items are pairs drawn from a set of candidates: the payload carries their ids as "a_id"
 (shown on the left) and "b_id" (on the right). Per item, the label is the one-coin skill-weighted
 vote over the choices with its posterior as confidence (`voting`), like a choice question;
-over the bundle, `rank` orders the candidates with a noise-aware Bradley-Terry fit (`ranking`)
-from every judgment (`item_comparisons` turns an item's judgments into comparisons).
+over the bundle, `bundle_ranking` orders the candidates with a noise-aware Bradley-Terry fit
+(`ranking.rank`) from every judgment (`item_comparisons` turns an item's judgments into
+comparisons).
 Gold scores 1.0 for the same choice and 0.0 otherwise (the reason is not scored).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .base import Aggregate, ItemContext
@@ -35,7 +36,7 @@ REASON_MODES = ("none", "optional", "required")
 #: Payload keys naming the two candidates (left, right).
 LEFT_ID, RIGHT_ID = "a_id", "b_id"
 
-__all__ = ["TYPE", "item_comparisons", "rank"]
+__all__ = ["TYPE", "bundle_ranking", "item_comparisons", "rank"]
 
 
 class Pairwise:
@@ -130,6 +131,18 @@ def item_comparisons(
         row: tuple[Any, ...] = (a_id, b_id, answer["choice"], float(weight))
         rows.append(row if workers is None else (*row, workers[i]))
     return rows
+
+
+def bundle_ranking(
+    items: Iterable[tuple[Mapping[str, Any], Sequence[Any], Sequence[float], Sequence[Hashable]]],
+) -> list[dict[str, Any]]:
+    """The bundle's `ranking` for results and exports: every item's counted judgments as
+    (payload, normalised answers, their workers' skills, their workers' ids), ranked together
+    (each worker with their own lapse rate); candidates best first with score and interval."""
+    comparisons: list[tuple[Any, ...]] = []
+    for payload, answers, weights, workers in items:
+        comparisons += item_comparisons(payload, answers, weights, workers)
+    return rank(comparisons)
 
 
 TYPE = Pairwise()

@@ -175,3 +175,28 @@ def test_rle_of_a_window_placed_in_the_image():
     assert rle == rle_encode(full)
     with pytest.raises(ValueError, match="does not fit"):
         rle_encode(crop, offset=(11, 0), size=(10, 12))
+
+
+def test_every_aggregate_is_plain_json():
+    """Results rows store the label as JSON: no numpy numbers may leak into it."""
+    import json
+
+    from tasks.annotation import bounding_box, pairwise, polygon, text_spans
+
+    cases = [
+        (bounding_box.TYPE, {"type": "bounding_box", "labels": ["a"]},
+         {"boxes": [{"label": "a", "x": 1.5, "y": 2, "w": 10, "h": 10}]}, {}),
+        (polygon.TYPE, {"type": "polygon", "labels": ["a"]},
+         {"polygons": [{"label": "a", "points": [[1, 1], [9, 1], [5, 8.5]]}]}, {}),
+        (text_spans.TYPE, {"type": "text_spans", "labels": ["a"]},
+         {"spans": [{"start": 0, "end": 3, "label": "a"}]}, {"text": "abc def"}),
+        (pairwise.TYPE, {"type": "pairwise"}, {"choice": "right"}, {}),
+    ]  # fmt: skip
+    for kind, raw_question, raw_answer, payload in cases:
+        question = kind.question(raw_question)
+        context = kind.context(question, payload)
+        answer = kind.answer(question, raw_answer, context)
+        agg = kind.aggregate(question, [answer, answer], [0.9, 0.7], context)
+        json.dumps({"label": agg.label, "agreement": agg.agreement}, allow_nan=False)
+        assert type(agg.confidence) is float
+        assert all(type(a) is float for a in agg.agreement)

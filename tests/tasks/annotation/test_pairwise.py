@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from tasks.annotation.errors import InvalidAnswer, InvalidQuestion
-from tasks.annotation.pairwise import TYPE, item_comparisons, rank
+from tasks.annotation.pairwise import TYPE, bundle_ranking, item_comparisons, rank
 from tasks.annotation.ranking import bradley_terry
 from tasks.annotation.registry import TYPES
 
@@ -91,6 +91,20 @@ def test_item_comparisons_use_the_candidate_ids():
         "r1", "r2", "tie", 0.7, 6)  # fmt: skip
     assert item_comparisons({"a_id": "r1"}, answers, [0.9, 0.7]) == []
     assert item_comparisons({"a_id": [1], "b_id": 2}, answers, [0.9, 0.7]) == []
+
+
+def test_bundle_ranking_from_items():
+    left, right = {"choice": "left"}, {"choice": "right"}
+    items = [
+        ({"a_id": "x", "b_id": "y"}, [left, left, right], [0.9, 0.8, 0.7], [1, 2, 3]),
+        ({"a_id": "y", "b_id": "z"}, [left, left], [0.9, 0.8], [1, 2]),
+        ({"a_id": "z", "b_id": "x"}, [right, right, left], [0.9, 0.8, 0.7], [1, 2, 3]),
+        ({"no": "ids"}, [left], [0.9], [1]),
+    ]
+    ranking = bundle_ranking(items)
+    assert [r["id"] for r in ranking] == ["x", "y", "z"]
+    assert [r["comparisons"] for r in ranking] == [6, 5, 5]
+    assert sum(r["score"] for r in ranking) == pytest.approx(0.0, abs=1e-3)  # centred
 
 
 def simulated(strengths, n, seed, spammer_share=0.0):
