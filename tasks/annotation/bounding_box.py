@@ -106,7 +106,7 @@ class BoundingBox:
                 raise InvalidAnswer(f"{where} starts outside the image (x and y must be >= 0).")
             width, height = context.image_size or (MAX_COORDINATE, MAX_COORDINATE)
             if x + w > width + EDGE_SLACK or y + h > height + EDGE_SLACK:
-                what = f"the {width}x{height} image" if context.image_size else "the canvas"
+                what = f"the {width}x{height} image" if context.image_size else "the largest canvas"
                 raise InvalidAnswer(f"{where} lies outside {what} (it ends at {x + w:g}, "
                                     f"{y + h:g}).")  # fmt: skip
             out.append({"label": label, "x": plain_number(x), "y": plain_number(y),

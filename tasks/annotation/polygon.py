@@ -85,6 +85,7 @@ class PolygonType:
             )
         allowed = label_values(question)
         width, height = context.image_size or (MAX_COORDINATE, MAX_COORDINATE)
+        outside = f"the {width}x{height} image" if context.image_size else "the largest canvas"
         out = []
         for i, entry in enumerate(polygons):
             where = f"polygons[{i}]"
@@ -101,7 +102,11 @@ class PolygonType:
                     raise InvalidAnswer(f"{where}.points[{k}] must be [x, y] with finite numbers.")
                 x, y = float(point[0]), float(point[1])
                 if not (0 <= x <= width and 0 <= y <= height):
-                    what = f"the {width}x{height} image" if context.image_size else "the canvas"
+                    what = (
+                        f"the {width}x{height} image"
+                        if context.image_size
+                        else "the largest canvas"
+                    )
                     raise InvalidAnswer(f"{where}.points[{k}] ({x:g}, {y:g}) lies outside {what}.")
                 clean.append([plain_number(x), plain_number(y)])
             if len(clean) > 1 and clean[0] == clean[-1]:
@@ -144,13 +149,12 @@ class PolygonType:
         certainty_sum, contested = 0.0, 0
         overlap, union = np.zeros(len(answers)), np.zeros(len(answers))
         for label in label_values(question):
-            masks: dict[int, np.ndarray] = {}
-            votes = np.zeros(canvas.shape, dtype=np.float64)
-            for w, answer in enumerate(answers):
-                mine = [p["points"] for p in answer["polygons"] if p["label"] == label]
-                if mine:
-                    masks[w] = canvas.rasterise(mine)
-                    votes += weight[w] * masks[w]
+            drawn = {w: [p["points"] for p in a["polygons"] if p["label"] == label]
+                     for w, a in enumerate(answers)}  # fmt: skip
+            drawn = {w: shapes for w, shapes in drawn.items() if shapes}
+            votes = np.zeros(canvas.shape, dtype=np.float32)
+            for w, shapes in drawn.items():
+                votes += np.float32(weight[w]) * canvas.rasterise(shapes)
             covered = votes > 0
             if not covered.any():
                 continue
@@ -160,9 +164,10 @@ class PolygonType:
             kept += parts
             area = int(voted.sum())
             for w in range(len(answers)):
-                if w in masks:
-                    overlap[w] += np.count_nonzero(masks[w] & voted)
-                    union[w] += np.count_nonzero(masks[w] | voted)
+                if w in drawn:  # rasterised again rather than kept: one mask at a time in memory
+                    mask = canvas.rasterise(drawn[w])
+                    overlap[w] += np.count_nonzero(mask & voted)
+                    union[w] += np.count_nonzero(mask | voted)
                 else:
                     union[w] += area
         if contested:
