@@ -102,12 +102,9 @@ class PolygonType:
                     raise InvalidAnswer(f"{where}.points[{k}] must be [x, y] with finite numbers.")
                 x, y = float(point[0]), float(point[1])
                 if not (0 <= x <= width and 0 <= y <= height):
-                    what = (
-                        f"the {width}x{height} image"
-                        if context.image_size
-                        else "the largest canvas"
+                    raise InvalidAnswer(
+                        f"{where}.points[{k}] ({x:g}, {y:g}) lies outside {outside}."
                     )
-                    raise InvalidAnswer(f"{where}.points[{k}] ({x:g}, {y:g}) lies outside {what}.")
                 clean.append([plain_number(x), plain_number(y)])
             if len(clean) > 1 and clean[0] == clean[-1]:
                 clean.pop()
