@@ -200,3 +200,19 @@ def test_every_aggregate_is_plain_json():
         json.dumps({"label": agg.label, "agreement": agg.agreement}, allow_nan=False)
         assert type(agg.confidence) is float
         assert all(type(a) is float for a in agg.agreement)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # pycocotools' numpy 2 notice
+def test_rle_matches_pycocotools():
+    """Our COCO RLE is byte for byte the reference implementation's (where it is installed)."""
+    coco = pytest.importorskip("pycocotools.mask")
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        m = rng.random((29, 41)) < rng.uniform(0.05, 0.95)
+        m[:, rng.integers(0, 41) :] = False  # a long run of zeros somewhere
+        ours = rle_encode(m)
+        theirs = coco.encode(np.asfortranarray(m.astype(np.uint8)))
+        assert ours["counts"] == theirs["counts"].decode()
+        assert ours["size"] == list(theirs["size"])
+        assert (coco.decode({"size": ours["size"], "counts": ours["counts"].encode()}) == m).all()
+        assert rle_area(ours) == int(coco.area(theirs))
