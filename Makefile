@@ -72,6 +72,7 @@ bench: install bench-install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.ingest $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.aggregation $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.overlap $(BENCH_ARGS) || status=1; \
+	$(BENCH_VENV)/bin/python -m bench.annotation $(BENCH_ARGS) || status=1; \
 	exit $$status
 
 clean:
