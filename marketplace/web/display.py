@@ -16,6 +16,7 @@ from typing import Any
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
+from tasks.media import payload_for_viewer, payload_media
 from tasks.models import Assignment, AssignmentStatus, Bundle
 
 from .forms import is_image_url
@@ -43,6 +44,19 @@ def payload_fields(payload: Any) -> list[dict[str, Any]]:
             fields.append({"key": key, "kind": "json", "value": json.dumps(value, indent=2)})
         else:
             fields.append({"key": key, "kind": "text", "value": "" if value is None else value})
+    return fields
+
+
+def item_fields(item_id: int, payload: Any) -> list[dict[str, Any]]:
+    """An item's payload as a page shows it: `payload_fields` of the viewer's payload, where an
+    uploaded file is a signed, access-checked URL (an image, or audio with a player)."""
+    media = payload_media(payload)
+    fields = payload_fields(payload_for_viewer(item_id=item_id, payload=payload))
+    for field in fields:
+        entry = media.get(field["key"])
+        if entry is not None:
+            audio = str(entry.get("content_type", "")).startswith("audio/")
+            field["kind"] = "audio" if audio else "image"
     return fields
 
 

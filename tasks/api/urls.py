@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
+from . import media, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
@@ -8,4 +9,7 @@ router.register("assignments", views.AssignmentReviewViewSet, basename="assignme
 router.register("work/bundles", views.WorkBundleViewSet, basename="work-bundle")
 router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-assignment")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("media/<str:token>/", media.media_file, name="media-file"),
+]

@@ -110,7 +110,7 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
             "can_upload": bundle.status
             in (BundleStatus.DRAFT, BundleStatus.PUBLISHED, BundleStatus.PAUSED),
             "preview": [
-                {"item": item, "fields": display.payload_fields(item.payload)}
+                {"item": item, "fields": display.item_fields(item.pk, item.payload)}
                 for item in bundle.items.order_by("id")[:5]
             ],
             "downloads": [
@@ -259,7 +259,8 @@ def bundle_upload(request: HttpRequest, bundle_id: int) -> HttpResponse:
             form.add_error("file", exc.detail)
         else:
             gold = f" ({summary.gold} gold)" if summary.gold else ""
-            messages.success(request, f"Uploaded {summary.created} items{gold}.")
+            files = f" and {summary.media} media files" if summary.media else ""
+            messages.success(request, f"Uploaded {summary.created} items{gold}{files}.")
             return redirect("web:bundle-detail", bundle_id=bundle.pk)
     context = _detail_context(bundle, upload_form=form)
     return render(request, "web/console/detail.html", context, status=400)
@@ -335,7 +336,7 @@ def bundle_review(request: HttpRequest, bundle_id: int) -> HttpResponse:
         {
             "assignment": a,
             "checked": a.pk in selected,
-            "fields": display.payload_fields(a.item.payload),
+            "fields": display.item_fields(a.item_id, a.item.payload),
             "answer": display.answer_text(bundle.question, a.answer),
             "worker": selectors.worker_public_id(bundle.requester_id, a.worker_id),
             "seconds": display.duration(a.seconds_spent),

@@ -63,7 +63,7 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
     }
     if assignment is not None:
         context["assignment"] = assignment
-        context["fields"] = display.payload_fields(assignment.item.payload)
+        context["fields"] = display.item_fields(assignment.item_id, assignment.item.payload)
         context["deadline_iso"] = assignment.deadline.isoformat()
     context["instructions_html"] = render_markdown(bundle.instructions)
     return context
