@@ -7,7 +7,7 @@ forged, expired or foreign link and a missing file cannot be told apart."""
 
 from __future__ import annotations
 
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.http import require_safe
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
@@ -30,7 +30,7 @@ def _viewer(request: HttpRequest):
 
 
 @require_safe
-def media_file(request: HttpRequest, token: str) -> HttpResponse:
+def media_file(request: HttpRequest, token: str) -> HttpResponseBase:
     found = media.media_for_viewer(user=_viewer(request), token=token)
     if found is None:
         return _not_found()

@@ -116,6 +116,11 @@ def archive_open(source: BinaryIO) -> Archive:
     if not (callable(seekable) and seekable()):
         spool = _spool(source, limit)
         source = spool  # type: ignore[assignment]
+    else:
+        start = source.tell()
+        if source.seek(0, 2) - start > limit:
+            raise too_large(limit)
+        source.seek(start)
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError):
@@ -204,9 +209,8 @@ def _checked(archive: zipfile.ZipFile, spool: IO[bytes] | None) -> Archive:
         if manifests and info is manifests[0]:
             continue  # its size is bounded while it is read, like any item upload
         declared += info.file_size
-        if (
-            info.file_size > _RATIO_FLOOR_BYTES
-            and info.file_size > ratio * max(info.compress_size, 1)
+        if info.file_size > _RATIO_FLOOR_BYTES and info.file_size > ratio * max(
+            info.compress_size, 1
         ):
             problems.append(
                 FileProblem(
@@ -233,4 +237,3 @@ def _checked(archive: zipfile.ZipFile, spool: IO[bytes] | None) -> Archive:
         base=f"{folder}/" if folder else "",
         spool=spool,
     )
-

@@ -71,9 +71,7 @@ class MediaRecords:
             return record  # nothing to look at: the common case costs one substring search
         payload = json.loads(text)
         if MEDIA_KEY in payload:
-            raise RowProblem(
-                record.row, record.line, f"{MEDIA_KEY!r} is a reserved payload field."
-            )
+            raise RowProblem(record.row, record.line, f"{MEDIA_KEY!r} is a reserved payload field.")
         media: dict[str, dict[str, Any]] = {}
         for field in self.required:
             self._required(record, payload, field, media)
@@ -140,9 +138,7 @@ class MediaRecords:
             return
         except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError):
             self.refused.add(seen)
-            self._problem(
-                FileProblem(value, "media_unreadable", "cannot be unpacked", record.row)
-            )
+            self._problem(FileProblem(value, "media_unreadable", "cannot be unpacked", record.row))
             return
         if self.problem_count:
             return  # the upload fails anyway: check the rest, store nothing more

@@ -105,7 +105,8 @@ def _image_info(data: bytes, *, audio_allowed: bool) -> MediaInfo:
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise MediaRefused("media_unreadable", f"is a damaged image ({exc})") from None
     if fmt not in _IMAGES or _IMAGES[fmt][0] not in allowed:
-        raise MediaRefused("media_type_not_allowed", f"is a {fmt or 'unknown'} file, not a {wanted}")
+        what = fmt or "unknown"
+        raise MediaRefused("media_type_not_allowed", f"is a {what} file, not a {wanted}")
     if width * height > settings.MEDIA_MAX_PIXELS:
         raise MediaRefused(
             "media_too_many_pixels",

@@ -111,14 +111,23 @@ def image_size(payload: Any, field: str) -> tuple[int, int] | None:
     """An image field's (width, height): from `_media` for an uploaded file, else from the
     payload's `<field>_width`/`<field>_height` numbers; None when unknown."""
     entry = payload_media(payload).get(field)
+    source: Any = entry if entry is not None else payload
+    if not isinstance(source, dict):
+        return None
     if entry is not None:
-        width, height = entry.get("width"), entry.get("height")
-    elif isinstance(payload, dict):
-        width, height = payload.get(f"{field}_width"), payload.get(f"{field}_height")
+        width, height = _positive_int(source.get("width")), _positive_int(source.get("height"))
     else:
+        width = _positive_int(source.get(f"{field}_width"))
+        height = _positive_int(source.get(f"{field}_height"))
+    return (width, height) if width and height else None
+
+
+def _positive_int(value: Any) -> int | None:
+    """A pixel count from JSON or a CSV cell ("640", 640, 640.0); None when it is not one."""
+    if isinstance(value, bool):
         return None
     try:
-        size = (int(width), int(height))
+        number = float(value)
     except (TypeError, ValueError):
         return None
-    return size if size[0] > 0 and size[1] > 0 else None
+    return int(number) if number.is_integer() and number > 0 else None
