@@ -155,12 +155,19 @@ class BundleViewSet(viewsets.ModelViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "format", str, enum=["csv", "jsonl", "json"], description="export format"
+                "format",
+                str,
+                enum=list(exports.FORMATS),
+                description="export format: csv, jsonl, json and labelstudio for every "
+                "question; coco, yolo (zip), voc (zip) for boxes and polygons; spacy, conll "
+                "for text spans; pairs, ranking for pairwise",
             )
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "application/zip"): OpenApiTypes.BINARY,
         },
     )
     @action(detail=True, methods=["get"])
@@ -168,10 +175,15 @@ class BundleViewSet(viewsets.ModelViewSet):
         bundle = self.get_object()
         fmt = request.GET.get("format", "json")
         if fmt not in exports.FORMATS:
-            raise DomainError("format must be csv, jsonl or json.", code="invalid_format")
-        content_type, chunks = exports.bundle_results_export(bundle, fmt)
+            raise DomainError(
+                f"format must be one of {', '.join(exports.FORMATS)}.", code="invalid_format"
+            )
+        content_type, chunks = exports.bundle_results_export(
+            bundle, fmt, base_url=request.build_absolute_uri("/")
+        )
         response = StreamingHttpResponse(chunks, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="bundle-{bundle.pk}-results.{fmt}"'
+        name = f"bundle-{bundle.pk}-results.{exports.EXTENSIONS[fmt]}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
     @extend_schema(methods=["GET"], responses=s.WorkerStatsSerializer(many=True))

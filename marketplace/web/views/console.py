@@ -14,7 +14,7 @@ from marketplace.errors import DomainError
 from payments import services as payments
 from payments.fees import fee_for, fee_percent
 from payments.ledger import InsufficientFunds
-from tasks import review, selectors, services
+from tasks import exports, review, selectors, services
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
 from tasks.quality.selectors import bundle_worker_report
@@ -114,9 +114,12 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
                 for item in bundle.items.order_by("id")[:5]
             ],
             "downloads": [
-                (fmt.upper(), reverse("bundle-results", args=[bundle.pk]) + f"?format={fmt}")
-                for fmt in ("csv", "jsonl", "json")
-            ],
+                (
+                    EXPORT_LABELS.get(fmt, fmt.upper()),
+                    reverse("bundle-results", args=[bundle.pk]) + f"?format={fmt}",
+                )
+                for fmt in exports.formats_for(bundle.question)
+            ],  # fmt: skip
             "upload_form": ItemUploadForm(),
             "instructions_html": render_markdown(bundle.instructions),
         }
@@ -125,6 +128,12 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
     context.update(extra)
     return context
 
+
+EXPORT_LABELS = {
+    "labelstudio": "Label Studio", "coco": "COCO", "yolo": "YOLO (zip)",
+    "voc": "Pascal VOC (zip)", "spacy": "spaCy", "conll": "CoNLL", "pairs": "Preference pairs",
+    "ranking": "Ranking",
+}  # fmt: skip
 
 # A bundle page lists this many workers (most active first); the API pages through all of them.
 WORKERS_SHOWN = 200
