@@ -22,7 +22,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from tasks.annotation.base import MEDIA_KEY
+from tasks.annotation.registry import TYPES
 from tasks.media import MediaRefused, is_http_url, media_fields, media_inspect, media_save
+from tasks.schema import InvalidAnswer
 
 from .archive import MAX_LISTED_PROBLEMS, Archive, FileProblem, problems_error
 from .parsing import Record, RowProblem
@@ -39,6 +41,8 @@ class MediaRecords:
     ) -> None:
         self.bundle_id = bundle_id
         self.archive = archive
+        self.question = question
+        self.kind = TYPES.get(str(question.get("type")))
         self.required, self.optional = media_fields(question)
         media_field = question.get("media_field")
         self.audio_fields = (
@@ -90,7 +94,20 @@ class MediaRecords:
         if media:
             payload[MEDIA_KEY] = media
             record.payload_json = json.dumps(payload, ensure_ascii=False)
+            if record.gold is not None and self.kind is not None:
+                record.gold = self._gold(record, payload)
         return record
+
+    def _gold(self, record: Record, payload: dict[str, Any]) -> Any:
+        """Gold judged again now that the payload knows its images' sizes (the parser judged it
+        before the files were read: a gold box outside a 640x480 image is caught here)."""
+        assert self.kind is not None
+        try:
+            return self.kind.answer(
+                self.question, record.gold, self.kind.context(self.question, payload)
+            )
+        except InvalidAnswer as exc:
+            raise RowProblem(record.row, record.line, f"gold: {exc.detail}") from None
 
     def _required(
         self, record: Record, payload: dict[str, Any], field: str, media: dict[str, Any]

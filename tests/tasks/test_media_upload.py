@@ -12,6 +12,7 @@ import pytest
 from accounts.models import User
 from payments.ledger import InsufficientFunds
 from tasks import ingest, services
+from tasks.annotation.registry import TYPES
 from tasks.ingest import items_load, upload_format
 from tasks.ingest.archive import Archive
 from tasks.ingest.media import MediaRecords
@@ -293,3 +294,21 @@ def test_files_are_deleted_when_the_live_upload_cannot_be_paid_for(media_root):
                                   content_type="application/zip", filename=None)  # fmt: skip
     assert bundle.items.count() == 1
     assert stored_files(media_root) == []
+
+
+@pytest.mark.skipif("bounding_box" not in TYPES, reason="needs the bounding_box type")
+def test_gold_boxes_of_a_zip_upload_are_judged_against_the_uploaded_image(media_root):
+    requester = RequesterFactory()
+    question = {"type": "bounding_box", "image_field": "image", "labels": ["car"]}
+    bundle = services.bundle_create(
+        requester=requester, data={"title": "boxes", "question": question, "reward_minor": 5}
+    )
+    inside = {"boxes": [{"label": "car", "x": 10, "y": 10, "w": 40, "h": 30}]}
+    outside = {"boxes": [{"label": "car", "x": 50, "y": 10, "w": 40, "h": 30}]}  # 64 px wide
+    lines = [{"payload": {"image": "a.png"}, "gold": inside},
+             {"payload": {"image": "a.png"}, "gold": outside}]  # fmt: skip
+    data = make_zip({"i.jsonl": "\n".join(map(json.dumps, lines)), "a.png": png(64, 48)})
+    error = refused(bundle, data, media_root)
+    assert error.extra["row"] == 2 and "gold" in error.detail
+    summary = load(bundle, make_zip({"i.jsonl": json.dumps(lines[0]), "a.png": png(64, 48)}))
+    assert summary.gold == 1
