@@ -31,7 +31,8 @@ chromium:
 # Conventions, checked before every test run: lint and format, the import contracts
 # (.importlinter), and types on payments and the service/selector layers.
 MYPY_PATHS ?= payments accounts/services.py tasks/services.py tasks/selectors.py \
-	tasks/review.py tasks/escrow.py tasks/lifecycle.py tasks/work tasks/quality
+	tasks/review.py tasks/escrow.py tasks/lifecycle.py tasks/work tasks/quality \
+	tasks/media tasks/exports tasks/ingest
 check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
