@@ -52,14 +52,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not User.objects.filter(email=ADMIN).exists():
             user_create(email=ADMIN, password=PASSWORD, staff=True)
-        for email in WORKERS:
-            if not User.objects.filter(email=email).exists():
-                user_create(email=email, password=PASSWORD, worker=True, country="US")
-        annotation_lines: list[str] = []
+        requester = None
         if not User.objects.filter(email=REQUESTER).exists():
             requester = user_create(email=REQUESTER, password=PASSWORD, requester=True)
             self._demo_bundle(requester)
             self._finished_bundle(requester)
+        for email in WORKERS:
+            if not User.objects.filter(email=email).exists():
+                user_create(email=email, password=PASSWORD, worker=True, country="US")
+        annotation_lines: list[str] = []
+        if requester is not None:  # the three demo workers answer the annotation bundles
             workers = [User.objects.get(email=email) for email in WORKERS]
             annotation_lines = load_annotation_demo(requester=requester, workers=workers)
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {PASSWORD})"))
