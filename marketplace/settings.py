@@ -129,8 +129,34 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Uploaded item media (images, audio). Never served from MEDIA_ROOT or a public bucket: every
+# file goes out through the access-checked view behind a signed URL (tasks.media).
+MEDIA_ROOT = Path(env("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+
+
+def media_storage(values: environ.Env) -> dict:
+    """The `default` storage: local files under MEDIA_ROOT, or an S3-compatible bucket
+    (django-storages) when MEDIA_STORAGE=s3. boto3 is imported only by that backend, so it is
+    needed only where S3 is configured. The bucket must be private: nothing is served from it
+    directly, so querystring auth and public ACLs are off."""
+    if values("MEDIA_STORAGE", default="local") != "s3":
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    options = {
+        "bucket_name": values("MEDIA_S3_BUCKET"),
+        "endpoint_url": values("MEDIA_S3_ENDPOINT_URL", default=None),
+        "region_name": values("MEDIA_S3_REGION", default=None),
+        "access_key": values("MEDIA_S3_ACCESS_KEY_ID", default=None),
+        "secret_key": values("MEDIA_S3_SECRET_ACCESS_KEY", default=None),
+        "location": values("MEDIA_S3_PREFIX", default=""),
+        "default_acl": None,
+        "querystring_auth": False,
+        "file_overwrite": False,
+    }
+    return {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": options}
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(env),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if PRODUCTION
@@ -144,6 +170,18 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
 ITEM_UPLOAD_MAX_BYTES = env.int("ITEM_UPLOAD_MAX_BYTES", default=512 * 1024 * 1024)
 ITEM_UPLOAD_BATCH_SIZE = env.int("ITEM_UPLOAD_BATCH_SIZE", default=20_000)
+# Media uploaded with items (a zip of files plus a CSV/JSONL naming them): limits per file and
+# per archive, checked on the zip's headers and again while reading (headers can lie).
+MEDIA_MAX_FILE_BYTES = env.int("MEDIA_MAX_FILE_BYTES", default=20 * 1024 * 1024)
+MEDIA_MAX_ZIP_BYTES = env.int("MEDIA_MAX_ZIP_BYTES", default=1024 * 1024 * 1024)
+MEDIA_MAX_UNPACKED_BYTES = env.int("MEDIA_MAX_UNPACKED_BYTES", default=2 * 1024 * 1024 * 1024)
+MEDIA_MAX_ZIP_MEMBERS = env.int("MEDIA_MAX_ZIP_MEMBERS", default=50_000)
+MEDIA_MAX_COMPRESSION_RATIO = env.int("MEDIA_MAX_COMPRESSION_RATIO", default=100)
+MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", default=50_000_000)
+MEDIA_IMAGE_TYPES = env.list("MEDIA_IMAGE_TYPES", default=["png", "jpeg", "webp", "gif"])
+MEDIA_AUDIO_TYPES = env.list("MEDIA_AUDIO_TYPES", default=["mp3", "wav", "ogg"])
+# Signed media URLs stop working after this long (a worker's page, an export's links).
+MEDIA_URL_MAX_AGE_SECONDS = env.int("MEDIA_URL_MAX_AGE_SECONDS", default=24 * 3600)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -265,20 +265,26 @@ def bundle_for_claim(*, bundle_id: int, worker: User) -> Bundle:
 def bundle_add_items(
     *, bundle: Bundle, by: User, source: BinaryIO, content_type: str | None, filename: str | None
 ) -> Any:
-    """Upload items (CSV, JSON, JSONL) all-or-nothing. Allowed before and while live."""
+    """Upload items (CSV, JSON, JSONL, or a zip of media files with one of those naming them)
+    all-or-nothing, stored media files included. Allowed before and while live."""
     from .ingest import items_load, upload_format
+    from .media import media_delete
 
     bundle = lock_bundle(bundle)
     if bundle.status not in (BundleStatus.DRAFT, BundleStatus.PUBLISHED, BundleStatus.PAUSED):
         raise InvalidTransition(f"Cannot add items to a {bundle.status} bundle.")
     first_new = (bundle.items.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
     summary = items_load(bundle=bundle, source=source, fmt=upload_format(content_type, filename))
-    if bundle.status != BundleStatus.DRAFT and summary.created > summary.gold:
-        _reserve_for_items(
-            bundle,
-            summary.created - summary.gold,
-            idempotency_key=f"bundle-{bundle.pk}-items-from-{first_new}",
-        )
+    try:
+        if bundle.status != BundleStatus.DRAFT and summary.created > summary.gold:
+            _reserve_for_items(
+                bundle,
+                summary.created - summary.gold,
+                idempotency_key=f"bundle-{bundle.pk}-items-from-{first_new}",
+            )
+    except BaseException:
+        media_delete(summary.media_keys)  # the items roll back: so do their stored files
+        raise
     return summary
 
 

@@ -1,17 +1,10 @@
 """Test support for the annotation UI (issue 12), shared by tests/web and tests/e2e.
 
-PRE-MERGE PATCH: on this branch `tasks.schema` still refuses the annotation question types
-(another engineer's module adds them). `accept_annotation_types` lets those questions and their
-answers through, for the tests that use it only, so the pages can be exercised end to end:
-annotation answers pass as posted (the real type modules validate them after the merge) and
-every other type is validated as before. After the merge, delete this patch and its uses.
-
 `scene_png` draws a test image with Pillow whose content (and so the right boxes) is known."""
 
 from __future__ import annotations
 
 import io
-from typing import Any
 
 ANNOTATION_TYPES = (
     "image_classification",
@@ -21,31 +14,6 @@ ANNOTATION_TYPES = (
     "transcription",
     "pairwise",
 )
-
-
-def accept_annotation_types(monkeypatch) -> None:
-    import tasks.ingest
-    import tasks.services
-    import tasks.work.loop
-    import tasks.work.submit
-    from tasks import schema
-
-    real_question, real_answer = schema.question_validate, schema.answer_validate
-
-    def question_validate(raw: Any) -> dict[str, Any]:
-        if isinstance(raw, dict) and raw.get("type") in ANNOTATION_TYPES:
-            return dict(raw)
-        return real_question(raw)
-
-    def answer_validate(question: dict[str, Any], answer: Any, **context: Any) -> Any:
-        if question.get("type") in ANNOTATION_TYPES:
-            return answer
-        return real_answer(question, answer, **context)
-
-    for module in (schema, tasks.services, tasks.ingest):
-        monkeypatch.setattr(module, "question_validate", question_validate)
-    for module in (schema, tasks.work.submit, tasks.work.loop):
-        monkeypatch.setattr(module, "answer_validate", answer_validate, raising=False)
 
 
 #: What the test scene holds, in image pixels (x, y, w, h): a car and a person.

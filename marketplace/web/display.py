@@ -16,6 +16,8 @@ from typing import Any
 from django.db.models import Count, F, Q, Window
 from django.db.models.functions import RowNumber
 
+from tasks.annotation.base import MEDIA_KEY
+from tasks.media import payload_for_viewer, payload_media
 from tasks.models import Assignment, AssignmentStatus, Bundle
 
 from . import annotation
@@ -47,14 +49,44 @@ def payload_fields(payload: Any) -> list[dict[str, Any]]:
     return fields
 
 
-def task_fields(question: dict[str, Any], payload: Any) -> list[dict[str, Any]]:
+def item_fields(item_id: int, payload: Any) -> list[dict[str, Any]]:
+    """An item's payload as a page shows it: `payload_fields` of the viewer's payload, where an
+    uploaded file is a signed, access-checked URL (an image, or audio with a player)."""
+    media = payload_media(payload)
+    fields = payload_fields(payload_for_viewer(item_id=item_id, payload=payload))
+    for field in fields:
+        entry = media.get(field["key"])
+        if entry is not None:
+            audio = str(entry.get("content_type", "")).startswith("audio/")
+            field["kind"] = "audio" if audio else "image"
+    return fields
+
+
+def task_fields(
+    question: dict[str, Any], item_id: int | None, payload: Any
+) -> list[dict[str, Any]]:
     """The payload fields shown above a task: for annotation types, without the fields the
-    tool itself shows (the image, the text to mark, the pair) and the bookkeeping keys."""
-    fields = payload_fields(payload)
+    tool itself shows (the image, the text to mark, the pair) and the bookkeeping keys. A
+    preview (no item yet) shows the sample payload as it is."""
+    fields = payload_fields(payload) if item_id is None else item_fields(item_id, payload)
     if not annotation.is_annotation(question):
         return fields
     hidden = annotation.tool_fields(question)
     return [f for f in fields if f["key"] not in hidden]
+
+
+def tool_payload(item_id: int, payload: Any) -> Any:
+    """The payload an annotation tool is configured from: uploaded media fields as signed,
+    access-checked URLs, with each file's size beside its URL (never its storage key)."""
+    shown = payload_for_viewer(item_id=item_id, payload=payload)
+    media = payload_media(payload)
+    if not media or not isinstance(shown, dict):
+        return shown
+    shown[MEDIA_KEY] = {
+        field: {"url": shown[field], "width": entry.get("width"), "height": entry.get("height")}
+        for field, entry in media.items()
+    }
+    return shown
 
 
 def question_options(question: dict[str, Any]) -> list[dict[str, Any]]:

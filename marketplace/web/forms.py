@@ -276,8 +276,10 @@ class ItemUploadForm(forms.Form):
     file = forms.FileField(
         label="Items file",
         help_text='CSV with a header row (optional "external_id" and "gold" columns; every '
-        "other column goes into the item), a JSON array or JSON lines.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.json,.jsonl,.ndjson"}),
+        "other column goes into the item), a JSON array or JSON lines; or a zip of images "
+        "(PNG, JPEG, WebP, GIF) or audio plus one such file naming them, e.g. image: "
+        "img/0001.png.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.json,.jsonl,.ndjson,.zip"}),
     )
 
 

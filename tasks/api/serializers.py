@@ -3,9 +3,12 @@ other workers' answers, or requester-only fields."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tasks.media import payload_for_viewer
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
 from tasks.selectors import bundle_fees, gold_feedback_for, worker_public_id
 
@@ -74,8 +77,20 @@ class BundleDetailSerializer(BundleSerializer):
         return bundle_progress(bundle)
 
 
+def _base_url(serializer: serializers.Serializer) -> str:
+    """The site's root as the request reached it, so media URLs are absolute ("" without one)."""
+    request = serializer.context.get("request")
+    return request.build_absolute_uri("/") if request is not None else ""
+
+
 class RequesterItemSerializer(serializers.ModelSerializer):
-    """Items as their owner sees them, gold included."""
+    """Items as their owner sees them, gold included; uploaded media as signed URLs (the
+    storage key never leaves the server)."""
+
+    payload = serializers.SerializerMethodField()
+
+    def get_payload(self, item: Item) -> Any:
+        return payload_for_viewer(item_id=item.pk, payload=item.payload, base_url=_base_url(self))
 
     class Meta:
         model = Item
@@ -262,9 +277,12 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
         return {"answer": feedback.expected, "score": feedback.score}
 
     def get_item(self, assignment: Assignment) -> dict:
-        return WorkItemSerializer(
-            {"id": assignment.item_id, "payload": assignment.item.payload}
-        ).data
+        """The item's payload with uploaded media as signed URLs (served while the claim is
+        live) and `_media` removed."""
+        payload = payload_for_viewer(
+            item_id=assignment.item_id, payload=assignment.item.payload, base_url=_base_url(self)
+        )
+        return WorkItemSerializer({"id": assignment.item_id, "payload": payload}).data
 
 
 class SubmitSerializer(serializers.Serializer):

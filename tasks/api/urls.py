@@ -1,6 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import bonuses, views
+from . import bonuses, media, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
@@ -9,4 +10,7 @@ router.register("bonuses", bonuses.BonusViewSet, basename="bonus")
 router.register("work/bundles", views.WorkBundleViewSet, basename="work-bundle")
 router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-assignment")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("media/<str:token>/", media.media_file, name="media-file"),
+]

@@ -117,7 +117,8 @@ class BundleViewSet(viewsets.ModelViewSet):
         if request.method == "GET":
             queryset = ItemFilter(request.GET, bundle.items.order_by("id")).qs
             page = self.paginate_queryset(queryset)
-            return self.get_paginated_response(s.RequesterItemSerializer(page, many=True).data)
+            items = s.RequesterItemSerializer(page, many=True, context={"request": request})
+            return self.get_paginated_response(items.data)
         content_type = request.content_type.split(";")[0].strip().lower()
         if content_type == "multipart/form-data":
             upload = request.FILES.get("file")
@@ -136,7 +137,10 @@ class BundleViewSet(viewsets.ModelViewSet):
             content_type=content_type,
             filename=filename,
         )
-        return Response({"created": summary.created, "gold": summary.gold}, status=201)
+        body = {"created": summary.created, "gold": summary.gold}
+        if summary.media:
+            body["media"] = summary.media  # files stored from a zip upload
+        return Response(body, status=201)
 
     @extend_schema(responses=s.RequesterAssignmentSerializer(many=True))
     @action(detail=True, methods=["get"])
@@ -151,12 +155,19 @@ class BundleViewSet(viewsets.ModelViewSet):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "format", str, enum=["csv", "jsonl", "json"], description="export format"
+                "format",
+                str,
+                enum=list(exports.FORMATS),
+                description="export format: csv, jsonl, json and labelstudio for every "
+                "question; coco, yolo (zip), voc (zip) for boxes and polygons; spacy, conll "
+                "for text spans; pairs, ranking for pairwise",
             )
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
             (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/x-ndjson"): OpenApiTypes.STR,
+            (200, "application/zip"): OpenApiTypes.BINARY,
         },
     )
     @action(detail=True, methods=["get"])
@@ -164,10 +175,15 @@ class BundleViewSet(viewsets.ModelViewSet):
         bundle = self.get_object()
         fmt = request.GET.get("format", "json")
         if fmt not in exports.FORMATS:
-            raise DomainError("format must be csv, jsonl or json.", code="invalid_format")
-        content_type, chunks = exports.bundle_results_export(bundle, fmt)
+            raise DomainError(
+                f"format must be one of {', '.join(exports.FORMATS)}.", code="invalid_format"
+            )
+        content_type, chunks = exports.bundle_results_export(
+            bundle, fmt, base_url=request.build_absolute_uri("/")
+        )
         response = StreamingHttpResponse(chunks, content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="bundle-{bundle.pk}-results.{fmt}"'
+        name = f"bundle-{bundle.pk}-results.{exports.EXTENSIONS[fmt]}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
     @extend_schema(methods=["GET"], responses=s.WorkerStatsSerializer(many=True))
@@ -283,7 +299,8 @@ class WorkBundleViewSet(viewsets.GenericViewSet):
     def claim(self, request, pk=None):
         bundle = services.bundle_for_claim(bundle_id=_int(pk), worker=request.user)
         assignment = work.assignment_claim(bundle=bundle, worker=request.user)
-        return Response(s.WorkAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+        data = s.WorkAssignmentSerializer(assignment, context={"request": request}).data
+        return Response(data, status=status.HTTP_201_CREATED)
 
 
 class WorkAssignmentViewSet(
@@ -323,12 +340,15 @@ class WorkAssignmentViewSet(
             "answer": body.validated_data["answer"],
             "bundle": assignment.bundle,
         }
+        context = {"request": request}  # media URLs in the payload are absolute
         if request.query_params.get("next", "").lower() not in ("1", "true", "yes"):
             services.assignment_submit(**submit)
-            return Response(s.WorkAssignmentSerializer(self.get_object()).data)
+            return Response(s.WorkAssignmentSerializer(self.get_object(), context=context).data)
         result = services.assignment_submit_and_claim_next(**submit)
-        data = s.WorkAssignmentSerializer(self.get_object()).data
-        data["next"] = s.WorkAssignmentSerializer(result.next).data if result.next else None
+        data = s.WorkAssignmentSerializer(self.get_object(), context=context).data
+        data["next"] = (
+            s.WorkAssignmentSerializer(result.next, context=context).data if result.next else None
+        )
         data["no_next"] = (
             {"code": result.no_next.code, "detail": result.no_next.detail}
             if result.no_next
@@ -341,7 +361,7 @@ class WorkAssignmentViewSet(
     def give_back(self, request, pk=None):
         assignment = self.get_object()
         assignment = work.assignment_return(assignment_id=assignment.pk, worker=request.user)
-        return Response(s.WorkAssignmentSerializer(assignment).data)
+        return Response(s.WorkAssignmentSerializer(assignment, context={"request": request}).data)
 
 
 def _int(value) -> int:

@@ -20,6 +20,12 @@ Why it is built this way:
   of the file, so a spreadsheet user can find it: "Row 17 (line 18): ...".
   When a row has a problem, the rows before it are still checked for duplicates first, so the
   row reported is the first bad one.
+- A zip upload holds media files plus one CSV/JSON/JSONL manifest naming them (`archive`);
+  the manifest is parsed exactly like an upload of that format, and each named file is checked
+  and stored as its row passes (`media`). A bad file does not stop the check: the error lists
+  every bad file with its row and code. Files stored for an upload that fails are deleted
+  before the error leaves this module; `ImportSummary.media_keys` lets the caller delete them
+  if its own transaction fails later.
 """
 
 from __future__ import annotations
@@ -27,15 +33,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.db import transaction
 
+from tasks.media import media_delete
 from tasks.models import Bundle
 from tasks.schema import question_validate
 
+from .archive import Archive, archive_open
 from .errors import InvalidUpload, UnsupportedFormat, UploadTooLarge, too_large
+from .media import MediaRecords
 from .parsing import Record, RowProblem, csv_records, json_array_records, jsonl_records, row_detail
 from .reading import text_chunks
 from .writing import sink_for
@@ -50,7 +59,7 @@ __all__ = [
     "upload_format",
 ]
 
-FORMATS = ("csv", "json", "jsonl")
+FORMATS = ("csv", "json", "jsonl", "zip")
 DEFAULT_BATCH_SIZE = 20_000
 _CONTENT_TYPES = {
     "text/csv": "csv",
@@ -63,14 +72,26 @@ _CONTENT_TYPES = {
     "application/x-jsonl": "jsonl",
     "application/jsonlines": "jsonl",
     "application/x-jsonlines": "jsonl",
+    "application/zip": "zip",
+    "application/x-zip-compressed": "zip",
+    "application/x-zip": "zip",
 }
-_EXTENSIONS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".zip": "zip",
+}
 
 
 @dataclass(frozen=True)
 class ImportSummary:
     created: int
     gold: int
+    #: Media files stored (zip uploads) and their storage keys, for the caller's cleanup.
+    media: int = 0
+    media_keys: tuple[str, ...] = ()
 
 
 def upload_format(content_type: str | None, filename: str | None) -> str:
@@ -89,8 +110,9 @@ def upload_format(content_type: str | None, filename: str | None) -> str:
         if fmt:
             return fmt
     raise UnsupportedFormat(
-        "Upload items as CSV (text/csv, .csv), a JSON array (application/json, .json) or JSON "
-        "lines (application/x-ndjson, .jsonl); got "
+        "Upload items as CSV (text/csv, .csv), a JSON array (application/json, .json), JSON "
+        "lines (application/x-ndjson, .jsonl) or a zip of media files with one of those naming "
+        "them (application/zip, .zip); got "
         f"{content_type or 'no content type'}{f' ({filename})' if filename else ''}."
     )
 
@@ -100,7 +122,8 @@ def items_load(
 ) -> ImportSummary:
     """Add the items in `source` to `bundle`, all of them or none.
 
-    `source` only needs `read(n)` (an uploaded file, a request body stream, an open file).
+    `source` only needs `read(n)` (an uploaded file, a request body stream, an open file); a
+    zip that cannot seek is spooled to a temporary file first (under MEDIA_MAX_ZIP_BYTES).
     Gold answers are validated against the bundle's question and stored normalised; gold items
     take no overlap slots (gold is served by its own path), other items get `min_overlap`.
     Raises InvalidUpload (400, with `row` when a row is at fault), UploadTooLarge (413) or
@@ -109,13 +132,36 @@ def items_load(
     """
     if fmt not in FORMATS:
         raise UnsupportedFormat(f"Unknown upload format {fmt!r}; use one of {', '.join(FORMATS)}.")
+    question = question_validate(bundle.question)
+    if batch_size is None:
+        batch_size = getattr(settings, "ITEM_UPLOAD_BATCH_SIZE", DEFAULT_BATCH_SIZE)
+    archive: Archive | None = None
+    if fmt == "zip":
+        archive = archive_open(source)
+        source, fmt = archive.manifest_stream(), archive.manifest_format
+    media = MediaRecords(bundle_id=bundle.pk, question=question, archive=archive)
+    try:
+        return _load(bundle, source, fmt, question, batch_size, media)
+    except BaseException:
+        media_delete(media.keys)
+        raise
+    finally:
+        if archive is not None:
+            archive.close()
+
+
+def _load(
+    bundle: Bundle,
+    source: BinaryIO,
+    fmt: str,
+    question: dict[str, Any],
+    batch_size: int,
+    media: MediaRecords,
+) -> ImportSummary:
     limit: int = settings.ITEM_UPLOAD_MAX_BYTES
     size = getattr(source, "size", None)
     if isinstance(size, int) and size > limit:
         raise too_large(limit)
-    if batch_size is None:
-        batch_size = getattr(settings, "ITEM_UPLOAD_BATCH_SIZE", DEFAULT_BATCH_SIZE)
-    question = question_validate(bundle.question)
     chunks = text_chunks(source, limit)
     records: Iterator[Record]
     if fmt == "csv":
@@ -128,14 +174,17 @@ def items_load(
     with transaction.atomic():
         sink = sink_for(bundle=bundle, batch_size=batch_size)
         try:
-            for record in records:
+            for record in media.records(records):
                 sink.add(record)
         except RowProblem as problem:
             sink.flush()  # a duplicate among the rows before this one is the earlier error
             raise InvalidUpload(
                 row_detail(problem.row, problem.line, problem.reason), row=problem.row
             ) from None
+        media.finish()
         sink.flush()
         if sink.created == 0:
             raise InvalidUpload("The upload has no items: add at least one data row.")
-    return ImportSummary(created=sink.created, gold=sink.gold)
+    return ImportSummary(
+        created=sink.created, gold=sink.gold, media=media.stored_files, media_keys=tuple(media.keys)
+    )

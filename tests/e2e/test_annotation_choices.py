@@ -8,16 +8,16 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.annotation_support import SCENE_SIZE, accept_annotation_types
+from tests.annotation_support import SCENE_SIZE
 from tests.e2e.annotation_pages import open_task, submit_and_wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def annotating(settings, monkeypatch):
+def annotating(settings):
+    """The site's URLs plus the test image (tests.e2e.media_urls)."""
     settings.ROOT_URLCONF = "tests.e2e.media_urls"
-    accept_annotation_types(monkeypatch)  # PRE-MERGE PATCH: see tests/annotation_support.py
 
 
 def test_image_classification_zoom_and_keys(open_context, site, screenshot, annotating):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.annotation_support import SCENE_SIZE, accept_annotation_types
+from tests.annotation_support import SCENE_SIZE
 from tests.e2e.annotation_pages import Stage, fits_the_screen, open_task, submit_and_wait
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -36,9 +36,9 @@ TEXT = "😀 Ada Lovelace met  Charles Babbage in London.\nThey wrote to each ot
 
 
 @pytest.fixture
-def annotating(settings, monkeypatch):
+def annotating(settings):
+    """The site's URLs plus the test image (tests.e2e.media_urls)."""
     settings.ROOT_URLCONF = "tests.e2e.media_urls"
-    accept_annotation_types(monkeypatch)  # PRE-MERGE PATCH: see tests/annotation_support.py
 
 
 @pytest.mark.parametrize("viewport", ["1280", "375"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.annotation_support import SCENE_OBJECTS, SCENE_SIZE, accept_annotation_types
+from tests.annotation_support import SCENE_OBJECTS, SCENE_SIZE
 from tests.e2e.annotation_pages import VIEWPORTS, fits_the_screen, session_cookie
 from tests.e2e.test_annotation_boxes import BOXES
 from tests.e2e.test_annotation_polygons_spans import SPANS, TEXT
@@ -16,9 +16,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def annotating(settings, monkeypatch):
+def annotating(settings):
+    """The site's URLs plus the test image (tests.e2e.media_urls)."""
     settings.ROOT_URLCONF = "tests.e2e.media_urls"
-    accept_annotation_types(monkeypatch)  # PRE-MERGE PATCH: see tests/annotation_support.py
 
 
 def _bundle_with_answers(site, question, payload, answers, aggregate):

@@ -11,15 +11,9 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.annotation_support import accept_annotation_types
 from tests.e2e.annotation_pages import VIEWPORTS, Stage, fits_the_screen, session_cookie
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def annotating(monkeypatch):
-    accept_annotation_types(monkeypatch)  # PRE-MERGE PATCH: see tests/annotation_support.py
 
 
 def _requester_page(open_context, site, viewport: str):
@@ -45,9 +39,7 @@ def _preview_answer(page) -> dict:
     return json.loads(output.inner_text())
 
 
-def test_gallery_fills_the_question_and_previews_the_tools(
-    open_context, site, screenshot, annotating
-):
+def test_gallery_fills_the_question_and_previews_the_tools(open_context, site, screenshot):
     page, requester, errors = _requester_page(open_context, site, "1280")
     preview = page.locator("#task-preview")
 
@@ -89,7 +81,7 @@ def test_gallery_fills_the_question_and_previews_the_tools(
     assert errors == []
 
 
-def test_gallery_on_a_phone(open_context, site, screenshot, annotating):
+def test_gallery_on_a_phone(open_context, site, screenshot):
     page, _, errors = _requester_page(open_context, site, "375")
     preview = page.locator("#task-preview")
 

@@ -14,7 +14,7 @@ from marketplace.errors import DomainError
 from payments import services as payments
 from payments.fees import fee_terms
 from payments.ledger import InsufficientFunds
-from tasks import review, selectors, services
+from tasks import exports, review, selectors, services
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
 from tasks.quality.selectors import bundle_worker_report
@@ -120,13 +120,16 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
             "can_upload": bundle.status
             in (BundleStatus.DRAFT, BundleStatus.PUBLISHED, BundleStatus.PAUSED),
             "preview": [
-                {"item": item, "fields": display.payload_fields(item.payload)}
+                {"item": item, "fields": display.item_fields(item.pk, item.payload)}
                 for item in bundle.items.order_by("id")[:5]
             ],
             "downloads": [
-                (fmt.upper(), reverse("bundle-results", args=[bundle.pk]) + f"?format={fmt}")
-                for fmt in ("csv", "jsonl", "json")
-            ],
+                (
+                    EXPORT_LABELS.get(fmt, fmt.upper()),
+                    reverse("bundle-results", args=[bundle.pk]) + f"?format={fmt}",
+                )
+                for fmt in exports.formats_for(bundle.question)
+            ],  # fmt: skip
             "upload_form": ItemUploadForm(),
             "instructions_html": render_markdown(bundle.instructions),
         }
@@ -135,6 +138,12 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
     context.update(extra)
     return context
 
+
+EXPORT_LABELS = {
+    "labelstudio": "Label Studio", "coco": "COCO", "yolo": "YOLO (zip)",
+    "voc": "Pascal VOC (zip)", "spacy": "spaCy", "conll": "CoNLL", "pairs": "Preference pairs",
+    "ranking": "Ranking",
+}  # fmt: skip
 
 # A bundle page lists this many workers (most active first); the API pages through all of them.
 WORKERS_SHOWN = 200
@@ -269,7 +278,8 @@ def bundle_upload(request: HttpRequest, bundle_id: int) -> HttpResponse:
             form.add_error("file", exc.detail)
         else:
             gold = f" ({summary.gold} gold)" if summary.gold else ""
-            messages.success(request, f"Uploaded {summary.created} items{gold}.")
+            files = f" and {summary.media} media files" if summary.media else ""
+            messages.success(request, f"Uploaded {summary.created} items{gold}{files}.")
             return redirect("web:bundle-detail", bundle_id=bundle.pk)
     context = _detail_context(bundle, upload_form=form)
     return render(request, "web/console/detail.html", context, status=400)
@@ -347,7 +357,7 @@ def bundle_review(request: HttpRequest, bundle_id: int) -> HttpResponse:
         {
             "assignment": a,
             "checked": a.pk in selected,
-            "fields": display.payload_fields(a.item.payload),
+            "fields": display.item_fields(a.item_id, a.item.payload),
             "answer": display.answer_text(bundle.question, a.answer),
             "worker": selectors.worker_public_id(bundle.requester_id, a.worker_id),
             "seconds": display.duration(a.seconds_spent),

@@ -53,7 +53,7 @@ def task_preview(request: HttpRequest) -> HttpResponse:
             {
                 "question": question,
                 "options": display.question_options(question),
-                "fields": display.task_fields(question, payload),
+                "fields": display.task_fields(question, None, payload),
             }
         )
         if annotation.is_annotation(question):

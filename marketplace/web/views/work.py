@@ -66,9 +66,11 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
     if assignment is not None:
         payload = assignment.item.payload
         context["assignment"] = assignment
-        context["fields"] = display.task_fields(question, payload)
+        context["fields"] = display.task_fields(question, assignment.item_id, payload)
         if annotation.is_annotation(question):
-            context["tool"] = annotation.tool_config(question, payload)
+            context["tool"] = annotation.tool_config(
+                question, display.tool_payload(assignment.item_id, payload)
+            )
         context["deadline_iso"] = assignment.deadline.isoformat()
     context["instructions_html"] = render_markdown(bundle.instructions)
     return context

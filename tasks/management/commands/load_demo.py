@@ -1,6 +1,8 @@
 """Demo data for `make run`: an admin, a requester with a published bundle, three workers,
-and a finished bundle worked by a simulated crowd (three careful workers and a spammer whom
-the gold questions catch), so results, labels, confidences and blocks can be seen at once.
+a finished bundle worked by a simulated crowd (three careful workers and a spammer whom
+the gold questions catch), so results, labels, confidences and blocks can be seen at once,
+and the annotation bundles (object detection on generated images, named entities) that the
+three demo workers finished (`tasks.management.demo_annotation`).
 
 Idempotent: running it again keeps what exists and prints the logins again."""
 
@@ -15,6 +17,7 @@ from accounts.services import user_create
 from marketplace.errors import DomainError
 from payments.services import balance_credit
 from tasks import review, services, work
+from tasks.management.demo_annotation import load_annotation_demo
 from tasks.models import Bundle
 
 PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo logins, never used in production
@@ -49,6 +52,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not User.objects.filter(email=ADMIN).exists():
             user_create(email=ADMIN, password=PASSWORD, staff=True)
+        requester = None
         if not User.objects.filter(email=REQUESTER).exists():
             requester = user_create(email=REQUESTER, password=PASSWORD, requester=True)
             self._demo_bundle(requester)
@@ -56,6 +60,10 @@ class Command(BaseCommand):
         for email in WORKERS:
             if not User.objects.filter(email=email).exists():
                 user_create(email=email, password=PASSWORD, worker=True, country="US")
+        annotation_lines: list[str] = []
+        if requester is not None:  # the three demo workers answer the annotation bundles
+            workers = [User.objects.get(email=email) for email in WORKERS]
+            annotation_lines = load_annotation_demo(requester=requester, workers=workers)
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {PASSWORD})"))
         self.stdout.write(f"  admin      {ADMIN}   -> http://127.0.0.1:8000/admin/")
         self.stdout.write(f"  requester  {REQUESTER}")
@@ -69,6 +77,8 @@ class Command(BaseCommand):
                 f"  finished demo bundle #{finished.pk} ({finished.status}): "
                 f"{blocked} spammer blocked; results at /api/v1/bundles/{finished.pk}/results/"
             )
+        for line in annotation_lines:
+            self.stdout.write(line)
 
     def _demo_bundle(self, requester):
         bundle = services.bundle_create(

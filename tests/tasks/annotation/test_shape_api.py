@@ -14,17 +14,10 @@ import pytest
 from django.core.management import call_command
 from django.test import TestCase
 
-from tasks import schema
 from tasks.models import Assignment
 from tests.conftest import client_for
 
-pytestmark = [
-    pytest.mark.django_db,
-    pytest.mark.skipif(
-        "bounding_box" not in getattr(schema, "ANNOTATION_TYPES", ()),
-        reason="tasks.schema does not dispatch to tasks.annotation on this tree",
-    ),
-]
+pytestmark = [pytest.mark.django_db]
 IMAGE = {"image": "https://example.com/scene.png", "image_width": 640, "image_height": 480}
 
 

@@ -1,53 +1,46 @@
-"""Result exports (CSV, JSONL, JSON), produced as a stream of text chunks.
+"""Result exports as CSV, JSONL and JSON, produced as a stream of text chunks.
 
 CSV carries the same fields as JSONL, flat: payload columns by name (prefixed `payload.` only
-when a payload key would clash with a result column), judgments as a JSON cell.
+when a payload key would clash with a result column), judgments as a JSON cell. Uploaded media
+are signed URLs in their payload column (and, in JSON and JSONL, described under `media`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 from collections.abc import Iterator
 from typing import Any
 
-from .models import Bundle
-from .selectors import bundle_payload_keys, bundle_result_rows
+from tasks.models import Bundle
+from tasks.selectors import bundle_payload_keys
 
-FORMATS = {"csv": "text/csv", "jsonl": "application/x-ndjson", "json": "application/json"}
+from .common import dumps, public_row, result_rows, visible_payload_keys
+
 RESULT_COLUMNS = ["item_id", "external_id", "is_gold", "label", "confidence", "method"]
 
 
-def bundle_results_export(bundle: Bundle, fmt: str) -> tuple[str, Iterator[str]]:
-    producers = {"csv": _csv, "jsonl": _jsonl, "json": _json}
-    return FORMATS[fmt] + "; charset=utf-8", producers[fmt](bundle)
+def jsonl(bundle: Bundle, base_url: str = "") -> Iterator[str]:
+    for row in result_rows(bundle):
+        yield dumps(public_row(row, base_url=base_url)) + "\n"
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _jsonl(bundle: Bundle) -> Iterator[str]:
-    for row in bundle_result_rows(bundle):
-        yield _dumps(row) + "\n"
-
-
-def _json(bundle: Bundle) -> Iterator[str]:
+def json_array(bundle: Bundle, base_url: str = "") -> Iterator[str]:
     yield "["
-    for n, row in enumerate(bundle_result_rows(bundle)):
-        yield ("," if n else "") + "\n" + _dumps(row)
+    for n, row in enumerate(result_rows(bundle)):
+        yield ("," if n else "") + "\n" + dumps(public_row(row, base_url=base_url))
     yield "\n]\n"
 
 
-def _csv(bundle: Bundle) -> Iterator[str]:
-    keys = bundle_payload_keys(bundle)
+def csv_rows(bundle: Bundle, base_url: str = "") -> Iterator[str]:
+    keys = visible_payload_keys(bundle_payload_keys(bundle))
     taken = set(RESULT_COLUMNS) | {"judgments"}
     headers = [f"payload.{k}" if k in taken else k for k in keys]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([*RESULT_COLUMNS, *headers, "judgments"])
-    for row in bundle_result_rows(bundle):
+    for raw in result_rows(bundle):
+        row = public_row(raw, base_url=base_url)
         payload = row["payload"] if isinstance(row["payload"], dict) else {}
         label = row["label"]
         writer.writerow(
@@ -55,13 +48,13 @@ def _csv(bundle: Bundle) -> Iterator[str]:
                 row["item_id"],
                 row["external_id"],
                 row["is_gold"],
-                _dumps(label)
+                dumps(label)
                 if isinstance(label, list | dict)
                 else ("" if label is None else label),
                 "" if row["confidence"] is None else row["confidence"],
                 row["method"] or "",
                 *[_cell(payload.get(k)) for k in keys],
-                _dumps(row["judgments"]),
+                dumps(row["judgments"]),
             ]
         )
         if buffer.tell() > 64 * 1024:
@@ -75,5 +68,5 @@ def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, list | dict):
-        return _dumps(value)
+        return dumps(value)
     return value
