@@ -42,7 +42,11 @@ def open_task(
     from tests.factories import BundleFactory, ItemFactory, WorkerFactory, publish
 
     with site.lock:
-        bundle = BundleFactory(question=question, min_overlap=1, max_overlap=1, **bundle_fields)
+        from tasks.schema import question_validate
+
+        bundle = BundleFactory(
+            question=question_validate(question), min_overlap=1, max_overlap=1, **bundle_fields
+        )
         for payload in payloads:
             ItemFactory(bundle=bundle, payload=payload)
         bundle = publish(bundle)

@@ -24,11 +24,14 @@ def annotating(settings):
 def _bundle_with_answers(site, question, payload, answers, aggregate):
     from tasks import services, work
     from tasks.models import ItemResult
+    from tasks.schema import question_validate
     from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
 
     with site.lock:
         requester = RequesterFactory()
-        bundle = BundleFactory(requester=requester, question=question, min_overlap=3, max_overlap=3)
+        bundle = BundleFactory(
+            requester=requester, question=question_validate(question), min_overlap=3, max_overlap=3
+        )
         item = ItemFactory(bundle=bundle, payload=payload)
         bundle = publish(bundle)
         for answer in answers:

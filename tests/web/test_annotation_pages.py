@@ -37,7 +37,11 @@ PAIR = {"type": "pairwise", "left_field": "a", "right_field": "b", "reason": "re
 
 
 def _task(client, question, payload, **bundle_fields):
-    bundle = BundleFactory(question=question, min_overlap=1, max_overlap=1, **bundle_fields)
+    from tasks.schema import question_validate
+
+    bundle = BundleFactory(
+        question=question_validate(question), min_overlap=1, max_overlap=1, **bundle_fields
+    )
     ItemFactory(bundle=bundle, payload=payload)
     bundle = publish(bundle)
     worker = WorkerFactory()
