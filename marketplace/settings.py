@@ -215,6 +215,9 @@ PAYOUT_MINIMUM_MINOR = env.int("PAYOUT_MINIMUM_MINOR", default=500)
 # Stripe: nothing here is read at import time by the gateway; an empty key means "not configured".
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Connect events (connected accounts' account.updated, deauthorization, payout.failed) come
+# from a second endpoint in Stripe's dashboard with its own signing secret; either verifies.
+STRIPE_CONNECT_WEBHOOK_SECRET = env("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default=None)
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=30.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
