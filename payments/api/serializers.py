@@ -126,6 +126,11 @@ class PayoutAccountStatusSerializer(serializers.Serializer):
     payouts_enabled = serializers.BooleanField(required=False)
     details_submitted = serializers.BooleanField(required=False)
     last_payout_failure = serializers.CharField(required=False)
+    requirements_due = serializers.ListField(child=serializers.CharField(), required=False)
+    disabled_reason = serializers.CharField(required=False)
+    deauthorized = serializers.BooleanField(required=False)
+    on_hold = serializers.BooleanField()
+    pause_reason = serializers.CharField(allow_blank=True)
 
 
 class LinkSerializer(serializers.Serializer):

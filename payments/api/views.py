@@ -27,6 +27,7 @@ from accounts.models import User
 from marketplace.errors import DomainError, NotFound
 from marketplace.permissions import IsRequester, IsWorker
 from payments import payouts, selectors, services
+from payments import stripe_gateway as gateway
 from payments.models import AccountKind, Bonus, ConnectedAccount, Payout, TopUp
 
 from . import serializers as s
@@ -242,9 +243,19 @@ class PayoutAccountView(APIView):
 
     @extend_schema(responses=s.PayoutAccountStatusSerializer)
     def get(self, request: Request) -> Response:
-        account = ConnectedAccount.objects.filter(worker=_caller(request)).first()
+        """`ready`: Stripe accepts transfers to the account and nothing pauses them;
+        `pause_reason` says in words why payouts cannot go now (also an admin's hold, and
+        without Stripe), for the worker to act on; "" when they can."""
+        worker = _caller(request)
+        paused = {
+            "on_hold": payouts.worker_on_hold(worker_id=worker.pk),
+            "pause_reason": payouts.payout_pause_reason(
+                worker_id=worker.pk, stripe=gateway.is_configured()
+            ),
+        }
+        account = ConnectedAccount.objects.filter(worker=worker).first()
         if account is None:
-            return Response({"exists": False, "ready": False})
+            return Response({"exists": False, "ready": False, **paused})
         return Response(
             {
                 "exists": True,
@@ -252,6 +263,10 @@ class PayoutAccountView(APIView):
                 "payouts_enabled": account.payouts_enabled,
                 "details_submitted": account.details_submitted,
                 "last_payout_failure": account.last_payout_failure,
+                "requirements_due": list(account.requirements_due or []),
+                "disabled_reason": account.disabled_reason,
+                "deauthorized": account.deauthorized_at is not None,
+                **paused,
             }
         )
 

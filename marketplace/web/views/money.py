@@ -109,6 +109,13 @@ def _earnings_context(worker: User, request: HttpRequest) -> dict[str, Any]:
     stripe_on = gateway.is_configured()
     account = ConnectedAccount.objects.filter(worker=worker).first() if stripe_on else None
     currency = earnings_rows[0]["currency"] if earnings_rows else "usd"
+    # Why no payout can go now (an admin's hold; Stripe paused or lost the account), unless
+    # the account was simply never set up: the setup note above the form says that already.
+    pause_reason = payouts.payout_pause_reason(worker_id=worker.pk, stripe=stripe_on)
+    first_setup = stripe_on and (account is None or not account.set_up)
+    shown_reason = pause_reason if payouts.worker_on_hold(worker_id=worker.pk) else ""
+    if not first_setup:
+        shown_reason = pause_reason
     return {
         "balances": balances,
         "rows": rows,
@@ -117,7 +124,9 @@ def _earnings_context(worker: User, request: HttpRequest) -> dict[str, Any]:
         "payouts": payout_rows,
         "stripe_on": stripe_on,
         "payout_account": account,
-        "payout_ready": (account is not None and account.ready) if stripe_on else True,
+        "account_ready": account is not None and account.ready,
+        "payout_ready": not pause_reason,
+        "pause_reason": shown_reason,
         "payout_minimum": money(payouts.payout_minimum(), currency),
         "payout_form": PayoutRequestForm(
             initial={"currency": currency, "request_key": uuid.uuid4().hex}

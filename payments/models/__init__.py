@@ -2,14 +2,18 @@
 
 The ledger (LedgerAccount, JournalEntry, Posting) is the only record of who owns what. Every
 movement is one JournalEntry whose postings sum to zero per currency; entries and postings are
-append-only (no update or delete path: the model and queryset guards below refuse, and admin is
-read-only). Amounts are integers in the currency's minor unit (cents), never floats.
+append-only (no update or delete path: the model and queryset guards of `_append_only` refuse,
+and admin is read-only). Amounts are integers in the currency's minor unit (cents), never floats.
 
 Sign convention: an account's balance is the sum of its postings. A requester's or worker's
 balance is positive when we owe them money; external clearing accounts go negative when money
 came in from outside (a top-up) and positive when it left (a payout).
 
 `payments` never imports `tasks`: a bundle is named by its integer id.
+
+A package: the ledger, Stripe and payout records here; admins' holds on workers' money in
+`holds`, workers' bank details for manual payouts in `details`; import every model from
+`payments.models`.
 """
 
 from __future__ import annotations
@@ -20,34 +24,11 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ._append_only import AppendOnlyError, AppendOnlyModel, AppendOnlyQuerySet  # noqa: F401
 
-class AppendOnlyError(Exception):
-    """Raised on any attempt to change or remove a ledger row: corrections are new entries."""
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    """Bulk update/delete would bypass the model guards, so they are refused here too."""
-
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError(f"{self.model.__name__} rows are append-only")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError(f"{self.model.__name__} rows are append-only")
-
-
-class AppendOnlyModel(models.Model):
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
+# Models in their own modules (they import nothing from this one), registered here.
+from .details import PayoutDetails  # noqa: F401
+from .holds import HoldAction, WorkerHold, WorkerHoldEvent  # noqa: F401
 
 
 class AccountKind(models.TextChoices):
@@ -59,6 +40,10 @@ class AccountKind(models.TextChoices):
     STRIPE_CLEARING = "stripe_clearing", "Stripe clearing"
     MANUAL_PAYOUT_CLEARING = "manual_payout_clearing", "Manual payout clearing (bank transfers)"
     ADMIN_CREDIT_CLEARING = "admin_credit_clearing", "Admin credit clearing (invoices)"
+    # A worker's money an admin froze (a clawback after fraud): theirs, not withdrawable.
+    WORKER_HELD = "worker_held", "Worker held (frozen by an admin)"
+    # Held worker money an admin wrote off: the platform keeps it (it offsets the fraud loss).
+    PLATFORM_CLAWBACK = "platform_clawback", "Platform clawbacks (held money written off)"
 
 
 #: Accounts that hold somebody's money and so may never go below zero. Their balance is cached
@@ -69,6 +54,7 @@ BOUNDED_KINDS: frozenset[str] = frozenset(
         AccountKind.BUNDLE_ESCROW,
         AccountKind.WORKER_AVAILABLE,
         AccountKind.WORKER_PAYOUT_IN_FLIGHT,
+        AccountKind.WORKER_HELD,
     }
 )
 
@@ -138,6 +124,9 @@ class EntryKind(models.TextChoices):
     PAYOUT_PAID = "payout_paid", "Payout paid"
     PAYOUT_RETURN = "payout_return", "Payout returned"
     TRANSFER_REVERSED = "transfer_reversed", "Transfer reversed"
+    WORKER_HOLD = "worker_hold", "Worker money held"
+    WORKER_HOLD_RELEASE = "worker_hold_release", "Held worker money released"
+    WORKER_HOLD_WRITE_OFF = "worker_hold_write_off", "Held worker money written off"
 
 
 class JournalEntry(AppendOnlyModel):
@@ -298,6 +287,11 @@ class ConnectedAccount(models.Model):
     disabled_reason = models.CharField(max_length=255, blank=True)
     # Stripe timestamp of the newest status applied: an older event arriving late is ignored.
     status_as_of = models.BigIntegerField(default=0)
+    # Stripe's requirements.currently_due: what Stripe still needs (KYC); payouts pause until
+    # it is empty.
+    requirements_due = models.JSONField(default=list, blank=True)
+    # Set by `account.application.deauthorized`: the account left our platform for good.
+    deauthorized_at = models.DateTimeField(null=True, blank=True)
     last_payout_failure = models.CharField(max_length=255, blank=True)
     last_payout_failure_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -307,9 +301,34 @@ class ConnectedAccount(models.Model):
         return f"{self.stripe_account_id} ({self.worker})"
 
     @property
+    def set_up(self) -> bool:
+        """The worker went through Stripe's onboarding (even if Stripe paused the account since,
+        or the worker disconnected it): anything still missing is a pause, not a first setup."""
+        return self.details_submitted or self.transfers_active or self.deauthorized_at is not None
+
+    @property
+    def pause_reason(self) -> str:
+        """Why no transfer can go to this account now, in words for the worker ("" = none)."""
+        if self.deauthorized_at is not None:
+            return "Your Stripe account was disconnected from this site: set up payouts again."
+        if not self.set_up:
+            return "Finish setting up your Stripe payout account."
+        if self.disabled_reason:
+            return (
+                f"Stripe has paused payouts to your account ({self.disabled_reason}): "
+                "update your details with Stripe."
+            )
+        if self.requirements_due:
+            due = ", ".join(str(field) for field in self.requirements_due)
+            return f"Stripe needs more information before you can be paid: {due}."
+        if not (self.transfers_active or self.payouts_enabled):
+            return "Stripe does not accept transfers to your account yet."
+        return ""
+
+    @property
     def ready(self) -> bool:
-        """Stripe will accept a transfer to this account."""
-        return self.transfers_active or (self.payouts_enabled and self.details_submitted)
+        """Stripe will accept a transfer to this account and nothing pauses payouts."""
+        return not self.pause_reason
 
 
 class PayoutMethod(models.TextChoices):
@@ -322,6 +341,9 @@ class PayoutStatus(models.TextChoices):
     PROCESSING = "processing", "Processing (transfer being made)"
     PAID = "paid", "Paid"
     RETURNED = "returned", "Returned to the worker's balance"
+    # Retries gave up, or Stripe refused the key, while a transfer may exist: the money stays
+    # in flight until an admin resolves it (payouts.payout_resolve looks the transfer up).
+    NEEDS_ATTENTION = "needs_attention", "Needs attention (an admin is checking it)"
 
 
 #: Allowed payout status changes (changed only by a conditional UPDATE in payments.payouts).
@@ -330,7 +352,16 @@ PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
         {PayoutStatus.PROCESSING, PayoutStatus.PAID, PayoutStatus.RETURNED}
     ),
     PayoutStatus.PROCESSING: frozenset(
-        {PayoutStatus.PENDING, PayoutStatus.PROCESSING, PayoutStatus.PAID, PayoutStatus.RETURNED}
+        {
+            PayoutStatus.PENDING,
+            PayoutStatus.PROCESSING,
+            PayoutStatus.PAID,
+            PayoutStatus.RETURNED,
+            PayoutStatus.NEEDS_ATTENTION,
+        }
+    ),
+    PayoutStatus.NEEDS_ATTENTION: frozenset(
+        {PayoutStatus.PENDING, PayoutStatus.PAID, PayoutStatus.RETURNED}
     ),
     PayoutStatus.PAID: frozenset({PayoutStatus.RETURNED}),  # transfer reversed in full
     PayoutStatus.RETURNED: frozenset(),
@@ -394,6 +425,11 @@ class Payout(models.Model):
     transfer_id = models.CharField(max_length=255, blank=True, db_index=True)
     reversed_minor = models.PositiveBigIntegerField(default=0)
     attempts = models.PositiveIntegerField(default=0)
+    # When the transfer was first sent to Stripe: a retry long after it looks the transfer up
+    # (Stripe forgets keys after ~24 h), and retries end a bounded time after it.
+    first_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Transient failures are retried until then; afterwards an admin decides (needs attention).
+    retry_until = models.DateTimeField(null=True, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
