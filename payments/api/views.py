@@ -276,6 +276,37 @@ class PayoutAccountView(APIView):
         return Response({"url": url}, status=status.HTTP_201_CREATED)
 
 
+class PayoutDetailsView(APIView):
+    """A worker's bank details for manual payouts (where Stripe is not configured): GET shows
+    them masked, PUT replaces them (stored encrypted; an IBAN's checksum is verified)."""
+
+    permission_classes = [IsWorker]
+
+    @staticmethod
+    def _shown(worker: User) -> dict[str, object]:
+        details = payouts.payout_details_get(worker_id=worker.pk)
+        if details is None:
+            return {"exists": False, "account_holder": "", "bank_code": "", "account_masked": ""}
+        return {
+            "exists": True,
+            "account_holder": details.account_holder,
+            "bank_code": details.bank_code,
+            "account_masked": details.masked,
+        }
+
+    @extend_schema(responses=s.PayoutDetailsSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self._shown(_caller(request)))
+
+    @extend_schema(request=s.PayoutDetailsSerializer, responses=s.PayoutDetailsSerializer)
+    def put(self, request: Request) -> Response:
+        serializer = s.PayoutDetailsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        worker = _caller(request)
+        payouts.payout_details_set(worker=worker, **serializer.validated_data)
+        return Response(self._shown(worker))
+
+
 def _moment(value: str | None, name: str) -> datetime | None:
     if not value:
         return None

@@ -27,6 +27,7 @@ from marketplace.errors import DomainError
 
 from ..models import PayoutDetails
 
+_IBAN_START = re.compile(r"^[A-Z]{2}[0-9]{2}")
 _IBAN = re.compile(r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{10,30}$")
 _ACCOUNT = re.compile(r"^[A-Z0-9]{4,34}$")
 _BANK_CODE = re.compile(r"^[A-Z0-9-]{0,20}$")
@@ -78,7 +79,10 @@ def _clean(account_holder: str, account: str, bank_code: str) -> BankDetails:
             field="account_holder",
         )
     number = re.sub(r"[\s-]", "", account or "").upper()
-    if not _ACCOUNT.match(number) or (_IBAN.match(number) and not _iban_ok(number)):
+    # Two letters and two digits open an IBAN (no national account number starts so): then
+    # the whole IBAN must be well formed and pass its checksum.
+    as_iban = _IBAN_START.match(number) is not None
+    if not _ACCOUNT.match(number) or (as_iban and not (_IBAN.match(number) and _iban_ok(number))):
         raise DomainError(
             "Enter a valid IBAN or bank account number (letters and digits).",
             code="invalid_payout_details",

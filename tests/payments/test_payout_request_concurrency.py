@@ -117,3 +117,43 @@ def test_same_key_for_another_amount_is_a_conflict_not_a_second_payout(
     assert all(getattr(r, "code", None) == "idempotency_conflict" for r in refused), refused
     assert services.worker_available(worker_id=w.pk, currency="usd") == 2_000 - payout.amount_minor
     assert_ledger_balanced()
+
+
+def test_a_hold_racing_payout_requests_leaves_nothing_withdrawable(settings):
+    """The hold and the requests take the same account lock: a request either reserved its
+    money before the hold (in flight) or is refused after it; the hold sweeps the rest."""
+    from django.contrib.auth import get_user_model
+
+    settings.STRIPE_SECRET_KEY = ""
+    settings.PAYOUT_MINIMUM_MINOR = 100
+    w = earning_worker(2_000, funding=5_000)
+    admin = get_user_model().objects.create_user(email="ops@example.com", password="x")
+    keys = iter(range(100))
+    lock = threading.Lock()
+
+    def act() -> object:
+        with lock:
+            n = next(keys)
+        if n == 5:
+            return payouts.worker_hold(worker=w, reason="race", by=admin)
+        return payouts.payout_request(worker=w, amount_minor=300, request_key=f"r{n}")
+
+    results = run_together(act)
+    unexpected = [
+        r
+        for r in results
+        if isinstance(r, Exception)
+        and getattr(r, "code", "")
+        not in (
+            "payouts_on_hold",
+            "insufficient_funds",
+        )
+    ]
+    assert not unexpected, unexpected
+    reserved = sum(p.amount_minor for p in Payout.objects.all())
+    held = services.account_balance(
+        services.account_get(kind="worker_held", currency="usd", owner_id=w.pk)
+    )
+    assert services.worker_available(worker_id=w.pk, currency="usd") == 0
+    assert reserved + held == 2_000
+    assert_ledger_balanced()

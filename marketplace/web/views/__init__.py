@@ -17,7 +17,7 @@ from .console import (
     worker_block,
     worker_unblock,
 )
-from .money import balance, earnings, payout_request, payout_setup
+from .money import balance, earnings, payout_details, payout_request, payout_setup
 from .work import (
     work_bundle,
     work_list,
@@ -39,6 +39,7 @@ __all__ = [
     "bundle_upload",
     "earnings",
     "instructions_preview",
+    "payout_details",
     "payout_request",
     "payout_setup",
     "work_bundle",

@@ -26,7 +26,7 @@ from tasks import selectors as task_selectors
 from tasks.models import AssignmentStatus
 
 from .. import display
-from ..forms import PAYOUT_ERROR_FIELDS, PayoutRequestForm, TopUpForm
+from ..forms import PAYOUT_ERROR_FIELDS, PayoutDetailsForm, PayoutRequestForm, TopUpForm
 from ..money import money, statement_table
 from .common import requester_required, signed_in_user, worker_required
 
@@ -84,6 +84,7 @@ def _earnings_context(worker: User, request: HttpRequest) -> dict[str, Any]:
             "currency": row["currency"].upper(),
             "available": money(row["available"], row["currency"]),
             "in_flight": money(row["in_flight"], row["currency"]),
+            "held": money(row["held"], row["currency"]) if row["held"] else "",
             "paid_out": money(row["paid_out"], row["currency"]),
         }
         for row in earnings_rows
@@ -118,6 +119,7 @@ def _earnings_context(worker: User, request: HttpRequest) -> dict[str, Any]:
         shown_reason = pause_reason
     return {
         "balances": balances,
+        "any_held": any(b["held"] for b in balances),
         "rows": rows,
         "page": page,
         "bonuses": bonuses,
@@ -131,6 +133,9 @@ def _earnings_context(worker: User, request: HttpRequest) -> dict[str, Any]:
         "payout_form": PayoutRequestForm(
             initial={"currency": currency, "request_key": uuid.uuid4().hex}
         ),
+        # Manual payouts: the bank details the batch CSV carries (encrypted; shown masked).
+        "bank_details": None if stripe_on else payouts.payout_details_get(worker_id=worker.pk),
+        "details_form": None if stripe_on else PayoutDetailsForm(),
     }
 
 
@@ -185,3 +190,22 @@ def payout_setup(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.detail)
         return redirect("web:earnings")
     return redirect(url)
+
+
+@require_POST
+@worker_required
+def payout_details(request: HttpRequest) -> HttpResponse:
+    """Store the worker's bank details for manual payouts (encrypted; the page shows them
+    masked)."""
+    worker = signed_in_user(request)
+    form = PayoutDetailsForm(request.POST)
+    if form.is_valid():
+        try:
+            payouts.payout_details_set(worker=worker, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(exc.extra.get("field"), exc.detail)
+        else:
+            messages.success(request, "Your bank details are saved.")
+            return redirect(reverse("web:earnings") + "#payout-details")
+    context = {**_earnings_context(worker, request), "details_form": form}
+    return render(request, "web/work/earnings.html", context, status=400)
