@@ -49,14 +49,20 @@ def mask(account: str) -> str:
     return f"•••• {account[-4:]}" if account else ""
 
 
+def derived_key() -> str:
+    """The Fernet key used when PAYOUT_DETAILS_KEYS is empty, derived from SECRET_KEY (list it
+    in PAYOUT_DETAILS_KEYS, after a new key, before SECRET_KEY changes)."""
+    digest = hashlib.sha256(b"crowdmarket payout details v1:" + settings.SECRET_KEY.encode())
+    return base64.urlsafe_b64encode(digest.digest()).decode()
+
+
 def _keys() -> tuple[str, ...]:
     configured = getattr(settings, "PAYOUT_DETAILS_KEYS", None) or []
     if isinstance(configured, str):
         configured = [k for k in configured.split(",") if k.strip()]
     if configured:
         return tuple(k.strip() for k in configured)
-    digest = hashlib.sha256(b"crowdmarket payout details v1:" + settings.SECRET_KEY.encode())
-    return (base64.urlsafe_b64encode(digest.digest()).decode(),)
+    return (derived_key(),)
 
 
 @lru_cache(maxsize=4)
