@@ -243,9 +243,9 @@ class PayoutAccountView(APIView):
 
     @extend_schema(responses=s.PayoutAccountStatusSerializer)
     def get(self, request: Request) -> Response:
-        """`ready`: Stripe accepts transfers to the account and nothing pauses them;
-        `pause_reason` says in words why payouts cannot go now (also an admin's hold, and
-        without Stripe), for the worker to act on; "" when they can."""
+        """`ready`: Stripe accepts transfers to the account and nothing on Stripe's side
+        pauses it; `pause_reason` says in words why no payout can go now (Stripe's side, or an
+        admin's hold, also without Stripe), for the worker to act on; "" when one can."""
         worker = _caller(request)
         paused = {
             "on_hold": payouts.worker_on_hold(worker_id=worker.pk),
