@@ -251,10 +251,21 @@ PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
 PLATFORM_MIN_FEE_MINOR = env.int("PLATFORM_MIN_FEE_MINOR", default=1)
 DEFAULT_CURRENCY = "usd"
 PAYOUT_MINIMUM_MINOR = env.int("PAYOUT_MINIMUM_MINOR", default=500)
+# A retry of a transfer first sent longer ago than this looks it up at Stripe before sending
+# again (Stripe forgets idempotency keys after ~24 h); transient failures are retried for
+# PAYOUT_RETRY_GIVE_UP_SECONDS, then the payout waits for an admin ("needs attention").
+PAYOUT_TRANSFER_LOOKUP_AFTER_SECONDS = env.int("PAYOUT_TRANSFER_LOOKUP_AFTER_SECONDS", default=3600)
+PAYOUT_RETRY_GIVE_UP_SECONDS = env.int("PAYOUT_RETRY_GIVE_UP_SECONDS", default=2 * 86400)
+# Fernet keys for workers' bank details (manual payouts), comma-separated: the first encrypts,
+# all decrypt (rotation). Empty: one key derived from SECRET_KEY (see docs/operator-guide.md).
+PAYOUT_DETAILS_KEYS = env.list("PAYOUT_DETAILS_KEYS", default=[])
 
 # Stripe: nothing here is read at import time by the gateway; an empty key means "not configured".
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Connect events (connected accounts' account.updated, deauthorization, payout.failed) come
+# from a second endpoint in Stripe's dashboard with its own signing secret; either verifies.
+STRIPE_CONNECT_WEBHOOK_SECRET = env("STRIPE_CONNECT_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env("STRIPE_API_BASE", default=None)
 STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=30.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)

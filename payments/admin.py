@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from accounts.models import User
 from marketplace.errors import DomainError
 
+from . import admin_holds as admin_holds  # registers the hold and bank-details admins
 from . import payouts, services, webhooks
 from .ledger import account_balance
 from .models import (
@@ -209,7 +210,48 @@ class PayoutAdmin(ReadOnlyAdmin):
     list_filter = ["status", "method", "currency"]
     search_fields = ["worker__email", "transfer_id", "request_key"]
     list_select_related = ["worker", "batch"]
-    actions = ["retry_now", "return_manual"]
+    actions = ["retry_now", "return_manual", "resolve_retry", "resolve_return"]
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Payouts whose retries gave up (or that Stripe refused the key for) are named on top
+        of the list until an admin resolves them."""
+        waiting = Payout.objects.filter(status=PayoutStatus.NEEDS_ATTENTION).count()
+        if waiting:
+            self.message_user(
+                request,
+                f"{waiting} payout(s) need attention: filter by status, then resolve them "
+                "(retry, or return after a lookup at Stripe).",
+                messages.WARNING,
+            )
+        return super().changelist_view(request, extra_context)
+
+    def _resolve(self, request: HttpRequest, queryset: QuerySet[Payout], action: str) -> None:
+        done = 0
+        for payout in queryset.filter(status=PayoutStatus.NEEDS_ATTENTION):
+            try:
+                payouts.payout_resolve(
+                    payout_id=payout.pk,
+                    action="retry" if action == "retry" else "return",
+                    by=_admin_user(request),
+                )
+            except DomainError as exc:
+                self.message_user(request, f"Payout {payout.pk}: {exc.detail}", messages.ERROR)
+            else:
+                done += 1
+        self.message_user(request, f"Resolved {done} payout(s); see their status.")
+
+    @admin.action(description="Needs attention: retry the transfer (a fresh retry window)")
+    def resolve_retry(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
+        self._resolve(request, queryset, "retry")
+
+    @admin.action(
+        description="Needs attention: look the transfer up at Stripe; record it, or return "
+        "the money if Stripe has none"
+    )
+    def resolve_return(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:
+        self._resolve(request, queryset, "return")
 
     @admin.action(description="Bank transfer failed: return to the worker's balance")
     def return_manual(self, request: HttpRequest, queryset: QuerySet[Payout]) -> None:

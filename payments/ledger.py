@@ -71,6 +71,7 @@ def account_key(
         AccountKind.REQUESTER_AVAILABLE,
         AccountKind.WORKER_AVAILABLE,
         AccountKind.WORKER_PAYOUT_IN_FLIGHT,
+        AccountKind.WORKER_HELD,
     ):
         if owner_id is None:
             raise ValueError(f"{kind} accounts need an owner")

@@ -99,31 +99,32 @@ def ledger_problems() -> list[str]:
 
 
 def worker_earnings(*, worker_id: int) -> list[dict[str, object]]:
-    """Per currency: available now, reserved for payouts in flight, and paid out so far."""
+    """Per currency: available now, reserved for payouts in flight, held by an admin (a
+    clawback under review: the worker's, not withdrawable), and paid out so far."""
     from .models import Payout, PayoutStatus
 
-    rows: dict[str, dict[str, object]] = {}
-    for account in LedgerAccount.objects.filter(
-        owner_id=worker_id,
-        kind__in=[AccountKind.WORKER_AVAILABLE, AccountKind.WORKER_PAYOUT_IN_FLIGHT],
-    ):
-        row = rows.setdefault(
-            account.currency,
-            {"currency": account.currency, "available": 0, "in_flight": 0, "paid_out": 0},
+    field_of: dict[str, str] = {
+        AccountKind.WORKER_AVAILABLE: "available",
+        AccountKind.WORKER_PAYOUT_IN_FLIGHT: "in_flight",
+        AccountKind.WORKER_HELD: "held",
+    }
+
+    def row_for(currency: str) -> dict[str, object]:
+        return rows.setdefault(
+            currency,
+            {"currency": currency, "available": 0, "in_flight": 0, "held": 0, "paid_out": 0},
         )
-        field = "available" if account.kind == AccountKind.WORKER_AVAILABLE else "in_flight"
-        row[field] = int(account.balance_minor or 0)
+
+    rows: dict[str, dict[str, object]] = {}
+    for account in LedgerAccount.objects.filter(owner_id=worker_id, kind__in=list(field_of)):
+        row_for(account.currency)[field_of[account.kind]] = int(account.balance_minor or 0)
     paid = (
         Payout.objects.filter(worker_id=worker_id, status=PayoutStatus.PAID)
         .values("currency")
         .annotate(total=Sum("amount_minor"), reversed=Sum("reversed_minor"))
     )
     for item in paid:
-        row = rows.setdefault(
-            item["currency"],
-            {"currency": item["currency"], "available": 0, "in_flight": 0, "paid_out": 0},
-        )
-        row["paid_out"] = int(item["total"] or 0) - int(item["reversed"] or 0)
+        row_for(item["currency"])["paid_out"] = int(item["total"] or 0) - int(item["reversed"] or 0)
     return [rows[c] for c in sorted(rows)]
 
 

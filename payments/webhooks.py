@@ -10,8 +10,11 @@ cumulative total; a top-up is credited once whether `expired` or `completed` cam
 Handled types:
 * checkout.session.completed: credit the top-up (Stripe clearing -> requester available).
 * checkout.session.expired: a pending top-up becomes expired.
-* account.updated: refresh the worker's connected account flags.
-* transfer.reversed: credit the reversed part back to the worker (Stripe clearing -> worker).
+* account.updated: refresh the worker's connected account flags and requirements (KYC);
+  requirements due or a disabled reason pause payouts.
+* account.application.deauthorized: the worker's account left our platform; payouts pause.
+* transfer.reversed: credit the reversed part back to the worker (Stripe clearing -> worker
+  available, or worker held while an admin holds their money).
 * payout.failed: flag the worker's account (their bank payout failed; no ledger movement).
 Anything else is stored and marked processed without action.
 """
@@ -53,6 +56,10 @@ def _account_updated(event: dict[str, Any]) -> None:
     payouts.connected_account_sync(data=_obj(event), as_of=int(event.get("created") or 0))
 
 
+def _account_deauthorized(event: dict[str, Any]) -> None:
+    payouts.connected_account_deauthorized(account_id=str(event.get("account") or ""))
+
+
 def _transfer_reversed(event: dict[str, Any]) -> None:
     payouts.transfer_reversed(transfer=_obj(event))
 
@@ -66,6 +73,7 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "checkout.session.async_payment_succeeded": _checkout_completed,
     "checkout.session.expired": _checkout_expired,
     "account.updated": _account_updated,
+    "account.application.deauthorized": _account_deauthorized,
     "transfer.reversed": _transfer_reversed,
     "payout.failed": _payout_failed,
 }

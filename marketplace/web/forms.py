@@ -368,6 +368,23 @@ class PayoutRequestForm(forms.Form):
     request_key = forms.CharField(widget=forms.HiddenInput, max_length=100)
 
 
+class PayoutDetailsForm(forms.Form):
+    """Where the bank transfer goes (manual payouts): kept encrypted, shown masked."""
+
+    account_holder = forms.CharField(max_length=140, label="Account holder")
+    account = forms.CharField(
+        max_length=64,
+        label="IBAN or account number",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+    bank_code = forms.CharField(
+        max_length=32,
+        required=False,
+        label="BIC, routing number or sort code",
+        help_text="If your bank needs one for transfers from abroad.",
+    )
+
+
 class TopUpForm(forms.Form):
     """A requester's card top-up, paid on Stripe's Checkout page."""
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("work/earnings/", views.earnings, name="earnings"),
     path("work/earnings/payout/", views.payout_request, name="payout-request"),
     path("work/earnings/payout-account/", views.payout_setup, name="payout-setup"),
+    path("work/earnings/payout-details/", views.payout_details, name="payout-details"),
     path("work/<int:bundle_id>/", views.work_bundle, name="work-bundle"),
     path("work/<int:bundle_id>/next/", views.work_next, name="work-next"),
     path("work/tasks/<int:assignment_id>/submit/", views.work_submit, name="work-submit"),

@@ -88,6 +88,7 @@ class BalanceSerializer(serializers.Serializer):
 
 class EarningsBalanceSerializer(BalanceSerializer):
     in_flight = serializers.IntegerField()
+    held = serializers.IntegerField(help_text="Held by an admin (under review); not withdrawable.")
     paid_out = serializers.IntegerField()
 
 
@@ -105,6 +106,22 @@ class PayoutAccountStatusSerializer(serializers.Serializer):
     payouts_enabled = serializers.BooleanField(required=False)
     details_submitted = serializers.BooleanField(required=False)
     last_payout_failure = serializers.CharField(required=False)
+    requirements_due = serializers.ListField(child=serializers.CharField(), required=False)
+    disabled_reason = serializers.CharField(required=False)
+    deauthorized = serializers.BooleanField(required=False)
+    on_hold = serializers.BooleanField()
+    pause_reason = serializers.CharField(allow_blank=True)
+
+
+class PayoutDetailsSerializer(serializers.Serializer):
+    """Bank details for manual (bank-transfer) payouts. `account` is write-only: reads show
+    `account_masked` (the last four characters); the full details are stored encrypted."""
+
+    account_holder = serializers.CharField(max_length=140)
+    account = serializers.CharField(max_length=64, write_only=True)
+    bank_code = serializers.CharField(max_length=32, required=False, allow_blank=True, default="")
+    account_masked = serializers.CharField(read_only=True)
+    exists = serializers.BooleanField(read_only=True)
 
 
 class LinkSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ urlpatterns = [
     path("balance/", views.BalanceView.as_view(), name="balance"),
     path("work/earnings/", views.EarningsView.as_view(), name="earnings"),
     path("work/payout-account/", views.PayoutAccountView.as_view(), name="payout-account"),
+    path("work/payout-details/", views.PayoutDetailsView.as_view(), name="payout-details"),
     path("admin/revenue/", views.RevenueView.as_view(), name="admin-revenue"),
     *router.urls,
 ]

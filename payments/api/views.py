@@ -28,6 +28,7 @@ from accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
 from payments import payouts, selectors, services
+from payments import stripe_gateway as gateway
 from payments.models import AccountKind, ConnectedAccount, Payout, TopUp
 
 from . import serializers as s
@@ -209,9 +210,19 @@ class PayoutAccountView(APIView):
 
     @extend_schema(responses=s.PayoutAccountStatusSerializer)
     def get(self, request: Request) -> Response:
-        account = ConnectedAccount.objects.filter(worker=_caller(request)).first()
+        """`ready`: Stripe accepts transfers to the account and nothing on Stripe's side
+        pauses it; `pause_reason` says in words why no payout can go now (Stripe's side, or an
+        admin's hold, also without Stripe), for the worker to act on; "" when one can."""
+        worker = _caller(request)
+        paused = {
+            "on_hold": payouts.worker_on_hold(worker_id=worker.pk),
+            "pause_reason": payouts.payout_pause_reason(
+                worker_id=worker.pk, stripe=gateway.is_configured()
+            ),
+        }
+        account = ConnectedAccount.objects.filter(worker=worker).first()
         if account is None:
-            return Response({"exists": False, "ready": False})
+            return Response({"exists": False, "ready": False, **paused})
         return Response(
             {
                 "exists": True,
@@ -219,6 +230,10 @@ class PayoutAccountView(APIView):
                 "payouts_enabled": account.payouts_enabled,
                 "details_submitted": account.details_submitted,
                 "last_payout_failure": account.last_payout_failure,
+                "requirements_due": list(account.requirements_due or []),
+                "disabled_reason": account.disabled_reason,
+                "deauthorized": account.deauthorized_at is not None,
+                **paused,
             }
         )
 
@@ -226,6 +241,37 @@ class PayoutAccountView(APIView):
     def post(self, request: Request) -> Response:
         url = payouts.payout_account_onboard(worker=_caller(request))
         return Response({"url": url}, status=status.HTTP_201_CREATED)
+
+
+class PayoutDetailsView(APIView):
+    """A worker's bank details for manual payouts (where Stripe is not configured): GET shows
+    them masked, PUT replaces them (stored encrypted; an IBAN's checksum is verified)."""
+
+    permission_classes = [IsWorker]
+
+    @staticmethod
+    def _shown(worker: User) -> dict[str, object]:
+        details = payouts.payout_details_get(worker_id=worker.pk)
+        if details is None:
+            return {"exists": False, "account_holder": "", "bank_code": "", "account_masked": ""}
+        return {
+            "exists": True,
+            "account_holder": details.account_holder,
+            "bank_code": details.bank_code,
+            "account_masked": details.masked,
+        }
+
+    @extend_schema(responses=s.PayoutDetailsSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(self._shown(_caller(request)))
+
+    @extend_schema(request=s.PayoutDetailsSerializer, responses=s.PayoutDetailsSerializer)
+    def put(self, request: Request) -> Response:
+        serializer = s.PayoutDetailsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        worker = _caller(request)
+        payouts.payout_details_set(worker=worker, **serializer.validated_data)
+        return Response(self._shown(worker))
 
 
 def _moment(value: str | None, name: str) -> datetime | None:

@@ -6,7 +6,7 @@ class Migration(migrations.Migration):
     defect 10). Escrow reserved before keeps NULL: it was priced without a minimum."""
 
     dependencies = [
-        ("payments", "0001_initial"),
+        ("payments", "0003_payout_retry_connect_hold_details"),
     ]
 
     operations = [

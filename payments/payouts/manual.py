@@ -1,5 +1,7 @@
 """Payouts by bank transfer where Stripe is not configured: a batch per currency that an admin
-exports as CSV (which closes it), pays at the bank, then marks paid."""
+exports as CSV (which closes it), pays at the bank, then marks paid. The CSV carries each
+worker's bank details (decrypted for it; `details`), every text cell neutralised so a
+spreadsheet never runs one as a formula."""
 
 from __future__ import annotations
 
@@ -22,6 +24,15 @@ from ..models import (
     PayoutStatus,
 )
 from ._shared import ledger_account
+from .details import BankDetails, payout_details_get
+
+#: Characters that make a spreadsheet treat a cell as a formula (OWASP "CSV injection").
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """Free text (a name, an account, an email) as a cell no spreadsheet evaluates."""
+    return "'" + text if text[:1] in FORMULA_PREFIXES else text
 
 
 def open_batch(currency: str) -> ManualPayoutBatch:
@@ -64,18 +75,28 @@ def manual_batch_export(*, batch: ManualPayoutBatch) -> str:
             "currency",
             "reference",
             "status",
+            "account_holder",
+            "account",
+            "bank_code",
         ]
     )
+    details: dict[int, BankDetails | None] = {}
     for payout in rows:
+        if payout.worker_id not in details:
+            details[payout.worker_id] = payout_details_get(worker_id=payout.worker_id)
+        bank = details[payout.worker_id]
         writer.writerow(
             [
                 payout.pk,
                 payout.worker_id,
-                payout.worker.email,
+                csv_cell(payout.worker.email),
                 payout.amount_minor,
                 payout.currency,
                 f"crowdmarket payout {payout.pk}",
                 payout.status,
+                csv_cell(bank.account_holder) if bank else "",
+                csv_cell(bank.account) if bank else "",
+                csv_cell(bank.bank_code) if bank else "",
             ]
         )
     return out.getvalue()

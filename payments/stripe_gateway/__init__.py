@@ -5,8 +5,8 @@ Why a gateway: the rest of ``payments`` works with plain dataclasses and two err
 ledger, Celery tasks and views never depend on stripe-python's objects, exceptions or global
 state. Configuration is read when a call is made, never at import time: ``configure()``
 overrides (tests, the fake Stripe server) win over Django settings ``STRIPE_SECRET_KEY``,
-``STRIPE_WEBHOOK_SECRET``, ``STRIPE_API_BASE`` (None = real Stripe),
-``STRIPE_TIMEOUT_SECONDS`` and ``STRIPE_MAX_NETWORK_RETRIES``.
+``STRIPE_WEBHOOK_SECRET``, ``STRIPE_CONNECT_WEBHOOK_SECRET``, ``STRIPE_API_BASE``
+(None = real Stripe), ``STRIPE_TIMEOUT_SECONDS`` and ``STRIPE_MAX_NETWORK_RETRIES``.
 
 Every write takes an ``idempotency_key`` from the caller, derived from our own row
 (``payout-<id>-transfer``). stripe-python would otherwise invent a random key per call, and a
@@ -38,6 +38,7 @@ from .connect import (
     create_account_link,
     create_express_account,
     create_transfer,
+    list_transfers,
     retrieve_account,
     retrieve_transfer,
     reverse_transfer,
@@ -73,6 +74,7 @@ __all__ = [
     "create_transfer",
     "is_configured",
     "list_balance_transactions",
+    "list_transfers",
     "reset_configuration",
     "retrieve_account",
     "retrieve_transfer",

@@ -2,8 +2,8 @@
 
 Configuration is read when a call is made, never at import time: ``configure()`` overrides
 (tests, the fake Stripe server) win over Django settings ``STRIPE_SECRET_KEY``,
-``STRIPE_WEBHOOK_SECRET``, ``STRIPE_API_BASE`` (None = real Stripe),
-``STRIPE_TIMEOUT_SECONDS`` and ``STRIPE_MAX_NETWORK_RETRIES``. Private to
+``STRIPE_WEBHOOK_SECRET``, ``STRIPE_CONNECT_WEBHOOK_SECRET``, ``STRIPE_API_BASE``
+(None = real Stripe), ``STRIPE_TIMEOUT_SECONDS`` and ``STRIPE_MAX_NETWORK_RETRIES``. Private to
 ``payments.stripe_gateway``: the rest of payments uses the package's names.
 """
 
@@ -32,6 +32,7 @@ _UNSET: Final = _Unset()
 _SETTINGS: Final = {
     "api_key": "STRIPE_SECRET_KEY",
     "webhook_secret": "STRIPE_WEBHOOK_SECRET",
+    "connect_webhook_secret": "STRIPE_CONNECT_WEBHOOK_SECRET",
     "api_base": "STRIPE_API_BASE",
     "timeout": "STRIPE_TIMEOUT_SECONDS",
     "max_network_retries": "STRIPE_MAX_NETWORK_RETRIES",
@@ -52,12 +53,20 @@ class Config:
     timeout: float
     max_network_retries: int
     webhook_tolerance: int
+    # The Connect endpoint's signing secret (Stripe signs connected accounts' events with it).
+    connect_webhook_secret: str | None = None
+
+    @property
+    def webhook_secrets(self) -> tuple[str, ...]:
+        """Every secret a delivery may be signed with: the platform's, then Connect's."""
+        return tuple(s for s in (self.webhook_secret, self.connect_webhook_secret) if s)
 
 
 def configure(
     *,
     api_key: str | None | _Unset = _UNSET,
     webhook_secret: str | None | _Unset = _UNSET,
+    connect_webhook_secret: str | None | _Unset = _UNSET,
     api_base: str | None | _Unset = _UNSET,
     timeout: float | None | _Unset = _UNSET,
     max_network_retries: int | None | _Unset = _UNSET,
@@ -68,6 +77,7 @@ def configure(
     given: dict[str, object] = {
         "api_key": api_key,
         "webhook_secret": webhook_secret,
+        "connect_webhook_secret": connect_webhook_secret,
         "api_base": api_base,
         "timeout": timeout,
         "max_network_retries": max_network_retries,
@@ -118,6 +128,7 @@ def current_config() -> Config:
     return Config(
         api_key=_setting("api_key") or None,
         webhook_secret=_setting("webhook_secret") or None,
+        connect_webhook_secret=_setting("connect_webhook_secret") or None,
         api_base=(_setting("api_base") or None),
         timeout=float(timeout) if timeout is not None else DEFAULT_TIMEOUT_SECONDS,
         max_network_retries=int(retries) if retries is not None else DEFAULT_MAX_NETWORK_RETRIES,

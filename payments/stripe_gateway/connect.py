@@ -145,6 +145,20 @@ def create_transfer(
     return _transfer_result(transfer)
 
 
+def list_transfers(*, transfer_group: str) -> list[TransferResult]:
+    """Every transfer in one ``transfer_group``, newest first, across all pages.
+
+    A payout's transfers carry ``payout-<id>`` as their group, so this finds the transfer a
+    lost response hid once Stripe has forgotten the idempotency key (it keeps keys about
+    24 hours): the only way then to know whether the first attempt paid."""
+    if not transfer_group:
+        raise ValueError("a transfer group is required")
+    params: dict[str, Any] = {"transfer_group": transfer_group, "limit": 100}
+    with translated():
+        page = client().v1.transfers.list(params)  # type: ignore[arg-type]
+        return [_transfer_result(t) for t in page.auto_paging_iter()]
+
+
 def retrieve_transfer(transfer_id: str) -> TransferResult:
     with translated():
         transfer = client().v1.transfers.retrieve(transfer_id)

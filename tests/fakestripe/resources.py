@@ -59,6 +59,8 @@ class StripeState:
         self.balance_transactions: dict[str, Obj] = {}
         self.events: dict[str, Obj] = {}
         self.payouts: dict[str, Obj] = {}
+        #: Connected accounts that disconnected from the platform: invisible to it afterwards.
+        self.deauthorized: set[str] = set()
         # Platform available balance per currency. Default: $1,000,000.00 so payout tests
         # need no funding step; set it lower to exercise balance_insufficient.
         self.balance: dict[str, int] = dict(balance if balance is not None else {"usd": 10**8})
@@ -373,6 +375,39 @@ class StripeState:
             }
         return previous
 
+    def _set_requirements(
+        self, account_id: str, currently_due: list[str], disabled_reason: str | None
+    ) -> Obj:
+        """New KYC requirements; a ``disabled_reason`` disables the account (charges, payouts
+        and its capabilities) as Stripe does. Emits ``account.updated``; returns the event."""
+        account = self._account(account_id)
+        previous: Obj = {"requirements": copy.deepcopy(account["requirements"])}
+        account["requirements"] = {
+            "currently_due": list(currently_due),
+            "eventually_due": list(currently_due),
+            "past_due": list(currently_due) if disabled_reason else [],
+            "disabled_reason": disabled_reason,
+        }
+        if disabled_reason:
+            for field in ("charges_enabled", "payouts_enabled"):
+                if account[field]:
+                    previous[field] = True
+                    account[field] = False
+            caps = dict.fromkeys(account["capabilities"], "inactive")
+            if caps != account["capabilities"]:
+                previous["capabilities"] = account["capabilities"]
+                account["capabilities"] = caps
+        return self._emit("account.updated", account, previous=previous, account=account_id)
+
+    def _deauthorize(self, account_id: str) -> Obj:
+        """The account disconnected from the platform: ``account.application.deauthorized``
+        (a Connect event whose object is our platform's application); afterwards the platform
+        no longer sees it, so a transfer to it is refused."""
+        self._account(account_id)
+        self.deauthorized.add(account_id)
+        application: Obj = {"id": "ca_Ffakestripeplatform", "object": "application", "name": None}
+        return self._emit("account.application.deauthorized", application, account=account_id)
+
     def create_account_link(self, params: Params, ctx: dict[str, Any]) -> Obj:
         account_id = string_param(params, "account", required=True) or ""
         self._account(account_id, param="account", status=400)
@@ -406,7 +441,7 @@ class StripeState:
         amount = int_param(params["amount"], "amount", minimum=1)
         currency = currency_param(params)
         destination = string_param(params, "destination", required=True) or ""
-        if destination not in self.accounts:
+        if destination not in self.accounts or destination in self.deauthorized:
             raise ApiError(
                 400,
                 f"No such destination: '{destination}'",

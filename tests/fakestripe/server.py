@@ -47,6 +47,7 @@ from .webhooks import Delivery, SignedPayload
 
 DEFAULT_API_KEY = "sk_test_fakestripe"
 DEFAULT_WEBHOOK_SECRET = "whsec_fakestripe"
+IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -72,6 +73,8 @@ class _Stored:
     status: int
     body: bytes
     request_id: str
+    #: The fake clock (``now()``) when the outcome was stored: keys expire by it.
+    created: int = 0
 
 
 @dataclass
@@ -135,6 +138,9 @@ class FakeStripe(StripeState):
         self.api_key = api_key
         self.webhook_secret = webhook_secret
         self.webhook_url: str | None = None
+        #: Stripe signs Connect events (those with an ``account``) with the secret of the
+        #: Connect endpoint, a second one; None = the same secret as the platform's events.
+        self.connect_webhook_secret: str | None = None
         #: Seconds each idempotent POST spends "in flight" before executing (to provoke 409s).
         self.latency = latency
         #: Upper bound on how long a ``timeout`` fault holds the connection.
@@ -145,6 +151,10 @@ class FakeStripe(StripeState):
         #: Tracebacks of bugs inside the fake (answered as 500s); tests may assert it is empty.
         self.internal_errors: list[str] = []
         self.idempotency: dict[tuple[str, str], _Stored] = {}
+        #: Stripe prunes a key once it is at least 24 hours old; a retry after that is a new
+        #: request. Measured on the fake clock, so ``advance_clock(25 * 3600)`` expires every
+        #: key stored before; None keeps keys forever.
+        self.idempotency_key_ttl: int | None = IDEMPOTENCY_KEY_TTL_SECONDS
         self._in_flight: set[tuple[str, str]] = set()
         self._faults = FaultPlan()
         self._server: _Server | None = None
@@ -251,6 +261,26 @@ class FakeStripe(StripeState):
     def clear_faults(self) -> None:
         self._faults.clear()
 
+    def forget_idempotency_keys(self, *, older_than: int = 0) -> int:
+        """Drop stored keys at least ``older_than`` seconds old (fake clock), as Stripe's
+        pruning does after 24 hours; returns how many were forgotten. A request with a
+        forgotten key executes as new."""
+        with self.lock:
+            cutoff = self.now() - older_than
+            old = [scope for scope, kept in self.idempotency.items() if kept.created <= cutoff]
+            for scope in old:
+                del self.idempotency[scope]
+            return len(old)
+
+    def _stored_outcome(self, scope: tuple[str, str]) -> _Stored | None:
+        """The outcome stored for a key, unless it has outlived ``idempotency_key_ttl``."""
+        stored = self.idempotency.get(scope)
+        ttl = self.idempotency_key_ttl
+        if stored is not None and ttl is not None and stored.created <= self.now() - ttl:
+            del self.idempotency[scope]
+            return None
+        return stored
+
     # -- test helpers: state changes that happen outside the API --------------------------
     def add_connected_account(
         self, *, email: str | None = None, country: str = "US", ready: bool = True
@@ -305,6 +335,26 @@ class FakeStripe(StripeState):
                     "details_submitted": details_submitted,
                 },
             )
+        return self._maybe_deliver(event, deliver)
+
+    def set_account_requirements(
+        self,
+        account_id: str,
+        *,
+        currently_due: list[str],
+        disabled_reason: str | None = None,
+        deliver: bool = True,
+    ) -> Obj:
+        """Stripe asks the account for more (KYC): ``account.updated`` with new requirements;
+        a ``disabled_reason`` also disables the account."""
+        with self.lock:
+            event = self._set_requirements(account_id, currently_due, disabled_reason)
+        return self._maybe_deliver(event, deliver)
+
+    def deauthorize_account(self, account_id: str, *, deliver: bool = True) -> Obj:
+        """The account disconnects from the platform: ``account.application.deauthorized``."""
+        with self.lock:
+            event = self._deauthorize(account_id)
         return self._maybe_deliver(event, deliver)
 
     def reverse_transfer(
@@ -388,9 +438,12 @@ class FakeStripe(StripeState):
             return copy.deepcopy(self.events[event] if isinstance(event, str) else event)
 
     def signed_event(self, event: Obj | str, *, timestamp: int | None = None) -> SignedPayload:
-        """The exact bytes Stripe would POST for ``event`` (an event dict or id) + header."""
-        payload = webhooks.encode_event(self._event(event))
-        return SignedPayload(payload, self.sign(payload, timestamp=timestamp))
+        """The exact bytes Stripe would POST for ``event`` (an event dict or id) + header,
+        signed with the Connect endpoint's secret for a Connect event when one is set."""
+        body = self._event(event)
+        secret = self.connect_webhook_secret if body.get("account") else None
+        payload = webhooks.encode_event(body)
+        return SignedPayload(payload, self.sign(payload, timestamp=timestamp, secret=secret))
 
     def forged_event(self, event: Obj | str) -> SignedPayload:
         payload = webhooks.encode_event(self._event(event))
@@ -523,7 +576,7 @@ class FakeStripe(StripeState):
         scope = (account_scope, key)
         fingerprint = (method, url.path, json.dumps(entry.params, sort_keys=True))
         with self.lock:
-            stored = self.idempotency.get(scope)
+            stored = self._stored_outcome(scope)
             busy = stored is None and scope in self._in_flight
             if stored is None and not busy:
                 self._in_flight.add(scope)
@@ -542,7 +595,9 @@ class FakeStripe(StripeState):
                 body = json.dumps(reply.body, indent=2).encode()
                 reply.body = body
                 with self.lock:
-                    self.idempotency[scope] = _Stored(fingerprint, reply.status, body, request_id)
+                    self.idempotency[scope] = _Stored(
+                        fingerprint, reply.status, body, request_id, self.now()
+                    )
         finally:
             with self.lock:
                 self._in_flight.discard(scope)

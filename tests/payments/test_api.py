@@ -104,7 +104,7 @@ def test_worker_earnings_payouts_and_payout_account(settings, fake_stripe):
     payouts.payout_execute(payout_id=made.json()["id"])
     earnings = api.get("/api/v1/work/earnings/").json()
     assert earnings["balances"] == [
-        {"currency": "usd", "available": 400, "in_flight": 0, "paid_out": 1_100}
+        {"currency": "usd", "available": 400, "in_flight": 0, "held": 0, "paid_out": 1_100}
     ]
     assert [line["amount"] for line in earnings["results"]] == [-1_100, 1_500]
     assert api.get("/api/v1/work/payouts/").json()["results"][0]["status"] == "paid"

@@ -17,7 +17,7 @@ from .console import (
     worker_block,
     worker_unblock,
 )
-from .money import balance, earnings, payout_request, payout_setup
+from .money import balance, earnings, payout_details, payout_request, payout_setup
 from .preview import task_preview
 from .work import (
     work_bundle,
@@ -40,6 +40,7 @@ __all__ = [
     "bundle_upload",
     "earnings",
     "instructions_preview",
+    "payout_details",
     "payout_request",
     "payout_setup",
     "task_preview",

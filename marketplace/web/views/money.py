@@ -26,7 +26,7 @@ from tasks import selectors as task_selectors
 from tasks.models import AssignmentStatus
 
 from .. import display
-from ..forms import PAYOUT_ERROR_FIELDS, PayoutRequestForm, TopUpForm
+from ..forms import PAYOUT_ERROR_FIELDS, PayoutDetailsForm, PayoutRequestForm, TopUpForm
 from ..money import money, statement_table
 from .common import requester_required, signed_in_user, worker_required
 
@@ -84,6 +84,7 @@ def _earnings_context(worker: User, request: HttpRequest) -> dict[str, Any]:
             "currency": row["currency"].upper(),
             "available": money(row["available"], row["currency"]),
             "in_flight": money(row["in_flight"], row["currency"]),
+            "held": money(row["held"], row["currency"]) if row["held"] else "",
             "paid_out": money(row["paid_out"], row["currency"]),
         }
         for row in earnings_rows
@@ -109,19 +110,32 @@ def _earnings_context(worker: User, request: HttpRequest) -> dict[str, Any]:
     stripe_on = gateway.is_configured()
     account = ConnectedAccount.objects.filter(worker=worker).first() if stripe_on else None
     currency = earnings_rows[0]["currency"] if earnings_rows else "usd"
+    # Why no payout can go now (an admin's hold; Stripe paused or lost the account), unless
+    # the account was simply never set up: the setup note above the form says that already.
+    pause_reason = payouts.payout_pause_reason(worker_id=worker.pk, stripe=stripe_on)
+    first_setup = stripe_on and (account is None or not account.set_up)
+    shown_reason = pause_reason if payouts.worker_on_hold(worker_id=worker.pk) else ""
+    if not first_setup:
+        shown_reason = pause_reason
     return {
         "balances": balances,
+        "any_held": any(b["held"] for b in balances),
         "rows": rows,
         "page": page,
         "bonuses": bonuses,
         "payouts": payout_rows,
         "stripe_on": stripe_on,
         "payout_account": account,
-        "payout_ready": (account is not None and account.ready) if stripe_on else True,
+        "account_ready": account is not None and account.ready,
+        "payout_ready": not pause_reason,
+        "pause_reason": shown_reason,
         "payout_minimum": money(payouts.payout_minimum(), currency),
         "payout_form": PayoutRequestForm(
             initial={"currency": currency, "request_key": uuid.uuid4().hex}
         ),
+        # Manual payouts: the bank details the batch CSV carries (encrypted; shown masked).
+        "bank_details": None if stripe_on else payouts.payout_details_get(worker_id=worker.pk),
+        "details_form": None if stripe_on else PayoutDetailsForm(),
     }
 
 
@@ -176,3 +190,22 @@ def payout_setup(request: HttpRequest) -> HttpResponse:
         messages.error(request, exc.detail)
         return redirect("web:earnings")
     return redirect(url)
+
+
+@require_POST
+@worker_required
+def payout_details(request: HttpRequest) -> HttpResponse:
+    """Store the worker's bank details for manual payouts (encrypted; the page shows them
+    masked)."""
+    worker = signed_in_user(request)
+    form = PayoutDetailsForm(request.POST)
+    if form.is_valid():
+        try:
+            payouts.payout_details_set(worker=worker, **form.cleaned_data)
+        except DomainError as exc:
+            form.add_error(exc.extra.get("field"), exc.detail)
+        else:
+            messages.success(request, "Your bank details are saved.")
+            return redirect(reverse("web:earnings") + "#payout-details")
+    context = {**_earnings_context(worker, request), "details_form": form}
+    return render(request, "web/work/earnings.html", context, status=400)

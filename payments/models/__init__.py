@@ -2,14 +2,18 @@
 
 The ledger (LedgerAccount, JournalEntry, Posting) is the only record of who owns what. Every
 movement is one JournalEntry whose postings sum to zero per currency; entries and postings are
-append-only (no update or delete path: the model and queryset guards below refuse, and admin is
-read-only). Amounts are integers in the currency's minor unit (cents), never floats.
+append-only (no update or delete path: the model and queryset guards of `_append_only` refuse,
+and admin is read-only). Amounts are integers in the currency's minor unit (cents), never floats.
 
 Sign convention: an account's balance is the sum of its postings. A requester's or worker's
 balance is positive when we owe them money; external clearing accounts go negative when money
 came in from outside (a top-up) and positive when it left (a payout).
 
 `payments` never imports `tasks`: a bundle is named by its integer id.
+
+A package: the ledger, top-ups, bonuses and Stripe's records here; payouts and workers'
+Connect accounts in `payouts`; admins' holds on workers' money in `holds`; workers' bank details
+for manual payouts in `details`. Import every model from `payments.models`.
 """
 
 from __future__ import annotations
@@ -20,34 +24,20 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from ._append_only import AppendOnlyError, AppendOnlyModel, AppendOnlyQuerySet  # noqa: F401
 
-class AppendOnlyError(Exception):
-    """Raised on any attempt to change or remove a ledger row: corrections are new entries."""
-
-
-class AppendOnlyQuerySet(models.QuerySet):
-    """Bulk update/delete would bypass the model guards, so they are refused here too."""
-
-    def update(self, **kwargs: Any) -> int:
-        raise AppendOnlyError(f"{self.model.__name__} rows are append-only")
-
-    def delete(self) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError(f"{self.model.__name__} rows are append-only")
-
-
-class AppendOnlyModel(models.Model):
-    objects = AppendOnlyQuerySet.as_manager()
-
-    class Meta:
-        abstract = True
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
-        raise AppendOnlyError(f"{type(self).__name__} rows are append-only")
+# Models in their own modules (they import nothing from this one), registered here.
+from .details import PayoutDetails  # noqa: F401
+from .holds import HoldAction, WorkerHold, WorkerHoldEvent  # noqa: F401
+from .payouts import (  # noqa: F401
+    PAYOUT_TRANSITIONS,
+    ConnectedAccount,
+    ManualBatchStatus,
+    ManualPayoutBatch,
+    Payout,
+    PayoutMethod,
+    PayoutStatus,
+)
 
 
 class AccountKind(models.TextChoices):
@@ -59,6 +49,10 @@ class AccountKind(models.TextChoices):
     STRIPE_CLEARING = "stripe_clearing", "Stripe clearing"
     MANUAL_PAYOUT_CLEARING = "manual_payout_clearing", "Manual payout clearing (bank transfers)"
     ADMIN_CREDIT_CLEARING = "admin_credit_clearing", "Admin credit clearing (invoices)"
+    # A worker's money an admin froze (a clawback after fraud): theirs, not withdrawable.
+    WORKER_HELD = "worker_held", "Worker held (frozen by an admin)"
+    # Held worker money an admin wrote off: the platform keeps it (it offsets the fraud loss).
+    PLATFORM_CLAWBACK = "platform_clawback", "Platform clawbacks (held money written off)"
 
 
 #: Accounts that hold somebody's money and so may never go below zero. Their balance is cached
@@ -69,6 +63,7 @@ BOUNDED_KINDS: frozenset[str] = frozenset(
         AccountKind.BUNDLE_ESCROW,
         AccountKind.WORKER_AVAILABLE,
         AccountKind.WORKER_PAYOUT_IN_FLIGHT,
+        AccountKind.WORKER_HELD,
     }
 )
 
@@ -142,6 +137,9 @@ class EntryKind(models.TextChoices):
     PAYOUT_PAID = "payout_paid", "Payout paid"
     PAYOUT_RETURN = "payout_return", "Payout returned"
     TRANSFER_REVERSED = "transfer_reversed", "Transfer reversed"
+    WORKER_HOLD = "worker_hold", "Worker money held"
+    WORKER_HOLD_RELEASE = "worker_hold_release", "Held worker money released"
+    WORKER_HOLD_WRITE_OFF = "worker_hold_write_off", "Held worker money written off"
 
 
 class JournalEntry(AppendOnlyModel):
@@ -286,137 +284,6 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id} ({self.status})"
-
-
-class ConnectedAccount(models.Model):
-    """A worker's Stripe Connect Express account, kept current by `account.updated`."""
-
-    worker = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="connected_account"
-    )
-    stripe_account_id = models.CharField(max_length=255, unique=True)
-    charges_enabled = models.BooleanField(default=False)
-    payouts_enabled = models.BooleanField(default=False)
-    details_submitted = models.BooleanField(default=False)
-    transfers_active = models.BooleanField(default=False)
-    disabled_reason = models.CharField(max_length=255, blank=True)
-    # Stripe timestamp of the newest status applied: an older event arriving late is ignored.
-    status_as_of = models.BigIntegerField(default=0)
-    last_payout_failure = models.CharField(max_length=255, blank=True)
-    last_payout_failure_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"{self.stripe_account_id} ({self.worker})"
-
-    @property
-    def ready(self) -> bool:
-        """Stripe will accept a transfer to this account."""
-        return self.transfers_active or (self.payouts_enabled and self.details_submitted)
-
-
-class PayoutMethod(models.TextChoices):
-    STRIPE = "stripe", "Stripe Connect transfer"
-    MANUAL = "manual", "Manual bank transfer"
-
-
-class PayoutStatus(models.TextChoices):
-    PENDING = "pending", "Pending (money reserved, waiting to be sent)"
-    PROCESSING = "processing", "Processing (transfer being made)"
-    PAID = "paid", "Paid"
-    RETURNED = "returned", "Returned to the worker's balance"
-
-
-#: Allowed payout status changes (changed only by a conditional UPDATE in payments.payouts).
-PAYOUT_TRANSITIONS: dict[str, frozenset[str]] = {
-    PayoutStatus.PENDING: frozenset(
-        {PayoutStatus.PROCESSING, PayoutStatus.PAID, PayoutStatus.RETURNED}
-    ),
-    PayoutStatus.PROCESSING: frozenset(
-        {PayoutStatus.PENDING, PayoutStatus.PROCESSING, PayoutStatus.PAID, PayoutStatus.RETURNED}
-    ),
-    PayoutStatus.PAID: frozenset({PayoutStatus.RETURNED}),  # transfer reversed in full
-    PayoutStatus.RETURNED: frozenset(),
-}
-
-
-class ManualBatchStatus(models.TextChoices):
-    OPEN = "open", "Open (collecting payouts)"
-    EXPORTED = "exported", "Exported (CSV downloaded)"
-    PAID = "paid", "Paid"
-
-
-class ManualPayoutBatch(models.Model):
-    """Payouts made by bank transfer where Stripe is not configured: an admin downloads the CSV
-    (which closes the batch), pays it at the bank, then marks it paid."""
-
-    currency = models.CharField(max_length=3)
-    status = models.CharField(
-        max_length=16, choices=ManualBatchStatus.choices, default=ManualBatchStatus.OPEN
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    exported_at = models.DateTimeField(null=True, blank=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    paid_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-
-    class Meta:
-        verbose_name_plural = "manual payout batches"
-        constraints: ClassVar = [
-            models.UniqueConstraint(
-                fields=["currency"],
-                condition=Q(status="open"),
-                name="manual_batch_one_open_per_currency",
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"manual batch {self.pk} {self.currency} ({self.status})"
-
-
-class Payout(models.Model):
-    """Money leaving a worker's balance. Reserved first (worker available -> in flight) and
-    committed before Stripe is called with `payout-<id>-transfer`; the amount never changes."""
-
-    worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="payouts"
-    )
-    amount_minor = models.PositiveBigIntegerField(editable=False)
-    currency = models.CharField(max_length=3, editable=False)
-    method = models.CharField(max_length=16, choices=PayoutMethod.choices)
-    status = models.CharField(
-        max_length=16, choices=PayoutStatus.choices, default=PayoutStatus.PENDING, db_index=True
-    )
-    # Unique per request (an API client token or the weekly run): a retried request is one payout.
-    request_key = models.CharField(max_length=200, unique=True)
-    destination = models.CharField(max_length=255, blank=True)
-    batch = models.ForeignKey(
-        ManualPayoutBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="payouts"
-    )
-    transfer_id = models.CharField(max_length=255, blank=True, db_index=True)
-    reversed_minor = models.PositiveBigIntegerField(default=0)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    claimed_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    failure_code = models.CharField(max_length=100, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    paid_at = models.DateTimeField(null=True, blank=True)
-    returned_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        constraints: ClassVar = [
-            models.CheckConstraint(condition=Q(amount_minor__gt=0), name="payout_amount_positive"),
-        ]
-
-    def __str__(self) -> str:
-        return f"payout {self.pk} {self.amount_minor} {self.currency} ({self.status})"
-
-    @property
-    def transfer_idempotency_key(self) -> str:
-        return f"payout-{self.pk}-transfer"
 
 
 class ReconciliationReport(models.Model):
