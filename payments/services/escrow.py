@@ -23,6 +23,7 @@ from ._shared import (
     revenue_account,
     worker_account,
 )
+from .debt import debt_account, requester_credit
 
 
 def escrow_cost_per_judgment(*, bundle_id: int, currency: str, reward_minor: int) -> int:
@@ -162,13 +163,15 @@ def escrow_release(
 
     Used when a bundle completes, is cancelled or expires (and when overlap is lowered). Returns
     the amount moved (0 when escrow is empty: no entry is written then). A retry with the same
-    key returns the first amount and moves nothing more.
+    key returns the first amount and moves nothing more. A requester in debt has it paid
+    first: what comes back from escrow is theirs again, and they owe the platform.
     """
     currency = normalize_currency(currency)
     prior = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if prior is not None:
-        return int(
-            prior.postings.filter(amount_minor__gt=0).values_list("amount_minor", flat=True).first()
+        # What left escrow (the requester's side may be split between debt and available).
+        return -int(
+            prior.postings.filter(amount_minor__lt=0).values_list("amount_minor", flat=True).first()
             or 0
         )
     escrow = escrow_account(bundle_id=bundle_id, currency=currency)
@@ -179,19 +182,24 @@ def escrow_release(
             "This bundle's escrow belongs to someone else.", code="forbidden", http_status=403
         )
     available = requester_account(requester_id, currency)
+    debt = debt_account(requester_id, currency)
     with transaction.atomic():
         if amount_minor is None:
-            # Lock first so an approval committing meanwhile cannot make the amount stale.
-            locked = lock_accounts([escrow, available])
+            # Lock first so an approval committing meanwhile cannot make the amount stale;
+            # all three at once, in the ledger's one lock order.
+            locked = lock_accounts([escrow, available, debt])
             amount = int(locked[escrow.pk].balance_minor or 0)
         else:
             amount = positive_amount(amount_minor)
         if amount == 0:
             return 0
-        post_entry(
+        requester_credit(
+            requester_id=requester_id,
+            currency=currency,
+            amount_minor=amount,
+            source=escrow,
             idempotency_key=idempotency_key,
             kind=EntryKind.ESCROW_RELEASE,
-            postings=[(escrow, -amount), (available, amount)],
             memo=f"escrow of bundle {bundle_id} returned",
             reference_type="bundle",
             reference_id=bundle_id,

@@ -211,6 +211,7 @@ def test_admin_revenue_report():
             "revenue_minor": 12,
             "from_assignments_minor": 2,
             "from_bonuses_minor": 10,
+            "stripe_fees_minor": 0,
             "entries": 2,
         }
     ]

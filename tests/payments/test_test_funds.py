@@ -65,7 +65,7 @@ def test_the_service_refuses_test_funds_outside_development(
 ):
     settings.DEBUG, settings.PRODUCTION, settings.STRIPE_SECRET_KEY = debug, production, stripe_key
     with pytest.raises(DomainError) as err:
-        services.test_funds_add(
+        services.balance_add_test_funds(
             requester=RequesterFactory(), amount_minor=1_000, currency="usd", client_token="x"
         )
     assert err.value.code == code
