@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TypedDict
 
 from django.db.models import Count, F, Q, QuerySet, Sum
 
@@ -60,7 +61,14 @@ def requester_debt_reason(*, requester_id: int, currency: str) -> str:
     return posting.entry.memo if posting is not None else ""
 
 
-def requester_balances(*, requester_id: int) -> list[dict[str, object]]:
+class RequesterBalance(TypedDict):
+    currency: str
+    available: int
+    debt_minor: int
+    in_debt_reason: str | None
+
+
+def requester_balances(*, requester_id: int) -> list[RequesterBalance]:
     """Per currency: what the requester may spend (`available`), what they owe
     (`debt_minor`, after card money came back) and why (`in_debt_reason`, None if nothing)."""
     available = user_balances(user_id=requester_id, kind=AccountKind.REQUESTER_AVAILABLE)
@@ -70,7 +78,7 @@ def requester_balances(*, requester_id: int) -> list[dict[str, object]]:
             user_id=requester_id, kind=AccountKind.REQUESTER_DEBT
         ).items()
     }
-    rows: list[dict[str, object]] = []
+    rows: list[RequesterBalance] = []
     for currency in sorted(set(available) | {c for c, amount in owed.items() if amount}):
         debt = owed.get(currency, 0)
         reason = None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,7 +56,7 @@ def _statement_response(
     view: GenericAPIView,
     request: Request,
     lines: QuerySet,
-    balances: list[dict[str, Any]],
+    balances: Sequence[Mapping[str, Any]],
     filename: str,
 ) -> HttpResponse | Response:
     """The statement as a paginated JSON page with the balances on top, or all of it as CSV."""

@@ -10,9 +10,11 @@ keep it simple, and `payments.selectors.ledger_problems` checks them:
 * money given to a requester (`requester_credit`: a top-up, an admin credit, test funds,
   escrow coming back, a dispute won) pays their debt first; only the rest becomes available.
 
-So a requester never holds an available balance and a debt in one currency. Both lock the
-requester's available and debt accounts (with any other bounded account of the entry) in one
-`lock_accounts` call, in the ledger's one lock order, and decide the split under that lock.
+So a requester never holds an available balance and a debt in one currency. Both decide the
+split under the lock of the requester's available account, which every entry touching their
+debt also holds: while it is held, the debt account can neither appear nor change, and it is
+only created (by a debit) after the available account, so it never has the lower id of the
+two and locking it last keeps the ledger's one lock order.
 
 While a requester owes anything, `requester_debt_check` refuses publishing, uploads, resuming
 and bonuses (`requester_in_debt`, 402), and their live bundles pause. `payments` does not
@@ -54,8 +56,12 @@ class RequesterInDebt(DomainError):
     http_status = 402
 
 
-def debt_account(requester_id: int, currency: str) -> LedgerAccount:
-    return account_get(kind=AccountKind.REQUESTER_DEBT, currency=currency, owner_id=requester_id)
+def debt_account(requester_id: int, currency: str, *, create: bool) -> LedgerAccount | None:
+    """The requester's debt account; with create=False None until they first owed something
+    (a credit only pays an existing debt; only a debit opens one)."""
+    return account_get(
+        kind=AccountKind.REQUESTER_DEBT, currency=currency, owner_id=requester_id, create=create
+    )
 
 
 def requester_debt_check(*, requester_id: int) -> None:
@@ -119,24 +125,27 @@ def _requester_entry(
     external_id: str,
 ) -> JournalEntry:
     currency = normalize_currency(currency)
-    available = requester_account(requester_id, currency)
-    debt = debt_account(requester_id, currency)
+    available = requester_account(requester_id, currency)  # before any debt account
     signed = -amount_minor if credit else amount_minor  # on the counterpart
     with transaction.atomic():
         # Only cached accounts are locked: never a clearing account, every top-up's hot row.
         locked = lock_accounts(
-            a for a in (available, debt, counterpart, *lock_with) if a.kind in CACHED_KINDS
+            a for a in (available, counterpart, *lock_with) if a.kind in CACHED_KINDS
         )
+        debt = debt_account(requester_id, currency, create=not credit)
+        if debt is not None:
+            locked.update(lock_accounts([debt]))
         prior = _prior(
             idempotency_key, counterpart=counterpart, amount=signed, requester_id=requester_id
         )
         if prior is not None:
             return prior
-        owed = -int(locked[debt.pk].balance_minor or 0)
         held = int(locked[available.pk].balance_minor or 0)
         postings: list[tuple[LedgerAccount, int]] = [(counterpart, signed)]
-        if credit:
-            repay = min(owed, amount_minor)
+        if debt is None:  # a credit, and the requester never owed anything here
+            postings.append((available, amount_minor))
+        elif credit:
+            repay = min(-int(locked[debt.pk].balance_minor or 0), amount_minor)
             postings += [(debt, repay), (available, amount_minor - repay)]
         else:
             take = min(held, amount_minor)

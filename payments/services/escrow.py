@@ -23,7 +23,7 @@ from ._shared import (
     revenue_account,
     worker_account,
 )
-from .debt import debt_account, requester_credit
+from .debt import requester_credit
 
 
 def escrow_cost_per_judgment(*, bundle_id: int, currency: str, reward_minor: int) -> int:
@@ -182,12 +182,11 @@ def escrow_release(
             "This bundle's escrow belongs to someone else.", code="forbidden", http_status=403
         )
     available = requester_account(requester_id, currency)
-    debt = debt_account(requester_id, currency)
     with transaction.atomic():
         if amount_minor is None:
-            # Lock first so an approval committing meanwhile cannot make the amount stale;
-            # all three at once, in the ledger's one lock order.
-            locked = lock_accounts([escrow, available, debt])
+            # Lock first so an approval committing meanwhile cannot make the amount stale
+            # (requester_credit then locks the requester's debt, if any, last).
+            locked = lock_accounts([escrow, available])
             amount = int(locked[escrow.pk].balance_minor or 0)
         else:
             amount = positive_amount(amount_minor)

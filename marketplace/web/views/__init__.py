@@ -17,7 +17,7 @@ from .console import (
     worker_block,
     worker_unblock,
 )
-from .money import balance, earnings, payout_request, payout_setup
+from .money import balance, balance_test_funds, earnings, payout_request, payout_setup
 from .work import (
     work_bundle,
     work_list,
@@ -29,6 +29,7 @@ from .work import (
 
 __all__ = [
     "balance",
+    "balance_test_funds",
     "bundle_create",
     "bundle_detail",
     "bundle_list",
