@@ -430,3 +430,31 @@ class _NoCapture:
 
 
 _no_capture = _NoCapture()
+
+
+def test_a_refund_delivered_before_its_topups_credit_is_replayed_after_it(
+    fake_stripe, client, django_capture_on_commit_callbacks
+):
+    """Stripe does not promise order: the refund finds its top-up by the charge's metadata,
+    fails while the credit is not booked, and the replay job books it afterwards."""
+    requester = RequesterFactory()
+    topup = services.topup_create(
+        requester=requester, amount_minor=TOPUP, currency="usd", client_token="card-1"
+    )
+    completed = fake_stripe.complete_checkout_session(topup.checkout_session_id, deliver=False)
+    intent = fake_stripe.payment_intents[completed["data"]["object"]["payment_intent"]]
+    refunded = fake_stripe.refund_charge(intent["latest_charge"], 2_500, deliver=False)
+    signed = fake_stripe.signed_event(refunded)
+    client.post(URL, data=signed.payload, content_type="application/json", headers=signed.headers)
+    stored = StripeEvent.objects.get(event_id=refunded["id"])
+    assert stored.status == "failed"
+    assert "not credited yet" in stored.error
+
+    deliver(client, fake_stripe, completed, django_capture_on_commit_callbacks)
+    assert webhooks.events_replay_due() == 1
+
+    stored.refresh_from_db()
+    assert stored.status == "processed"
+    assert (available(requester), debt(requester)) == (TOPUP - 2_500, 0)
+    assert_ledger_balanced()
+    assert reconcile(since=window()[0], until=window()[1]).ok
