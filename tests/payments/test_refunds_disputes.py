@@ -7,10 +7,7 @@ reconciliation clean only once every Stripe balance transaction is booked."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from marketplace.errors import DomainError
 from payments import payouts, services, webhooks
@@ -19,13 +16,12 @@ from payments.reconciliation import reconcile
 from tasks.models import Bundle, BundleStatus
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory
+from tests.payments.card_helpers import URL, deliver, deliver_all, window
 from tests.payments.helpers import assert_ledger_balanced
 
 pytestmark = pytest.mark.django_db
 
-URL = "/payments/stripe/webhook/"
 TOPUP = 10_000
-CARD_FEE = 320  # the fake's 2.9% + 30 on 10,000
 DISPUTE_FEE = 1_500
 
 
@@ -34,31 +30,6 @@ def _settings(settings):
     settings.PAYOUT_RETRY_BASE_SECONDS = 0
     settings.PAYOUT_MINIMUM_MINOR = 500
     settings.PLATFORM_FEE_PERCENT = 20
-
-
-def deliver(client, fake, event, capture):
-    """POST one signed event as Stripe would, running what it schedules on commit."""
-    signed = fake.signed_event(event)
-    with capture(execute=True):
-        response = client.post(
-            URL, data=signed.payload, content_type="application/json", headers=signed.headers
-        )
-    assert response.status_code == 200, response.content
-    stored = StripeEvent.objects.get(event_id=event["id"])
-    assert stored.status == "processed", stored.error
-    return stored
-
-
-def deliver_all(client, fake, capture):
-    """Every event the fake queued (a dispute's created + funds_withdrawn, ...), in order."""
-    for event_id in list(fake._undelivered):
-        deliver(client, fake, fake.events[event_id], capture)
-        fake._undelivered.remove(event_id)
-
-
-def window():
-    now = timezone.now()
-    return now - timedelta(hours=1), now + timedelta(hours=1)
 
 
 def debt(requester) -> int:
@@ -200,57 +171,6 @@ def test_reproduction_refund_and_dispute_events_move_money(
     assert owed == 2_000 + 8_000 + DISPUTE_FEE - (TOPUP - 9_600)
     assert reconcile(since=since, until=until).ok
     assert_ledger_balanced()
-
-
-def test_a_topup_stores_its_payment_and_books_stripes_fee(
-    fake_stripe, client, django_capture_on_commit_callbacks
-):
-    """Defect 9: Stripe's processing fee is booked from the charge's balance transaction, so
-    platform revenue is not overstated and clearing mirrors Stripe's net balance."""
-    requester = RequesterFactory()
-    topup = services.topup_create(
-        requester=requester, amount_minor=TOPUP, currency="usd", client_token="card-1"
-    )
-    event = fake_stripe.complete_checkout_session(topup.checkout_session_id)
-    deliver(client, fake_stripe, event, django_capture_on_commit_callbacks)
-
-    topup.refresh_from_db()
-    intent = fake_stripe.payment_intents[event["data"]["object"]["payment_intent"]]
-    assert topup.payment_intent_id == intent["id"]
-    assert topup.charge_id == intent["latest_charge"]
-    assert topup.stripe_fee_minor == CARD_FEE
-    fee = JournalEntry.objects.get(kind="stripe_fee")
-    postings = dict(fee.postings.values_list("account__kind", "amount_minor"))
-    assert postings == {"platform_revenue": -CARD_FEE, "stripe_clearing": CARD_FEE}
-    # a replay of the webhook and the sweep book nothing more
-    deliver(client, fake_stripe, event, django_capture_on_commit_callbacks)
-    services.topups_sync_charges()
-    assert JournalEntry.objects.filter(kind="stripe_fee").count() == 1
-    assert available(requester) == TOPUP  # the platform pays the fee, not the requester
-    report = reconcile(since=window()[0], until=window()[1])
-    assert report.ok, report.differences
-    assert report.summary["stripe"]["usd:stripe_fee"] == -CARD_FEE
-    assert_ledger_balanced()
-
-
-def test_an_unbooked_fee_fails_reconciliation_until_the_sweep_books_it(fake_stripe, client):
-    requester = RequesterFactory()
-    topup = services.topup_create(
-        requester=requester, amount_minor=TOPUP, currency="usd", client_token="card-1"
-    )
-    signed = fake_stripe.signed_event(
-        fake_stripe.complete_checkout_session(topup.checkout_session_id)
-    )
-    # the on-commit charge sync never ran (e.g. Stripe was unreachable just then)
-    client.post(URL, data=signed.payload, content_type="application/json", headers=signed.headers)
-    since, until = window()
-    report = reconcile(since=since, until=until)
-    assert not report.ok
-    assert {"kind": "total", "currency": "usd", "category": "stripe_fee"}.items() <= next(
-        d for d in report.differences if d.get("category") == "stripe_fee"
-    ).items()
-    assert services.topups_sync_charges() == 1
-    assert reconcile(since=since, until=until).ok
 
 
 def test_full_refund_of_a_spent_topup_leaves_the_requester_in_debt(
