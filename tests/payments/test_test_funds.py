@@ -90,3 +90,16 @@ def test_test_funds_are_for_requesters(dev, client):
         "/balance/test-funds/", {"amount": "5.00", "currency": "usd", "client_token": "w"}
     )
     assert response.status_code == 403
+
+
+def test_a_refused_amount_shows_next_to_the_test_funds_form(dev, client):
+    requester = RequesterFactory()
+    client.force_login(requester)
+    response = client.post(
+        "/balance/test-funds/", {"amount": "0", "currency": "usd", "client_token": "tf-2"}
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="test-funds"' in html
+    assert 'class="field has-error"' in html
+    assert services.requester_available(requester_id=requester.pk, currency="usd") == 0

@@ -53,18 +53,13 @@ def balance(request: HttpRequest) -> HttpResponse:
             form.add_error("amount", exc.detail)
         else:
             return redirect(topup.checkout_url)
-    context = {
-        **_balance_context(user, request),
-        "form": form,
-        "stripe_on": gateway.is_configured(),
-        # The API's statement serves session auth too: one CSV, one code path.
-        "statement_csv_url": reverse("balance") + "?format=csv",
-    }
+    context = {**_balance_context(user, request), "form": form}
     return render(request, "web/money/balance.html", context, status=400 if form.errors else 200)
 
 
 def _balance_context(user: User, request: HttpRequest) -> dict[str, Any]:
-    """Balances (with what is owed and why), the statement, and the test-funds form."""
+    """Balances (with what is owed and why), the statement, whether card top-ups are on, and
+    the test-funds form (development only)."""
     rows = selectors.requester_balances(requester_id=user.pk)
     balances = [
         {
@@ -85,6 +80,9 @@ def _balance_context(user: User, request: HttpRequest) -> dict[str, Any]:
             kinds=[AccountKind.REQUESTER_AVAILABLE, AccountKind.REQUESTER_DEBT],
             page_number=request.GET.get("page"),
         ),
+        # The API's statement serves session auth too: one CSV, one code path.
+        "statement_csv_url": reverse("balance") + "?format=csv",
+        "stripe_on": gateway.is_configured(),
         "test_funds_form": (
             TestFundsForm(initial={"client_token": uuid.uuid4().hex}) if test_funds else None
         ),
@@ -118,8 +116,6 @@ def balance_test_funds(request: HttpRequest) -> HttpResponse:
     context = {
         **_balance_context(user, request),
         "form": TopUpForm(initial={"client_token": uuid.uuid4().hex}),
-        "stripe_on": gateway.is_configured(),
-        "statement_csv_url": reverse("balance") + "?format=csv",
         "test_funds_form": form,
     }
     return render(request, "web/money/balance.html", context, status=400)
