@@ -231,6 +231,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "retry-payouts": {"task": "payments.tasks.retry_payouts_task", "schedule": 60.0},
     "replay-stripe-events": {"task": "payments.tasks.replay_stripe_events_task", "schedule": 300.0},
+    "sync-topup-charges": {"task": "payments.tasks.sync_topup_charges_task", "schedule": 600.0},
+    "pause-bundles-of-indebted-requesters": {
+        "task": "tasks.tasks.pause_bundles_of_indebted_requesters_task",
+        "schedule": 300.0,
+    },
     "weekly-payouts": {
         "task": "payments.tasks.weekly_payouts_task",
         "schedule": crontab(day_of_week=1, hour=6, minute=0),
@@ -259,6 +264,9 @@ PAYOUT_RETRY_GIVE_UP_SECONDS = env.int("PAYOUT_RETRY_GIVE_UP_SECONDS", default=2
 # Fernet keys for workers' bank details (manual payouts), comma-separated: the first encrypts,
 # all decrypt (rotation). Empty: one key derived from SECRET_KEY (see docs/operator-guide.md).
 PAYOUT_DETAILS_KEYS = env.list("PAYOUT_DETAILS_KEYS", default=[])
+# Celery tasks payments runs (by name, on commit) when a requester falls into debt: payments
+# never imports tasks, so the project wires the pause of their live bundles here.
+PAYMENTS_REQUESTER_DEBT_TASKS = ["tasks.tasks.pause_bundles_of_requester_task"]
 
 # Stripe: nothing here is read at import time by the gateway; an empty key means "not configured".
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")

@@ -19,11 +19,12 @@ from accounts.models import User
 from marketplace.errors import DomainError
 
 from . import admin_holds as admin_holds  # registers the hold and bank-details admins
-from . import payouts, services, webhooks
+from . import payouts, selectors, services, webhooks
 from .ledger import account_balance
 from .models import (
     Bonus,
     ConnectedAccount,
+    Dispute,
     JournalEntry,
     LedgerAccount,
     ManualPayoutBatch,
@@ -322,22 +323,64 @@ class ManualPayoutBatchAdmin(ReadOnlyAdmin):
 
 @admin.register(TopUp)
 class TopUpAdmin(ReadOnlyAdmin):
+    """Top-ups with the card payment behind them: Stripe's fee, what was refunded, disputes,
+    and what the requester owes now (a refund or dispute of money already spent)."""
+
     list_display = [
         "id",
         "requester",
         "amount_minor",
         "currency",
         "status",
+        "stripe_fee_minor",
+        "refunded_minor",
+        "requester_owes",
         "created_at",
         "entry_link",
     ]
     list_filter = ["status", "currency"]
-    search_fields = ["requester__email", "checkout_session_id"]
+    search_fields = ["requester__email", "checkout_session_id", "payment_intent_id", "charge_id"]
     list_select_related = ["requester", "entry"]
 
     @admin.display(description="entry")
     def entry_link(self, topup: TopUp) -> str:
         return _link(topup.entry)
+
+    @admin.display(description="requester owes (minor units)")
+    def requester_owes(self, topup: TopUp) -> int:
+        return selectors.requester_debt(requester_id=topup.requester_id, currency=topup.currency)
+
+
+@admin.register(Dispute)
+class DisputeAdmin(ReadOnlyAdmin):
+    """Card disputes (chargebacks) of top-ups, as Stripe last reported them. Evidence is
+    submitted in Stripe's dashboard before `evidence_due_by`; the money is booked from the
+    webhooks (see the operator guide)."""
+
+    list_display = [
+        "stripe_dispute_id",
+        "topup_link",
+        "requester",
+        "amount_minor",
+        "currency",
+        "reason",
+        "status",
+        "evidence_due_by",
+        "withdrawn_minor",
+        "reinstated_minor",
+        "fees_minor",
+    ]
+    list_filter = ["status", "reason", "currency"]
+    search_fields = ["stripe_dispute_id", "topup__requester__email", "topup__charge_id"]
+    list_select_related = ["topup__requester"]
+
+    @admin.display(description="top-up")
+    def topup_link(self, dispute: Dispute) -> str:
+        return _link(dispute.topup)
+
+    @admin.display(description="requester")
+    def requester(self, dispute: Dispute) -> str:
+        return str(dispute.topup.requester)
 
 
 @admin.register(Bonus)

@@ -9,6 +9,8 @@ Guarantees of `post_entry`:
   flight) are locked with SELECT ... FOR UPDATE in ascending id order (a fixed order, so two
   entries never deadlock on each other) and checked before anything is written; their cached
   balance is updated in the same transaction;
+* never positive: debt accounts (a requester's receivable) are locked and cached the same way
+  and may not be paid beyond zero;
 * callable inside a caller's transaction (publish, approval): it opens a savepoint only.
 
 Platform and clearing accounts are not locked and keep no cached balance: every approval on the
@@ -27,7 +29,14 @@ from django.db.models import Sum
 from accounts.models import User
 from marketplace.errors import DomainError
 
-from .models import BOUNDED_KINDS, AccountKind, JournalEntry, LedgerAccount, Posting
+from .models import (
+    CACHED_KINDS,
+    DEBT_KINDS,
+    AccountKind,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
 
 
 class InsufficientFunds(DomainError):
@@ -72,6 +81,7 @@ def account_key(
         AccountKind.WORKER_AVAILABLE,
         AccountKind.WORKER_PAYOUT_IN_FLIGHT,
         AccountKind.WORKER_HELD,
+        AccountKind.REQUESTER_DEBT,
     ):
         if owner_id is None:
             raise ValueError(f"{kind} accounts need an owner")
@@ -126,15 +136,16 @@ def account_get(
             "currency": currency,
             "owner_id": owner_id,
             "bundle_id": bundle_id,
-            "balance_minor": 0 if kind in BOUNDED_KINDS else None,
+            "balance_minor": 0 if kind in CACHED_KINDS else None,
         },
     )
     return account
 
 
 def account_balance(account: LedgerAccount) -> int:
-    """Current balance: the cached value for bounded accounts, the postings' sum otherwise."""
-    if account.kind in BOUNDED_KINDS:
+    """Current balance: the cached value for bounded and debt accounts, the postings' sum
+    otherwise."""
+    if account.kind in CACHED_KINDS:
         value = LedgerAccount.objects.filter(pk=account.pk).values_list("balance_minor", flat=True)
         return int(value.first() or 0)
     total = Posting.objects.filter(account=account).aggregate(s=Sum("amount_minor"))["s"]
@@ -207,7 +218,9 @@ def post_entry(
     """Write one balanced entry, or return the one already written under this key.
 
     Raises InsufficientFunds (with `missing_minor`, `account_kind`, `currency`) if a bounded
-    account would go negative; nothing is written then.
+    account would go negative, LedgerInvariantError if a debt would be paid beyond zero (a
+    caller must split a credit between debt and available under the lock); nothing is
+    written then.
     """
     if not idempotency_key or not idempotency_key.strip():
         raise ValueError("an idempotency key is required")
@@ -216,7 +229,7 @@ def post_entry(
     if existing is not None:
         return existing
     with transaction.atomic():
-        bounded_ids = sorted(pk for pk, (acc, _a) in wanted.items() if acc.kind in BOUNDED_KINDS)
+        bounded_ids = sorted(pk for pk, (acc, _a) in wanted.items() if acc.kind in CACHED_KINDS)
         locked = lock_accounts(wanted[pk][0] for pk in bounded_ids)
         # A concurrent caller with the same key may have committed while we waited for locks.
         existing = _existing(idempotency_key, wanted)
@@ -226,7 +239,12 @@ def post_entry(
         for pk in bounded_ids:
             account = locked[pk]
             new_balance = int(account.balance_minor or 0) + wanted[pk][1]
-            if new_balance < 0:
+            if account.kind in DEBT_KINDS:
+                if new_balance > 0:
+                    raise LedgerInvariantError(
+                        f"{account.key} would be paid {new_balance} beyond what is owed"
+                    )
+            elif new_balance < 0:
                 raise InsufficientFunds(
                     f"Not enough money in {account.get_kind_display().lower()}: "
                     f"{-new_balance} {account.currency} missing.",

@@ -10,7 +10,8 @@ from typing import Any
 from celery import shared_task
 from django.utils import timezone
 
-from . import payouts, reconciliation, webhooks
+from . import payouts, reconciliation, services, webhooks
+from . import stripe_gateway as gateway
 from .models import PayoutStatus
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,24 @@ def retry_payouts_task() -> int:
 def weekly_payouts_task() -> int:
     """Beat (Mondays 06:00 UTC): pay every worker whose balance reaches the minimum."""
     return len(payouts.payouts_weekly())
+
+
+@shared_task
+def topup_charge_sync_task(topup_id: int) -> bool:
+    """After a top-up's credit commits: look up its charge and book Stripe's fee. A Stripe
+    error is logged, not raised (in eager mode it would surface in the webhook request): the
+    beat sweep books it later. Returns whether the fee is booked."""
+    try:
+        return services.topup_charge_sync(topup_id=topup_id).stripe_fee_minor is not None
+    except gateway.GatewayError as exc:
+        logger.warning("charge sync of top-up %s failed, the sweep retries: %s", topup_id, exc)
+        return False
+
+
+@shared_task
+def sync_topup_charges_task() -> int:
+    """Beat (every 10 minutes): book Stripe's fee of every credited top-up still without it."""
+    return services.topups_sync_charges()
 
 
 @shared_task

@@ -4,11 +4,15 @@ Only an event whose signature verifies (and is fresh) is stored; anything else i
 before a row is written. The inbox row (unique Stripe event id) makes a redelivered event one
 row; handlers are idempotent through ledger keys and conditional updates, so processing an event
 twice (a replay, a duplicate that raced) changes nothing the second time. Order does not matter:
-`account.updated` ignores statuses older than the one applied; `transfer.reversed` carries a
-cumulative total; a top-up is credited once whether `expired` or `completed` came first.
+`account.updated` ignores statuses older than the one applied; `transfer.reversed` and
+`charge.refunded` carry cumulative totals; a dispute's balance transactions are booked once by
+id whichever event carries them; a top-up is credited once whether `expired` or `completed`
+came first (a refund or dispute arriving before its top-up's credit fails and is replayed).
 
 Handled types:
-* checkout.session.completed: credit the top-up (Stripe clearing -> requester available).
+* checkout.session.completed: credit the top-up (Stripe clearing -> requester available, a
+  debt paid first), store its PaymentIntent; after commit its charge and Stripe's fee are
+  looked up and the fee booked (platform revenue -> Stripe clearing).
 * checkout.session.expired: a pending top-up becomes expired.
 * account.updated: refresh the worker's connected account flags and requirements (KYC);
   requirements due or a disabled reason pause payouts.
@@ -16,6 +20,13 @@ Handled types:
 * transfer.reversed: credit the reversed part back to the worker (Stripe clearing -> worker
   available, or worker held while an admin holds their money).
 * payout.failed: flag the worker's account (their bank payout failed; no ledger movement).
+* charge.refunded: take the newly refunded part back from the requester (available first,
+  the rest becomes debt); their live bundles pause while they owe anything.
+* charge.dispute.created / funds_withdrawn / funds_reinstated / updated / closed: record the
+  dispute and book each of its balance transactions (amount and dispute fee) against the
+  requester; won = the amount back (paying the debt first), lost = final.
+* payout.created / payout.failed / payout.canceled without `account` (the platform's own
+  payout to its bank): Stripe clearing <-> platform bank.
 Anything else is stored and marked processed without action.
 """
 
@@ -65,7 +76,23 @@ def _transfer_reversed(event: dict[str, Any]) -> None:
 
 
 def _payout_failed(event: dict[str, Any]) -> None:
+    if not event.get("account"):  # the platform's own payout to its bank
+        services.platform_payout_sync(payout=_obj(event))
+        return
     payouts.connected_payout_failed(account_id=str(event.get("account") or ""), payout=_obj(event))
+
+
+def _platform_payout(event: dict[str, Any]) -> None:
+    if not event.get("account"):  # a connected account's payouts are not the platform's
+        services.platform_payout_sync(payout=_obj(event))
+
+
+def _charge_refunded(event: dict[str, Any]) -> None:
+    services.charge_refunded(charge=_obj(event))
+
+
+def _dispute(event: dict[str, Any]) -> None:
+    services.dispute_sync(dispute=_obj(event))
 
 
 HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -76,6 +103,14 @@ HANDLERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "account.application.deauthorized": _account_deauthorized,
     "transfer.reversed": _transfer_reversed,
     "payout.failed": _payout_failed,
+    "payout.created": _platform_payout,
+    "payout.canceled": _platform_payout,
+    "charge.refunded": _charge_refunded,
+    "charge.dispute.created": _dispute,
+    "charge.dispute.updated": _dispute,
+    "charge.dispute.funds_withdrawn": _dispute,
+    "charge.dispute.funds_reinstated": _dispute,
+    "charge.dispute.closed": _dispute,
 }
 
 

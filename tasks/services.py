@@ -20,6 +20,7 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.qualifications import requirements_parse
 from marketplace.errors import DomainError, Forbidden, InvalidTransition, NotFound
+from payments import selectors as payment_selectors
 from payments import services as payments
 
 from . import work
@@ -149,8 +150,10 @@ def _check_feedback_setting(bundle: Bundle) -> None:
 
 @transaction.atomic
 def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
-    """Open a draft to workers. Needs items; the payments layer reserves escrow here."""
+    """Open a draft to workers. Needs items; the payments layer reserves escrow here. A
+    requester in debt (card money came back) publishes nothing: `requester_in_debt`, 402."""
     bundle = lock_bundle(bundle)
+    payments.requester_debt_check(requester_id=bundle.requester_id)
     if bundle.status != BundleStatus.DRAFT:
         raise InvalidTransition(f"Only a draft can be published (this one is {bundle.status}).")
     real_items = bundle.items.filter(is_gold=False).count()
@@ -203,7 +206,37 @@ def bundle_resume(*, bundle: Bundle, by: User) -> Bundle:
     bundle = lock_bundle(bundle)
     if bundle.status != BundleStatus.PAUSED:
         raise InvalidTransition(f"Only a paused bundle can resume (this one is {bundle.status}).")
+    payments.requester_debt_check(requester_id=bundle.requester_id)
     return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by)
+
+
+DEBT_PAUSE_NOTE = "paused: the requester owes money (a card refund or dispute); top up to resume"
+
+
+def bundles_pause_for_debt(*, requester_id: int) -> int:
+    """Pause every published bundle of a requester who owes the platform money, each in its
+    own transaction (run by the task payments triggers when a debt appears, and the sweep).
+    Nothing happens once the debt is paid (a late trigger); returns how many were paused."""
+    if not payments.requester_debts(requester_id=requester_id):
+        return 0
+    paused = 0
+    live = Bundle.objects.filter(requester_id=requester_id, status=BundleStatus.PUBLISHED)
+    for bundle_id in list(live.values_list("pk", flat=True)):
+        with transaction.atomic():
+            bundle = lock_bundle(bundle_id)
+            if bundle.status != BundleStatus.PUBLISHED:
+                continue
+            bundle_transition(bundle, BundleStatus.PAUSED, by=None, note=DEBT_PAUSE_NOTE)
+            paused += 1
+    return paused
+
+
+def bundles_pause_for_debt_sweep() -> int:
+    """Beat: pause the live bundles of every requester in debt (a lost trigger's catch-up)."""
+    return sum(
+        bundles_pause_for_debt(requester_id=requester_id)
+        for requester_id in payment_selectors.requesters_in_debt()
+    )
 
 
 @transaction.atomic
@@ -271,6 +304,7 @@ def bundle_add_items(
     from .media import media_delete
 
     bundle = lock_bundle(bundle)
+    payments.requester_debt_check(requester_id=bundle.requester_id)
     if bundle.status not in (BundleStatus.DRAFT, BundleStatus.PUBLISHED, BundleStatus.PAUSED):
         raise InvalidTransition(f"Cannot add items to a {bundle.status} bundle.")
     first_new = (bundle.items.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1

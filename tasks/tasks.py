@@ -26,6 +26,19 @@ def expire_bundles_task() -> int:
     return services.bundles_expire_due()
 
 
+@shared_task(name="tasks.tasks.pause_bundles_of_requester_task")
+def pause_bundles_of_requester_task(*, requester_id: int) -> int:
+    """Payments runs this by name (setting PAYMENTS_REQUESTER_DEBT_TASKS) once a requester's
+    debt is committed: their live bundles pause."""
+    return services.bundles_pause_for_debt(requester_id=requester_id)
+
+
+@shared_task(name="tasks.tasks.pause_bundles_of_indebted_requesters_task")
+def pause_bundles_of_indebted_requesters_task() -> int:
+    """Beat: pause live bundles of every requester in debt (if a trigger was lost)."""
+    return services.bundles_pause_for_debt_sweep()
+
+
 @shared_task(name="tasks.tasks.aggregate_bundle_task")
 def aggregate_bundle_task(bundle_id: int, method: BundleMethod = "dawid_skene") -> int:
     """Whole-bundle aggregation into ItemResult (at completion, or on demand). Idempotent: the

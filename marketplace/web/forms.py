@@ -399,6 +399,20 @@ class TopUpForm(forms.Form):
     client_token = forms.CharField(widget=forms.HiddenInput, max_length=100)
 
 
+class TestFundsForm(forms.Form):
+    """Test money for trying the product out (development only: DEBUG on, no Stripe)."""
+
+    amount = AmountField(
+        min_value=Decimal("1.00"),
+        max_value=Decimal("100000"),
+        label="Amount",
+        help_text="Test money, not real: it only exists on this development site.",
+    )
+    currency = forms.ChoiceField(choices=currency_choices(with_symbol=False))
+    # One token per form shown: a double click is one credit.
+    client_token = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+
 # Payout service error codes -> the field they are about (the rest are shown above the form).
 PAYOUT_ERROR_FIELDS = {
     "invalid_amount": "amount",

@@ -8,4 +8,5 @@ app_name = "money"
 
 urlpatterns = [
     path("balance/", views.balance, name="balance"),
+    path("balance/test-funds/", views.balance_test_funds, name="test-funds"),
 ]

@@ -97,6 +97,10 @@ class RevenueRowSerializer(serializers.Serializer):
     revenue_minor = serializers.IntegerField()
     from_assignments_minor = serializers.IntegerField()
     from_bonuses_minor = serializers.IntegerField()
+    stripe_fees_minor = serializers.IntegerField(
+        help_text="Stripe's processing fees and adjustments borne by the platform (negative); "
+        "already deducted in revenue_minor."
+    )
     entries = serializers.IntegerField()
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,7 +58,7 @@ def _statement_response(
     view: GenericAPIView,
     request: Request,
     lines: QuerySet,
-    balances: list[dict[str, Any]],
+    balances: Sequence[Mapping[str, Any]],
     filename: str,
 ) -> HttpResponse | Response:
     """The statement as a paginated JSON page with the balances on top, or all of it as CSV."""
@@ -104,7 +105,11 @@ def _statement_response(
 
 
 class BalanceView(GenericAPIView):
-    """A requester's available balance per currency and their statement (newest first)."""
+    """A requester's available balance per currency and their statement (newest first).
+
+    Each balance also says what the requester owes (`debt_minor`, after a card refund or
+    dispute of money already spent) and why (`in_debt_reason`, null when nothing is owed);
+    while anything is owed, publishing, uploads and bonuses answer `requester_in_debt`."""
 
     permission_classes = [IsRequester]
     serializer_class = s.StatementLineSerializer
@@ -112,15 +117,10 @@ class BalanceView(GenericAPIView):
     @extend_schema(parameters=[FORMAT_PARAM, CURRENCY_PARAM])
     def get(self, request: Request) -> HttpResponse | Response:
         user = _caller(request)
-        balances = [
-            {"currency": cur, "available": amount}
-            for cur, amount in selectors.user_balances(
-                user_id=user.pk, kind=AccountKind.REQUESTER_AVAILABLE
-            ).items()
-        ]
+        balances = selectors.requester_balances(requester_id=user.pk)
         lines = selectors.statement(
             user_id=user.pk,
-            kinds=[AccountKind.REQUESTER_AVAILABLE],
+            kinds=[AccountKind.REQUESTER_AVAILABLE, AccountKind.REQUESTER_DEBT],
             currency=request.query_params.get("currency"),
         )
         return _statement_response(self, request, lines, balances, "statement.csv")

@@ -7,7 +7,9 @@ and admin is read-only). Amounts are integers in the currency's minor unit (cent
 
 Sign convention: an account's balance is the sum of its postings. A requester's or worker's
 balance is positive when we owe them money; external clearing accounts go negative when money
-came in from outside (a top-up) and positive when it left (a payout).
+came in from outside (a top-up) and positive when it left (a payout). A requester's debt (card
+money that came back after they spent it) is a receivable: never positive, negative by what
+they owe us.
 
 `payments` never imports `tasks`: a bundle is named by its integer id.
 
@@ -28,6 +30,7 @@ from ._append_only import AppendOnlyError, AppendOnlyModel, AppendOnlyQuerySet  
 
 # Models in their own modules (they import nothing from this one), registered here.
 from .details import PayoutDetails  # noqa: F401
+from .disputes import Dispute  # noqa: F401
 from .holds import HoldAction, WorkerHold, WorkerHoldEvent  # noqa: F401
 from .payouts import (  # noqa: F401
     PAYOUT_TRANSITIONS,
@@ -53,6 +56,9 @@ class AccountKind(models.TextChoices):
     WORKER_HELD = "worker_held", "Worker held (frozen by an admin)"
     # Held worker money an admin wrote off: the platform keeps it (it offsets the fraud loss).
     PLATFORM_CLAWBACK = "platform_clawback", "Platform clawbacks (held money written off)"
+    REQUESTER_DEBT = "requester_debt", "Requester debt (owed to the platform)"
+    TEST_FUNDS_CLEARING = "test_funds_clearing", "Test money clearing (not real money)"
+    PLATFORM_BANK = "platform_bank", "Platform bank (Stripe payouts to the platform)"
 
 
 #: Accounts that hold somebody's money and so may never go below zero. Their balance is cached
@@ -66,6 +72,11 @@ BOUNDED_KINDS: frozenset[str] = frozenset(
         AccountKind.WORKER_HELD,
     }
 )
+#: Receivables: what somebody owes the platform. Never positive; cached and locked like the
+#: bounded kinds, so paying a debt and adding to it cannot race.
+DEBT_KINDS: frozenset[str] = frozenset({AccountKind.REQUESTER_DEBT})
+#: Kinds whose balance is cached on the row (and locked by every entry that touches them).
+CACHED_KINDS: frozenset[str] = BOUNDED_KINDS | DEBT_KINDS
 
 
 class LedgerAccount(models.Model):
@@ -89,7 +100,8 @@ class LedgerAccount(models.Model):
     )
     # Names a tasks.Bundle by id (payments never imports tasks).
     bundle_id = models.BigIntegerField(null=True, blank=True, db_index=True, editable=False)
-    # Cached sum of postings for bounded kinds (never negative); NULL for the others.
+    # Cached sum of postings for bounded kinds (never negative) and debt kinds (never
+    # positive); NULL for the others.
     balance_minor = models.BigIntegerField(null=True, blank=True, editable=False)
     # Escrow only: the fee percent fixed when escrow was first reserved, so approvals draw
     # exactly what was reserved even if PLATFORM_FEE_PERCENT changes later.
@@ -105,7 +117,8 @@ class LedgerAccount(models.Model):
             models.CheckConstraint(
                 condition=(
                     Q(kind__in=sorted(BOUNDED_KINDS), balance_minor__gte=0)
-                    | (~Q(kind__in=sorted(BOUNDED_KINDS)) & Q(balance_minor__isnull=True))
+                    | Q(kind__in=sorted(DEBT_KINDS), balance_minor__lte=0)
+                    | (~Q(kind__in=sorted(CACHED_KINDS)) & Q(balance_minor__isnull=True))
                 ),
                 name="ledger_account_bounded_nonnegative",
             ),
@@ -140,6 +153,14 @@ class EntryKind(models.TextChoices):
     WORKER_HOLD = "worker_hold", "Worker money held"
     WORKER_HOLD_RELEASE = "worker_hold_release", "Held worker money released"
     WORKER_HOLD_WRITE_OFF = "worker_hold_write_off", "Held worker money written off"
+    STRIPE_FEE = "stripe_fee", "Stripe processing fee"
+    REFUND = "refund", "Card refund"
+    DISPUTE = "dispute", "Card dispute (chargeback)"
+    DISPUTE_FEE = "dispute_fee", "Stripe dispute fee"
+    TEST_CREDIT = "test_credit", "Test money (not real)"
+    PLATFORM_PAYOUT = "platform_payout", "Stripe payout to the platform's bank"
+    PLATFORM_PAYOUT_FAILED = "platform_payout_failed", "Stripe payout to the platform failed"
+    STRIPE_ADJUSTMENT = "stripe_adjustment", "Stripe adjustment (booked by an operator)"
 
 
 class JournalEntry(AppendOnlyModel):
@@ -222,11 +243,15 @@ class TopUpStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     EXPIRED = "expired", "Expired"
+    REFUNDED = "refunded", "Refunded in full"
+    DISPUTED = "disputed", "Disputed (chargeback open or lost)"
 
 
 class TopUp(models.Model):
     """A Stripe Checkout top-up. Credited only by the verified `checkout.session.completed`
-    webhook (ledger key `topup-<id>-credit`), never by the browser coming back."""
+    webhook (ledger key `topup-<id>-credit`), never by the browser coming back. The payment
+    behind it (PaymentIntent, Charge) is kept so that Stripe's fee, refunds and disputes of
+    that charge find their top-up and its requester."""
 
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="topups"
@@ -239,6 +264,12 @@ class TopUp(models.Model):
     client_token = models.CharField(max_length=100)
     checkout_session_id = models.CharField(max_length=255, blank=True, db_index=True)
     checkout_url = models.URLField(max_length=2000, blank=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    charge_id = models.CharField(max_length=255, blank=True, db_index=True)
+    # Stripe's processing fee on the charge, once booked (platform revenue -> Stripe clearing).
+    stripe_fee_minor = models.BigIntegerField(null=True, blank=True)
+    # Cumulative amount refunded and booked; only ever grows (Stripe's `amount_refunded`).
+    refunded_minor = models.PositiveBigIntegerField(default=0)
     entry = models.OneToOneField(
         JournalEntry, on_delete=models.PROTECT, null=True, blank=True, related_name="topup"
     )

@@ -11,6 +11,7 @@ from ..fees import fee_for
 from ..ledger import account_get, normalize_currency, post_entry
 from ..models import AccountKind, Bonus, EntryKind, JournalEntry
 from ._shared import positive_amount, requester_account, revenue_account, worker_account
+from .debt import requester_credit, requester_debt_check
 
 
 def bonus_pay(
@@ -26,7 +27,8 @@ def bonus_pay(
 
     Idempotent by (requester, client_token): a retried request returns the first Bonus; the
     same token with another amount, worker or currency is refused (409 idempotency_conflict).
-    Not enough balance -> insufficient_funds (402) with missing_minor.
+    Not enough balance -> insufficient_funds (402) with missing_minor; a requester who owes
+    the platform money (card money came back) -> requester_in_debt (402).
     """
     currency = normalize_currency(currency)
     positive_amount(amount_minor)
@@ -56,6 +58,7 @@ def bonus_pay(
     existing = Bonus.objects.filter(requester=requester, client_token=client_token).first()
     if existing is not None:
         return _check(existing)
+    requester_debt_check(requester_id=requester.pk)
     fee = fee_for(amount_minor)
     postings = [
         (requester_account(requester.pk, currency), -(amount_minor + fee)),
@@ -100,7 +103,7 @@ def balance_credit(
     Idempotent by `reference` (the invoice or bank reference): crediting the same reference
     again returns the first entry; the same reference for another amount or requester is
     refused. The other side is the admin credit clearing account, which tells the auditor how
-    much arrived this way.
+    much arrived this way. A requester in debt has the debt paid first (`requester_credit`).
     """
     currency = normalize_currency(currency)
     positive_amount(amount_minor)
@@ -112,13 +115,13 @@ def balance_credit(
     if not getattr(requester, "is_requester", False):
         raise DomainError(f"{requester} is not a requester.", code="not_a_requester")
     clearing = account_get(kind=AccountKind.ADMIN_CREDIT_CLEARING, currency=currency)
-    return post_entry(
+    return requester_credit(
+        requester_id=requester.pk,
+        currency=currency,
+        amount_minor=amount_minor,
+        source=clearing,
         idempotency_key=f"credit-{reference}",
         kind=EntryKind.ADMIN_CREDIT,
-        postings=[
-            (clearing, -amount_minor),
-            (requester_account(requester.pk, currency), amount_minor),
-        ],
         memo=f"admin credit {reference}",
         created_by=by,
         reference_type="credit",

@@ -23,6 +23,7 @@ from ._shared import (
     revenue_account,
     worker_account,
 )
+from .debt import requester_credit
 
 
 def frozen_terms(escrow: LedgerAccount | None) -> FeeTerms | None:
@@ -181,15 +182,17 @@ def escrow_release(
     Used when a bundle completes, is cancelled or expires (and when overlap is lowered); the
     settle of a finished bundle keeps what its unreviewed work may still cost. Returns the
     amount moved (0 when there is nothing to move: no entry is written then). A retry with the
-    same key returns the first amount and moves nothing more.
+    same key returns the first amount and moves nothing more. A requester in debt has it paid
+    first: what comes back from escrow is theirs again, and they owe the platform.
     """
     currency = normalize_currency(currency)
     if isinstance(keep_minor, bool) or not isinstance(keep_minor, int) or keep_minor < 0:
         raise DomainError("keep_minor must be a non-negative integer.", code="invalid_amount")
     prior = JournalEntry.objects.filter(idempotency_key=idempotency_key).first()
     if prior is not None:
-        return int(
-            prior.postings.filter(amount_minor__gt=0).values_list("amount_minor", flat=True).first()
+        # What left escrow (the requester's side may be split between debt and available).
+        return -int(
+            prior.postings.filter(amount_minor__lt=0).values_list("amount_minor", flat=True).first()
             or 0
         )
     escrow = escrow_account(bundle_id=bundle_id, currency=currency)
@@ -202,17 +205,21 @@ def escrow_release(
     available = requester_account(requester_id, currency)
     with transaction.atomic():
         if amount_minor is None:
-            # Lock first so an approval committing meanwhile cannot make the amount stale.
+            # Lock first so an approval committing meanwhile cannot make the amount stale
+            # (requester_credit then locks the requester's debt, if any, last).
             locked = lock_accounts([escrow, available])
             amount = int(locked[escrow.pk].balance_minor or 0) - keep_minor
         else:
             amount = positive_amount(amount_minor)
         if amount <= 0:
             return 0
-        post_entry(
+        requester_credit(
+            requester_id=requester_id,
+            currency=currency,
+            amount_minor=amount,
+            source=escrow,
             idempotency_key=idempotency_key,
             kind=EntryKind.ESCROW_RELEASE,
-            postings=[(escrow, -amount), (available, amount)],
             memo=f"escrow of bundle {bundle_id} returned",
             reference_type="bundle",
             reference_id=bundle_id,

@@ -16,9 +16,10 @@ from accounts.models import User
 from marketplace.errors import Conflict, DomainError
 
 from .. import stripe_gateway as gateway
-from ..ledger import account_get, normalize_currency, post_entry
+from ..ledger import account_get, normalize_currency
 from ..models import AccountKind, EntryKind, TopUp, TopUpStatus
-from ._shared import positive_amount, requester_account
+from ._shared import positive_amount
+from .debt import requester_credit
 
 
 def topup_create(*, requester: User, amount_minor: int, currency: str, client_token: str) -> TopUp:
@@ -92,7 +93,10 @@ def topup_complete(*, session: dict[str, Any]) -> TopUp | None:
 
     The ledger key `topup-<id>-credit` makes a duplicate, replayed or concurrent delivery a
     no-op. The amount credited is the one Stripe reports as paid; it must match the top-up.
-    An `expired` top-up whose payment still completed is credited: the card was charged.
+    An `expired` top-up whose payment still completed is credited: the card was charged. A
+    requester in debt has it paid first. The PaymentIntent is stored, and once this commits
+    `topup_charge_sync` looks up its charge and books Stripe's fee (a Stripe call, so never
+    inside this transaction).
     """
     if session.get("payment_status") != "paid":
         return None
@@ -112,29 +116,42 @@ def topup_complete(*, session: dict[str, Any]) -> TopUp | None:
             code="topup_mismatch",
         )
     clearing = account_get(kind=AccountKind.STRIPE_CLEARING, currency=currency)
+    payment_intent = session.get("payment_intent")
+    if isinstance(payment_intent, dict):  # expanded
+        payment_intent = payment_intent.get("id")
     with transaction.atomic():
         topup = TopUp.objects.select_for_update().get(pk=topup.pk)
-        entry = post_entry(
+        entry = requester_credit(
+            requester_id=topup.requester_id,
+            currency=currency,
+            amount_minor=amount,
+            source=clearing,
             idempotency_key=f"topup-{topup.pk}-credit",
             kind=EntryKind.TOPUP,
-            postings=[
-                (clearing, -amount),
-                (requester_account(topup.requester_id, currency), amount),
-            ],
             memo=f"Stripe Checkout top-up {topup.pk}",
             reference_type="topup",
             reference_id=topup.pk,
             external_id=str(session.get("id") or ""),
         )
-        if topup.status != TopUpStatus.SUCCEEDED:
+        if topup.entry_id is None or topup.status in (TopUpStatus.PENDING, TopUpStatus.EXPIRED):
             TopUp.objects.filter(pk=topup.pk).update(
                 status=TopUpStatus.SUCCEEDED,
                 entry=entry,
                 completed_at=timezone.now(),
                 checkout_session_id=topup.checkout_session_id or str(session.get("id") or ""),
             )
+        if payment_intent and not topup.payment_intent_id:
+            TopUp.objects.filter(pk=topup.pk).update(payment_intent_id=str(payment_intent))
+        if topup.stripe_fee_minor is None:
+            _sync_charge_after_commit(topup.pk)
     topup.refresh_from_db()
     return topup
+
+
+def _sync_charge_after_commit(topup_id: int) -> None:
+    from ..tasks import topup_charge_sync_task  # the Celery entry module imports the services
+
+    transaction.on_commit(lambda: topup_charge_sync_task.delay(topup_id))
 
 
 def topup_expire(*, session: dict[str, Any]) -> TopUp | None:

@@ -12,7 +12,8 @@ Every write takes an ``idempotency_key`` from the caller, derived from our own r
 (``payout-<id>-transfer``). stripe-python would otherwise invent a random key per call, and a
 Celery retry is a new call: the same payout would be paid twice.
 
-Modules, by job: ``checkout`` (top-ups), ``connect`` (workers' Express accounts and transfers),
+Modules, by job: ``checkout`` (top-ups), ``charges`` (a paid top-up's charge and fee),
+``connect`` (workers' Express accounts and transfers),
 ``balance`` (balance transactions for reconciliation), ``events`` (webhook verification),
 ``errors``, and ``_core`` (configuration, the cached client, error translation). Call them
 through this package (``from payments import stripe_gateway as gateway``): tests replace
@@ -29,7 +30,13 @@ from ._core import (
     is_configured,
     reset_configuration,
 )
-from .balance import BalanceTxn, list_balance_transactions
+from .balance import (
+    BalanceTxn,
+    balance_txn_from_dict,
+    list_balance_transactions,
+    retrieve_balance_transaction,
+)
+from .charges import PaymentCharge, retrieve_payment_charge
 from .checkout import CheckoutSession, create_checkout_session
 from .connect import (
     AccountStatus,
@@ -63,9 +70,11 @@ __all__ = [
     "GatewayNotConfigured",
     "GatewayPermanentError",
     "GatewayTransientError",
+    "PaymentCharge",
     "TransferResult",
     "WebhookSignatureInvalid",
     "account_status_from_dict",
+    "balance_txn_from_dict",
     "configure",
     "construct_webhook_event",
     "create_account_link",
@@ -77,6 +86,8 @@ __all__ = [
     "list_transfers",
     "reset_configuration",
     "retrieve_account",
+    "retrieve_balance_transaction",
+    "retrieve_payment_charge",
     "retrieve_transfer",
     "reverse_transfer",
 ]

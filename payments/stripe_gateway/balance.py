@@ -20,6 +20,26 @@ class BalanceTxn:
     type: str
     source: str | None
     created: int
+    #: Stripe's accounting class (``charge``, ``refund``, ``dispute``, ``dispute_reversal``,
+    #: ``payout``, ``fee`` ...): tells a dispute's ``adjustment`` from any other.
+    reporting_category: str = ""
+
+
+def _txn(data: dict[str, Any]) -> BalanceTxn:
+    source = data.get("source")
+    if isinstance(source, dict):  # expanded
+        source = source.get("id")
+    return BalanceTxn(
+        id=data["id"],
+        amount=int(data["amount"]),
+        fee=int(data["fee"]),
+        net=int(data["net"]),
+        currency=data["currency"],
+        type=data["type"],
+        source=source,
+        created=int(data["created"]),
+        reporting_category=str(data.get("reporting_category") or ""),
+    )
 
 
 def _timestamp(value: int | datetime) -> int:
@@ -42,14 +62,16 @@ def list_balance_transactions(
     with translated():
         page = client().v1.balance_transactions.list(params)  # type: ignore[arg-type]
         for txn in page.auto_paging_iter():
-            data = plain(txn)
-            yield BalanceTxn(
-                id=data["id"],
-                amount=int(data["amount"]),
-                fee=int(data["fee"]),
-                net=int(data["net"]),
-                currency=data["currency"],
-                type=data["type"],
-                source=data.get("source"),
-                created=int(data["created"]),
-            )
+            yield _txn(plain(txn))
+
+
+def retrieve_balance_transaction(transaction_id: str) -> BalanceTxn:
+    """One balance transaction (an operator books an adjustment by its id)."""
+    with translated():
+        txn = client().v1.balance_transactions.retrieve(transaction_id)
+    return _txn(plain(txn))
+
+
+def balance_txn_from_dict(data: dict[str, Any]) -> BalanceTxn:
+    """A BalanceTxn from an embedded balance transaction (a dispute's, in a webhook)."""
+    return _txn(data)

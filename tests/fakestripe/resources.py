@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .cards import CardsMixin
 from .validation import (
     API_VERSION,
     ApiError,
@@ -40,7 +41,7 @@ _DEFAULT_CURRENCY = {"US": "usd", "GB": "gbp", "CA": "cad", "AU": "aud", "JP": "
 _EURO = {"DE", "FR", "NL", "IE", "ES", "IT", "BE", "AT", "PT", "FI", "LU"}
 
 
-class StripeState:
+class StripeState(CardsMixin):
     """All objects of one fake Stripe platform account, and the v1 endpoint handlers."""
 
     def __init__(
@@ -71,6 +72,7 @@ class StripeState:
         self._clock_offset = 0
         self._seq = itertools.count(1)
         self._undelivered: list[str] = []
+        self._init_cards()
 
     # -- ids, time and events -------------------------------------------------------------
     def now(self) -> int:
@@ -237,6 +239,10 @@ class StripeState:
         }
         self.checkout_sessions[session_id] = session
         self.checkout_line_items[session_id] = items
+        payment_data = params.get("payment_intent_data") or {}
+        self.checkout_payment_metadata[session_id] = metadata_param(
+            payment_data if isinstance(payment_data, dict) else {}
+        )
         return session
 
     def _session(self, session_id: str) -> Obj:
@@ -272,21 +278,16 @@ class StripeState:
         session = self._session(session_id)
         if session["status"] != "open":
             raise ValueError(f"checkout session {session_id} is {session['status']}, not open")
-        amount, currency = session["amount_total"], session["currency"]
-        charge_id = self.new_id("ch")
-        self._balance_txn(
-            amount=amount,
-            currency=currency,
-            type_="charge",
-            source=charge_id,
-            fee=self.charge_fee(amount, currency),
-            category="charge",
-            description="Checkout payment",
+        intent = self._pay(
+            amount=session["amount_total"],
+            currency=session["currency"],
+            metadata=self.checkout_payment_metadata.get(session_id, {}),
+            email=session["customer_email"],
         )
         session.update(
             status="complete",
             payment_status="paid",
-            payment_intent=self.new_id("pi"),
+            payment_intent=intent["id"],
             url=None,
             customer_details={"email": session["customer_email"], "name": None},
         )

@@ -182,6 +182,11 @@ class FakeStripe(StripeState):
             ("GET", "/v1/balance_transactions/{id}", self.retrieve_balance_transaction),
             ("GET", "/v1/events", self.list_events),
             ("GET", "/v1/events/{id}", self.retrieve_event),
+            ("GET", "/v1/payment_intents/{id}", self.retrieve_payment_intent),
+            ("GET", "/v1/charges/{id}", self.retrieve_charge),
+            ("GET", "/v1/refunds/{id}", self.retrieve_refund),
+            ("GET", "/v1/disputes/{id}", self.retrieve_dispute),
+            ("GET", "/v1/payouts/{id}", self.retrieve_payout),
         ):
             pattern = re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "$")
             self._routes.append((method, pattern, template, handler))
@@ -413,6 +418,62 @@ class FakeStripe(StripeState):
             event = self._emit(type_, obj, previous=previous_attributes, account=account)
         return self._maybe_deliver(event, deliver)
 
+    def refund_charge(
+        self,
+        charge_id: str,
+        amount: int | None = None,
+        *,
+        reason: str | None = None,
+        deliver: bool = True,
+    ) -> Obj:
+        """Refund (part of) a charge from the dashboard: ``charge.refunded``. Returns it."""
+        with self.lock:
+            events = self._refund(charge_id, amount, reason)
+        return self._deliver_all(events, deliver)
+
+    def dispute_charge(
+        self,
+        charge_id: str,
+        amount: int | None = None,
+        *,
+        reason: str = "fraudulent",
+        deliver: bool = True,
+    ) -> Obj:
+        """The cardholder disputed the charge: amount + dispute fee withdrawn;
+        ``charge.dispute.created`` and ``charge.dispute.funds_withdrawn``. Returns the first."""
+        with self.lock:
+            events = self._dispute(charge_id, amount, reason)
+        return self._deliver_all(events, deliver)
+
+    def close_dispute(self, dispute_id: str, *, won: bool, deliver: bool = True) -> Obj:
+        """The bank decided: won reinstates the amount (``charge.dispute.funds_reinstated``),
+        either way ``charge.dispute.closed``. Returns the closed event."""
+        with self.lock:
+            events = self._close_dispute(dispute_id, won)
+        return self._deliver_all(events, deliver, main=-1)
+
+    def pay_out_platform(
+        self, amount: int, currency: str = "usd", *, fail: bool = False, deliver: bool = True
+    ) -> Obj:
+        """Stripe paid the platform's balance out to its bank: ``payout.created`` then
+        ``payout.paid`` (or ``payout.failed``, the money back). Returns the created event."""
+        with self.lock:
+            events = self._platform_payout(amount, currency.lower(), fail)
+        return self._deliver_all(events, deliver)
+
+    def add_adjustment(
+        self,
+        amount: int,
+        currency: str = "usd",
+        *,
+        type_: str = "adjustment",
+        description: str = "Balance adjustment",
+    ) -> Obj:
+        """A balance transaction Stripe posts without an event (a correction, a billing fee
+        of type ``stripe_fee``). Returns it."""
+        with self.lock:
+            return copy.deepcopy(self._adjustment(amount, currency.lower(), type_, description))
+
     def set_balance(self, currency: str, amount: int) -> None:
         """Set the platform's available balance (out of band: no balance transaction)."""
         with self.lock:
@@ -486,6 +547,12 @@ class FakeStripe(StripeState):
         with self.lock:
             pending = list(self._undelivered)
         return [self.deliver(event_id, url) for event_id in pending]
+
+    def _deliver_all(self, events: list[Obj], deliver: bool, *, main: int = 0) -> Obj:
+        """Deliver every event a helper emitted, in order; return the helper's main one."""
+        for event in events:
+            self._maybe_deliver(event, deliver)
+        return copy.deepcopy(events[main])
 
     def _maybe_deliver(self, event: Obj, deliver: bool) -> Obj:
         if deliver and self.webhook_url:
@@ -652,7 +719,10 @@ class FakeStripe(StripeState):
                 if fault is not None and fault.kind == "insufficient_balance":
                     self._fire(entry, fault)
                     raise balance_insufficient()
-                return _Reply(200, copy.deepcopy(endpoint(params, ctx, **args))), True
+                result = endpoint(params, ctx, **args)
+                if params.get("expand") not in (None, ""):
+                    result = self.expand(result, params["expand"])
+                return _Reply(200, copy.deepcopy(result)), True
             except ApiError as exc:
                 return _Reply(exc.status, exc.body(ctx["request_id"])), exc.store
             except Exception as exc:  # a bug in the fake: answer 500, keep the traceback

@@ -33,7 +33,9 @@ def test_requester_balance_and_statement_json_and_csv():
     )
     api = client_for(requester)
     body = api.get("/api/v1/balance/").json()
-    assert body["balances"] == [{"currency": "usd", "available": 4_880}]
+    assert body["balances"] == [
+        {"currency": "usd", "available": 4_880, "debt_minor": 0, "in_debt_reason": None}
+    ]
     assert body["count"] == 2
     assert [line["amount"] for line in body["results"]] == [-120, 5_000]
     assert body["results"][0]["kind"] == "escrow_reserve"
@@ -179,6 +181,7 @@ def test_admin_revenue_report():
             "revenue_minor": 12,
             "from_assignments_minor": 2,
             "from_bonuses_minor": 10,
+            "stripe_fees_minor": 0,
             "entries": 2,
         }
     ]

@@ -104,19 +104,23 @@ def test_replay_stripe_events_task(fake_stripe):
     assert services.requester_available(requester_id=requester.pk, currency="usd") == 1_000
 
 
-def test_reconciliation_agrees_after_topups_payouts_and_reversals(fake_stripe, client):
+def test_reconciliation_agrees_after_topups_payouts_and_reversals(
+    fake_stripe, client, django_capture_on_commit_callbacks
+):
     requester = RequesterFactory()
     topup = services.topup_create(
         requester=requester, amount_minor=3_000, currency="usd", client_token="t"
     )
     event = fake_stripe.complete_checkout_session(topup.checkout_session_id)
     signed = fake_stripe.signed_event(event)
-    client.post(
-        "/payments/stripe/webhook/",
-        data=signed.payload,
-        content_type="application/json",
-        headers=signed.headers,
-    )
+    # after the credit commits, the charge's Stripe fee is booked (as in production)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/payments/stripe/webhook/",
+            data=signed.payload,
+            content_type="application/json",
+            headers=signed.headers,
+        )
     w = onboarded_worker(fake_stripe)
     payout = payouts.payout_execute(payout_id=payouts.payout_request(worker=w).pk)
     reversed_event = fake_stripe.reverse_transfer(payout.transfer_id, 300)

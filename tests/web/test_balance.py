@@ -42,3 +42,41 @@ def test_a_refused_topup_shows_the_error_next_to_the_amount(client, monkeypatch)
     html = response.content.decode()
     assert 'class="field has-error"' in html
     assert "Stripe is not answering; try again." in html
+
+
+def test_a_requester_in_debt_sees_what_they_owe_and_why(client):
+    """A card refund of money already spent: the page says how much is owed and why."""
+    from payments import services
+    from payments.models import TopUp
+
+    requester = RequesterFactory()
+    topup = TopUp.objects.create(
+        requester=requester, amount_minor=2_000, currency="usd", client_token="c"
+    )
+    services.topup_complete(
+        session={
+            "id": "cs_1",
+            "payment_status": "paid",
+            "client_reference_id": str(topup.pk),
+            "amount_total": 2_000,
+            "currency": "usd",
+            "payment_intent": "pi_1",
+        }
+    )
+    services.bonus_pay(
+        requester=requester,
+        worker=WorkerFactory(),
+        amount_minor=1_000,
+        currency="usd",
+        reason="x",
+        client_token="b",
+    )
+    services.charge_refunded(
+        charge={"id": "ch_1", "payment_intent": "pi_1", "amount_refunded": 2_000}
+    )
+    client.force_login(requester)
+    html = client.get("/balance/").content.decode()
+    assert "USD owed" in html
+    assert "$12.00" in html  # 2,000 refunded - 800 left after the bonus and its fee
+    assert "card refund of top-up" in html
+    assert "Card refund" in html  # the statement line

@@ -17,7 +17,14 @@ from .console import (
     worker_block,
     worker_unblock,
 )
-from .money import balance, earnings, payout_details, payout_request, payout_setup
+from .money import (
+    balance,
+    balance_test_funds,
+    earnings,
+    payout_details,
+    payout_request,
+    payout_setup,
+)
 from .preview import task_preview
 from .work import (
     work_bundle,
@@ -30,6 +37,7 @@ from .work import (
 
 __all__ = [
     "balance",
+    "balance_test_funds",
     "bundle_create",
     "bundle_detail",
     "bundle_list",

@@ -1,5 +1,6 @@
-"""The money pages: the requester's balance (statement, top-up) and the worker's earnings
-(balances, history, payout request and payout-account setup).
+"""The money pages: the requester's balance (statement, top-up, what they owe after a card
+refund or dispute, and test funds in development) and the worker's earnings (balances,
+history, payout request and payout-account setup).
 
 Thin views over `payments.services`, `payments.payouts` and `payments.selectors`; amounts are
 formatted, typed and tabulated by `marketplace.web.money`, one way for both pages."""
@@ -12,7 +13,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -26,7 +27,13 @@ from tasks import selectors as task_selectors
 from tasks.models import AssignmentStatus
 
 from .. import display
-from ..forms import PAYOUT_ERROR_FIELDS, PayoutDetailsForm, PayoutRequestForm, TopUpForm
+from ..forms import (
+    PAYOUT_ERROR_FIELDS,
+    PayoutDetailsForm,
+    PayoutRequestForm,
+    TestFundsForm,
+    TopUpForm,
+)
 from ..money import money, statement_table
 from .common import requester_required, signed_in_user, worker_required
 
@@ -52,25 +59,72 @@ def balance(request: HttpRequest) -> HttpResponse:
             form.add_error("amount", exc.detail)
         else:
             return redirect(topup.checkout_url)
+    context = {**_balance_context(user, request), "form": form}
+    return render(request, "web/money/balance.html", context, status=400 if form.errors else 200)
+
+
+def _balance_context(user: User, request: HttpRequest) -> dict[str, Any]:
+    """Balances (with what is owed and why), the statement, whether card top-ups are on, and
+    the test-funds form (development only)."""
+    rows = selectors.requester_balances(requester_id=user.pk)
     balances = [
-        {"currency": currency.upper(), "amount": money(amount, currency)}
-        for currency, amount in selectors.user_balances(
-            user_id=user.pk, kind=AccountKind.REQUESTER_AVAILABLE
-        ).items()
+        {
+            "currency": row["currency"].upper(),
+            "amount": money(row["available"], row["currency"]),
+            "debt": money(row["debt_minor"], row["currency"]),
+            "owes": bool(row["debt_minor"]),
+            "reason": row["in_debt_reason"],
+        }
+        for row in rows
     ]
-    context = {
+    test_funds = services.balance_test_funds_enabled()
+    return {
         "balances": balances,
+        "in_debt": any(b["owes"] for b in balances),
         "statement": statement_table(
             user_id=user.pk,
-            kinds=[AccountKind.REQUESTER_AVAILABLE],
+            kinds=[AccountKind.REQUESTER_AVAILABLE, AccountKind.REQUESTER_DEBT],
             page_number=request.GET.get("page"),
         ),
-        "form": form,
-        "stripe_on": gateway.is_configured(),
         # The API's statement serves session auth too: one CSV, one code path.
         "statement_csv_url": reverse("balance") + "?format=csv",
+        "stripe_on": gateway.is_configured(),
+        "test_funds_form": (
+            TestFundsForm(initial={"client_token": uuid.uuid4().hex}) if test_funds else None
+        ),
     }
-    return render(request, "web/money/balance.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+@requester_required
+def balance_test_funds(request: HttpRequest) -> HttpResponse:
+    """Add test money (development only; the service refuses it anywhere else)."""
+    if not services.balance_test_funds_enabled():
+        raise Http404("Test funds exist only in development.")
+    user = signed_in_user(request)
+    form = TestFundsForm(request.POST)
+    if form.is_valid():
+        currency = form.cleaned_data["currency"]
+        try:
+            services.balance_add_test_funds(
+                requester=user,
+                amount_minor=form.cleaned_data["amount"],
+                currency=currency,
+                client_token=form.cleaned_data["client_token"],
+            )
+        except DomainError as exc:
+            form.add_error("amount", exc.detail)
+        else:
+            amount = money(form.cleaned_data["amount"], currency)
+            messages.success(request, f"Added {amount} of test money (not real money).")
+            return redirect("money:balance")
+    context = {
+        **_balance_context(user, request),
+        "form": TopUpForm(initial={"client_token": uuid.uuid4().hex}),
+        "test_funds_form": form,
+    }
+    return render(request, "web/money/balance.html", context, status=400)
 
 
 # ---------------------------------------------------------------------------------------------
