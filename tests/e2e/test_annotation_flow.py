@@ -122,6 +122,15 @@ def test_object_detection_from_gallery_to_coco(
     expect(expected).to_be_visible()
     expect(one.page.locator("[data-feedback]")).to_contain_text("Quality check: correct")
     assert json.loads(expected.locator("pre").inner_text()) == gold
+    # The expected shapes wrap inside the panel (a long line of JSON overflowed it).
+    assert one.page.evaluate(
+        """() => {
+            const shown = document.querySelector("[data-expected] pre");
+            const panel = document.getElementById("task-panel").getBoundingClientRect();
+            return shown.scrollWidth <= shown.clientWidth + 1
+                && shown.getBoundingClientRect().right <= panel.right + 1;
+        }"""
+    ), "the expected answer overflows the task panel"
     screenshot(one.page, "flow-detection-05-gold-expected")
     for _ in range(2):
         _draw_scene(one, jitter=0)
