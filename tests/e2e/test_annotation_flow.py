@@ -112,9 +112,12 @@ def test_object_detection_from_gallery_to_coco(
     # nor the manifest's name.
     assert re.search(r"/api/v1/media/[^/]+/$", href) or re.search(r"/media/[^/]+/$", href), href
     assert f"b{bundle_id}/" not in href and "street" not in href and "gold" not in href, href
-    assert one.page.evaluate(
-        "(url) => fetch(url).then(r => r.ok && r.headers.get('content-type'))", href
-    ) == "image/png"
+    assert (
+        one.page.evaluate(
+            "(url) => fetch(url).then(r => r.ok && r.headers.get('content-type'))", href
+        )
+        == "image/png"
+    )
     _draw_scene(one, jitter=0)
     screenshot(one.page, "flow-detection-04-worker-gold")
     submit_and_wait(one.page)
@@ -154,7 +157,9 @@ def test_object_detection_from_gallery_to_coco(
     expect(req.page.locator("[data-progress]")).to_contain_text("2 / 2")
     _beat_reaggregates(site)
     req.page.reload()
-    expect(req.page.locator("#label-chart")).to_contain_text("Car")
+    chart = req.page.locator("#label-chart")
+    expect(chart).to_contain_text("Car: 3")  # every item (the gold one too) has a car
+    expect(chart).not_to_contain_text("2 boxes")
     screenshot(req.page, "flow-detection-07-progress-and-labels")
 
     approve_all(req.page, site, bundle_id, 7)
@@ -269,7 +274,9 @@ def test_ner_from_gallery_to_spacy(people, site, screenshot, tmp_path, settings)
     expect(req.page.locator("[data-progress]")).to_contain_text("2 / 2")
     _beat_reaggregates(site)
     req.page.reload()
-    expect(req.page.locator("#label-chart")).to_contain_text("Person")
+    chart = req.page.locator("#label-chart")
+    expect(chart).to_contain_text("Person: 2")
+    expect(chart).not_to_contain_text("3 spans")
     screenshot(req.page, "flow-ner-03-progress-and-labels")
 
     approve_all(req.page, site, bundle_id, 6)
