@@ -78,3 +78,17 @@ def test_label_chart_counts_items_per_shape_label_whatever_their_order():
         item = ItemFactory(bundle=bundle, payload=IMAGE)
         ItemResult.objects.create(item=item, label=label, confidence=0.9, method="test")
     assert charts.label_counts(bundle) == [("Car", 3), ("Person", 2), ("no boxes", 1)]
+
+
+def test_draft_cost_names_one_gold_check_in_the_singular(client):
+    """The flow's draft (2 items, overlap 3, gold rate 10%) said "including 1 gold checks"."""
+    requester = RequesterFactory()
+    bundle = BundleFactory(
+        requester=requester, question=BOXES, min_overlap=3, max_overlap=3, gold_rate=0.1
+    )
+    for _ in range(2):
+        ItemFactory(bundle=bundle, payload=IMAGE)
+    ItemFactory(bundle=bundle, payload=IMAGE, gold={"boxes": [CAR]})
+    client.force_login(requester)
+    page = client.get(f"/bundles/{bundle.pk}/").content.decode()
+    assert "including 1 gold check<" in page
