@@ -13,7 +13,7 @@ from django.db.models import Count
 
 from tasks.models import Bundle, ItemResult
 
-from . import display
+from . import annotation, display
 
 # Geometry in SVG user units; the SVG scales to the page width (viewBox), so 375 px works.
 WIDTH = 640
@@ -70,8 +70,9 @@ def _chart(title: str, desc: str, bars: list[dict[str, Any]], max_value: float) 
 def label_counts(bundle: Bundle) -> list[tuple[str, int]]:
     """How many items got each aggregated label (ItemResult.label), as the labels a person
     reads. Choice questions list every choice in schema order (zeros included); a multiple-choice
-    label counts once per chosen option; other types are ordered by count. Grouped in the
-    database, so a large bundle costs one query of distinct labels."""
+    label counts once per chosen option, a shape answer once per shape label it has; other
+    types are ordered by count. Grouped in the database, so a large bundle costs one query of
+    distinct labels."""
     question = bundle.question
     grouped = (
         ItemResult.objects.filter(item__bundle=bundle, label__isnull=False)
@@ -82,9 +83,8 @@ def label_counts(bundle: Bundle) -> list[tuple[str, int]]:
     counts: Counter[str] = Counter()
     for row in grouped:
         label = row["label"]
-        values = label if isinstance(label, list) else [label]
-        for value in values:
-            counts[display.answer_text(question, value)] += row["n"]
+        for text in _label_texts(question, label):
+            counts[text] += row["n"]
     if question.get("type") in ("single_choice", "multiple_choice"):
         ordered = [c["label"] for c in question.get("choices", [])]
         known = [(label, counts.pop(label, 0)) for label in ordered]
@@ -94,6 +94,18 @@ def label_counts(bundle: Bundle) -> list[tuple[str, int]]:
         known = [(label, counts.pop(label, 0)) for label in scale]
         return known + counts.most_common()
     return counts.most_common()
+
+
+def _label_texts(question: dict[str, Any], label: Any) -> list[str]:
+    """What one aggregated label counts as: each chosen option; for shape types (boxes,
+    polygons, spans) each shape label the item has, once, whatever the shapes' order (a
+    whole answer such as "2 boxes: Car, Person" would split one label into many bars), and
+    "no boxes" for an item with none."""
+    if question.get("type") in annotation.SHAPE_KEYS:
+        found = list(dict.fromkeys(annotation.shape_labels(question, label)))
+        return found or [display.answer_text(question, label)]
+    values = label if isinstance(label, list) else [label]
+    return [display.answer_text(question, value) for value in values]
 
 
 def label_chart(bundle: Bundle) -> dict[str, Any] | None:

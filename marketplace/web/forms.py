@@ -134,6 +134,12 @@ class BundleCreateForm(forms.Form):
         label="Tell workers whether their gold answers were correct",
         help_text="They see correct or incorrect, never the gold answer itself.",
     )
+    gold_feedback_expected = forms.BooleanField(
+        required=False,
+        label="Show workers the expected answer after a gold task",
+        help_text="Annotation types: the gold boxes, spans or text, shown only once the worker "
+        "has answered, so they learn (a worker never gets the same item twice).",
+    )
 
     def clean_choices(self) -> list[dict[str, str]]:
         return parse_choices(self.cleaned_data.get("choices", ""))
@@ -203,6 +209,10 @@ class BundleCreateForm(forms.Form):
             "gold_rate": data["gold_rate"] / 100,
             "time_limit_seconds": data["time_limit_minutes"] * 60,
             "gold_feedback": data.get("gold_feedback", False),
+            # Hidden for plain types (the template shows it for annotation types only), so a
+            # box ticked before switching to a plain type is not an error the person cannot see.
+            "gold_feedback_expected": bool(data.get("gold_feedback_expected"))
+            and data.get("question_type") in annotation.ANNOTATION_TYPES,
         }
         if data.get("target_confidence") is not None:
             result["target_confidence"] = data["target_confidence"] / 100

@@ -120,7 +120,11 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
             "can_upload": bundle.status
             in (BundleStatus.DRAFT, BundleStatus.PUBLISHED, BundleStatus.PAUSED),
             "preview": [
-                {"item": item, "fields": display.item_fields(item.pk, item.payload)}
+                {
+                    "item": item,
+                    "fields": display.item_fields(item.pk, item.payload),
+                    "gold_text": _gold_text(bundle.question, item),
+                }
                 for item in bundle.items.order_by("id")[:5]
             ],
             "downloads": [
@@ -137,6 +141,16 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
     context.update(_quality_context(bundle, extra.pop("block_forms", None)))
     context.update(extra)
     return context
+
+
+def _gold_text(question: dict[str, Any], item: Any) -> Any:
+    """An item's gold as the bundle page shows it: annotation shapes summarised ("2 boxes:
+    Car, Person"), not a Python dict; plain answers as stored."""
+    if not item.is_gold:
+        return None
+    if annotation.is_annotation(question):
+        return display.answer_text(question, item.gold)
+    return item.gold
 
 
 EXPORT_LABELS = {
