@@ -295,7 +295,9 @@ class ReviewForm(forms.Form):
         max_length=1000,
         required=False,
         label="Reason (required to reject; the worker sees it)",
-        widget=forms.TextInput(),
+        # A textarea, not an input: Enter in a one-line input submits the form with its first
+        # button (Approve), which pays and cannot be undone (issue 15, bug 1).
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args: Any, assignment_ids: list[int], **kwargs: Any) -> None:
