@@ -294,7 +294,7 @@ def bundle_publish(request: HttpRequest, bundle_id: int) -> HttpResponse:
     except InsufficientFunds as exc:
         missing = money(exc.extra.get("missing_minor"), bundle.currency)
         error = f"Not enough funds to publish: {missing} missing. Top up your balance and retry."
-        context = _detail_context(bundle, publish_error=error)
+        context = _detail_context(bundle, publish_error=error, publish_needs_funds=True)
         return render(request, "web/console/detail.html", context, status=402)
     except DomainError as exc:
         context = _detail_context(bundle, publish_error=exc.detail)

@@ -1,0 +1,46 @@
+"""Issue 15, "Bugs found": each was seen in a walk-through and each test failed before its fix.
+Browser-only ones (the review queue's Enter key) are in tests/e2e."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.factories import BundleFactory, ItemFactory, RequesterFactory, fund
+
+pytestmark = pytest.mark.django_db
+
+
+def login(client, user):
+    client.force_login(user)
+    return client
+
+
+# -- bug 5: an empty draft -------------------------------------------------------------------
+
+
+def test_an_empty_draft_offers_no_publish_for_nothing(client, requester):
+    bundle = BundleFactory(requester=requester)
+    html = login(client, requester).get(f"/bundles/{bundle.pk}/").content.decode()
+    assert "Publish and reserve" not in html
+    assert "Upload items before publishing" in html
+
+
+def test_publishing_an_empty_draft_says_why_without_a_balance_link(client, requester):
+    bundle = BundleFactory(requester=requester)
+    response = login(client, requester).post(f"/bundles/{bundle.pk}/publish/")
+    assert response.status_code == 409
+    error = re.search(r'id="publish-error">(.*?)</p>', response.content.decode(), re.S)
+    assert error, "the error is shown"
+    assert "Your balance" not in error.group(1)
+
+
+def test_the_balance_link_stays_when_money_is_missing(client, requester):
+    bundle = BundleFactory(requester=requester, min_overlap=1, max_overlap=1)
+    ItemFactory(bundle=bundle)
+    fund(requester, amount_minor=2)
+    response = login(client, requester).post(f"/bundles/{bundle.pk}/publish/")
+    assert response.status_code == 402
+    error = re.search(r'id="publish-error">(.*?)</p>', response.content.decode(), re.S)
+    assert "Your balance" in error.group(1)
