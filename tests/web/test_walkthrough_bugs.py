@@ -44,3 +44,24 @@ def test_the_balance_link_stays_when_money_is_missing(client, requester):
     assert response.status_code == 402
     error = re.search(r'id="publish-error">(.*?)</p>', response.content.decode(), re.S)
     assert "Your balance" in error.group(1)
+
+
+# -- bug 8: copy -----------------------------------------------------------------------------
+
+
+def test_first_sign_up_says_welcome_and_a_later_visit_welcome_back(client):
+    response = client.post(
+        "/accounts/signup/",
+        {
+            "email": "first@example.com",
+            "password1": "a-long-pass-phrase-9",
+            "password2": "a-long-pass-phrase-9",
+            "roles": ["worker"],
+            "country": "DE",
+        },
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Welcome back" not in html
+    assert "Welcome to crowdmarket" in html
+    assert "Welcome back" in client.get("/").content.decode()
