@@ -65,3 +65,31 @@ def test_first_sign_up_says_welcome_and_a_later_visit_welcome_back(client):
     assert "Welcome back" not in html
     assert "Welcome to crowdmarket" in html
     assert "Welcome back" in client.get("/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("requirement", "wording"),
+    [
+        ({"qualification": "country", "comparator": "In", "value": ["DE"]}, "country is DE"),
+        (
+            {"qualification": "country", "comparator": "In", "value": ["DE", "FR"]},
+            "country is one of DE, FR",
+        ),
+        ({"qualification": "country", "comparator": "NotIn", "value": ["US"]}, "country is not US"),
+        (
+            {"qualification": "approval_rate", "comparator": "GreaterThanOrEqualTo", "value": 95},
+            "approval rate at least 95",
+        ),
+        (
+            {"qualification": "exam", "comparator": "Exists", "value": None},
+            "the exam qualification",
+        ),
+    ],
+)
+def test_requirements_read_as_sentences(requirement, wording):
+    """Issue 15, bug 8: a worker was told "Requires country In DE"."""
+    from accounts.qualifications import requirement_failures, requirements_parse
+
+    values = {"system": {"country": "US", "approval_rate": 50}}
+    failures = requirement_failures(requirements_parse([requirement]), values, owner_id=1)
+    assert failures == [wording]
