@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.factories import BundleFactory, ItemFactory, RequesterFactory, fund
+from tests.factories import BundleFactory, ItemFactory, fund
 
 pytestmark = pytest.mark.django_db
 
