@@ -93,3 +93,23 @@ def test_requirements_read_as_sentences(requirement, wording):
     values = {"system": {"country": "US", "approval_rate": 50}}
     failures = requirement_failures(requirements_parse([requirement]), values, owner_id=1)
     assert failures == [wording]
+
+
+def test_the_accuracy_chart_leaves_room_for_a_blocked_workers_label():
+    """Issue 15, bug 8: "w_… (blocked)" was wider than the label column and was clipped."""
+    from marketplace.web.charts import CHAR_WIDTH, accuracy_chart
+
+    worker = {
+        "public_id": "w_0123456789ab",
+        "gold_accuracy": 0.4,
+        "gold_accuracy_low": 0.2,
+        "gold_accuracy_high": 0.6,
+        "gold_correct": 2,
+        "gold_seen": 5,
+    }
+    chart = accuracy_chart([{**worker, "blocked": True}])
+    bar = chart["bars"][0]
+    assert bar["label"] == "w_0123456789ab (blocked)"
+    assert chart["label_x"] >= len(bar["label"]) * CHAR_WIDTH
+    assert bar["x"] > chart["label_x"]
+    assert bar["value_x"] + 5 * CHAR_WIDTH <= chart["width"]  # "100%" still fits on the right
