@@ -274,8 +274,10 @@ def bundle_upload(request: HttpRequest, bundle_id: int) -> HttpResponse:
                 filename=upload.name,
             )
         except DomainError as exc:
-            # Upload errors name the row (and line) at fault: "Row 17 (line 18): ...".
-            form.add_error("file", exc.detail)
+            # Upload errors name the row (and line) at fault: "Row 17 (line 18): ..."; an
+            # upload with several bad rows or files lists each of them (issue 15, bug 6).
+            for message in _upload_messages(exc):
+                form.add_error("file", message)
         else:
             gold = f" ({summary.gold} gold)" if summary.gold else ""
             files = f" and {summary.media} media files" if summary.media else ""
@@ -283,6 +285,22 @@ def bundle_upload(request: HttpRequest, bundle_id: int) -> HttpResponse:
             return redirect("web:bundle-detail", bundle_id=bundle.pk)
     context = _detail_context(bundle, upload_form=form)
     return render(request, "web/console/detail.html", context, status=400)
+
+
+def _upload_messages(exc: DomainError) -> list[str]:
+    """Every problem an upload error lists (`errors`: bad rows or bad media files), else its
+    one detail."""
+    listed = exc.extra.get("errors")
+    if not isinstance(listed, list) or len(listed) < 2:
+        return [exc.detail]
+    messages_ = [f"{len(listed)} problems found; nothing was uploaded:"]
+    for problem in listed:
+        detail = str(problem.get("detail", ""))
+        if "file" in problem:
+            row = f"Row {problem['row']}: " if problem.get("row") is not None else ""
+            detail = f"{row}{problem['file']}: {detail}"
+        messages_.append(detail)
+    return messages_
 
 
 @require_POST
