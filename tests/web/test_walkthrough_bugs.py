@@ -113,3 +113,69 @@ def test_the_accuracy_chart_leaves_room_for_a_blocked_workers_label():
     assert chart["label_x"] >= len(bar["label"]) * CHAR_WIDTH
     assert bar["x"] > chart["label_x"]
     assert bar["value_x"] + 5 * CHAR_WIDTH <= chart["width"]  # "100%" still fits on the right
+
+
+# -- bug 3: find work ------------------------------------------------------------------------
+
+
+def _answered(bundle, seconds: list[float], *, approve: bool = True) -> None:
+    from tasks import review, services, work
+    from tasks.models import Assignment
+    from tests.factories import WorkerFactory
+
+    for spent in seconds:
+        worker = WorkerFactory()
+        claimed = work.assignment_claim(bundle=bundle, worker=worker)
+        services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer="pos")
+        Assignment.objects.filter(pk=claimed.pk).update(seconds_spent=spent)
+        if approve:
+            review.assignments_review(
+                requester=bundle.requester, assignment_ids=[claimed.pk], approve=True
+            )
+
+
+def _live(requester, items: int, overlap: int):
+    from tests.factories import publish
+
+    bundle = BundleFactory(requester=requester, min_overlap=overlap, max_overlap=overlap)
+    for n in range(items):
+        ItemFactory(bundle=bundle, payload={"text": f"item {n}"})
+    return publish(bundle)
+
+
+def test_find_work_hides_a_bundle_the_worker_has_exhausted(client, requester):
+    from tasks import services, work
+    from tests.factories import WorkerFactory
+
+    bundle = _live(requester, items=2, overlap=3)
+    worker = WorkerFactory()
+    for _ in range(2):
+        claimed = work.assignment_claim(bundle=bundle, worker=worker)
+        services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer="pos")
+    html = login(client, worker).get("/work/").content.decode()
+    assert bundle.title not in html  # 2 answers by others still wanted, none by this worker
+    other = login(client, WorkerFactory()).get("/work/").content.decode()
+    assert bundle.title in other
+    assert "<dd>2</dd>" in other  # tasks left for this worker: one per item
+
+
+def test_find_work_says_not_enough_data_for_one_zero_second_answer(client, requester):
+    from tests.factories import WorkerFactory
+
+    bundle = _live(requester, items=10, overlap=1)
+    _answered(bundle, [0.4])  # one answer in 0.4 s once read as $180/h
+    html = login(client, WorkerFactory()).get("/work/").content.decode()
+    assert re.search(r"\$[\d.,]+/h", html) is None
+    assert "not enough data" in html
+
+
+def test_find_work_estimates_pay_from_approved_work_trimmed(client, requester):
+    from tests.factories import WorkerFactory
+
+    bundle = _live(requester, items=12, overlap=1)
+    # ten approved answers: one absurdly fast, one absurdly slow, eight at 18 s
+    _answered(bundle, [0.0, *([18.0] * 8), 3600.0])
+    _answered(bundle, [1.0], approve=False)  # not reviewed yet: not counted
+    html = login(client, WorkerFactory()).get("/work/").content.decode()
+    assert "$10.00/h" in html  # 5 cents every 18 s
+    assert "18 s" in html
