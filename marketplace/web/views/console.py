@@ -17,6 +17,7 @@ from payments.ledger import InsufficientFunds
 from tasks import exports, review, selectors, services
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
+from tasks.quality.block_preview import worker_block_preview as block_worker_preview
 from tasks.quality.selectors import bundle_worker_report
 
 from .. import annotation, charts, display, gallery
@@ -203,6 +204,19 @@ def worker_block(request: HttpRequest, bundle_id: int, public_id: str) -> HttpRe
     bundle = _own_bundle(request, bundle_id)
     worker_id = _worker_of_bundle(bundle, public_id)
     form = WorkerBlockForm(request.POST, prefix=public_id)
+    if form.is_valid() and request.POST.get("confirm") != "yes":
+        # Issue 15, bug 2: say what the block will do (items reopened, money reserved) and
+        # block only when the requester confirms on that page.
+        preview = block_worker_preview(worker_id=worker_id, bundle=bundle)
+        context = {
+            "bundle": bundle,
+            "public_id": public_id,
+            "form": form,
+            "reason": form.cleaned_data["reason"],
+            "preview": preview,
+            "reserve": money(preview.reserve_minor, bundle.currency),
+        }
+        return render(request, "web/console/block_confirm.html", context)
     if form.is_valid():
         try:
             blocking.worker_block(
