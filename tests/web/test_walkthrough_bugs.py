@@ -179,3 +179,40 @@ def test_find_work_estimates_pay_from_approved_work_trimmed(client, requester):
     html = login(client, WorkerFactory()).get("/work/").content.decode()
     assert "$10.00/h" in html  # 5 cents every 18 s
     assert "18 s" in html
+
+
+# -- bug 4: the fee actually charged per answer ------------------------------------------------
+
+
+def _create_form(**overrides):
+    data = {
+        "title": "Sentiment",
+        "instructions": "Is it positive?",
+        "question_type": "single_choice",
+        "choices": "pos | Positive\nneg | Negative",
+        "currency": "usd",
+        "reward": "0.04",
+        "overlap": "2",
+        "gold_rate": "0",
+        "time_limit_minutes": "10",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_the_bundle_page_shows_the_fee_charged_per_answer(client, requester, settings):
+    settings.PLATFORM_FEE_PERCENT = 20
+    settings.PLATFORM_MIN_FEE_MINOR = 1
+    bundle = BundleFactory(requester=requester, reward_minor=4)
+    html = login(client, requester).get(f"/bundles/{bundle.pk}/").content.decode()
+    assert re.search(r"<dd[^>]*data-fee-per-answer>\$0\.01 per answer = 25% of the reward", html)
+
+
+def test_the_create_form_shows_the_fee_per_answer_without_javascript(client, requester, settings):
+    settings.PLATFORM_FEE_PERCENT = 20
+    settings.PLATFORM_MIN_FEE_MINOR = 1
+    response = login(client, requester).post("/bundles/new/", _create_form(title=""))
+    assert response.status_code == 400  # re-rendered with the typed reward
+    html = response.content.decode()
+    assert "$0.01 fee = 25% of the reward" in html
+    assert "Each answer costs $0.05" in html

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from marketplace.errors import DomainError
 from payments import services as payments
-from payments.fees import fee_terms
+from payments.fees import FeeTerms, fee_terms
 from payments.ledger import InsufficientFunds
 from tasks import exports, review, selectors, services
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
@@ -73,11 +74,36 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         "fee_percent": terms.percent,
         "fee_minimum_minor": terms.minimum_minor,
         "fee_minimum": money(terms.minimum_minor, request.POST.get("currency") or "usd"),
+        "fee_estimate": _fee_estimate(form, terms),
         "instructions_html": render_markdown(request.POST.get("instructions", "")),
         "templates": gallery.templates(),
         "chosen_template": request.POST.get("template", ""),
     }
     return render(request, "web/console/create.html", context, status=400 if form.errors else 200)
+
+
+def _fee_estimate(form: BundleCreateForm, terms: FeeTerms) -> str:
+    """What one answer costs at the typed (or initial) reward, with the fee actually charged
+    (the minimum and the rounding make it more than the percent on small rewards). The same
+    sentence console.js writes as the reward is typed; this one is there without JavaScript."""
+    field = form["reward"]
+    try:
+        reward = form.fields["reward"].clean(field.value())
+        overlap = int(form["overlap"].value() or 0)
+    except (ValidationError, TypeError, ValueError):
+        return ""
+    if not reward or overlap <= 0:
+        return ""
+    currency = str(form["currency"].value() or "usd")
+    fee = terms.fee_for(reward)
+    each = reward + fee
+    rate = terms.effective_percent(reward)
+    return (
+        f"Each answer costs {money(each, currency)} ({money(reward, currency)} reward + "
+        f"{money(fee, currency)} fee = {rate:g}% of the reward); each item with overlap "
+        f"{overlap} costs {money(each * overlap, currency)}, so 100 items cost "
+        f"{money(each * overlap * 100, currency)}."
+    )
 
 
 def _progress_context(bundle: Bundle) -> dict[str, Any]:
