@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from marketplace.errors import DomainError
 
 from . import review, services
+from .exports.common import label_names
 from .models import (
     Assignment,
     AssignmentStatus,
@@ -18,7 +19,6 @@ from .models import (
 )
 from .quality import blocking
 from .quality.aggregation import wilson_interval
-from .exports.common import label_names
 from .quality.selectors import worker_quality_summary
 from .selectors import JUDGMENT_STATUSES
 
