@@ -18,7 +18,7 @@ install: $(VENV)/.installed
 run: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py collectstatic --noinput -v0
-	DEBUG=1 $(PY) manage.py load_demo
+	DEBUG=1 $(PY) manage.py load_demo --base-url http://$(HOST)
 	DEBUG=1 $(PY) manage.py runserver $(HOST)
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).

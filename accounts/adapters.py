@@ -8,3 +8,11 @@ class AccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request):
         return getattr(settings, "ACCOUNT_ALLOW_REGISTRATION", True)
+
+    def save_user(self, request, user, form, commit=True):
+        """Marks the session so the first page greets a newcomer ("Welcome", not "Welcome
+        back"); the home view reads the mark once."""
+        user = super().save_user(request, user, form, commit=commit)
+        if request is not None and hasattr(request, "session"):
+            request.session["just_signed_up"] = True
+        return user

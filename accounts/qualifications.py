@@ -138,11 +138,33 @@ def requirement_failures(
         else:
             ok = _NUMERIC[req.comparator](have, req.value)
         if not ok:
-            if req.value is None:
-                want = ""
-            elif req.comparator in _SET:
-                want = ", ".join(req.value)
-            else:
-                want = str(req.value)
-            failures.append(f"{req.qualification} {req.comparator} {want}".strip())
+            failures.append(requirement_text(req))
     return failures
+
+
+# How each comparator reads after the qualification's name ("Requires country is DE").
+_WORDS = {
+    "LessThan": "below",
+    "LessThanOrEqualTo": "at most",
+    "GreaterThan": "above",
+    "GreaterThanOrEqualTo": "at least",
+    "EqualTo": "is",
+    "NotEqualTo": "is not",
+}
+
+
+def requirement_text(req: Requirement) -> str:
+    """A requirement as a phrase a worker reads: "country is one of DE, FR", "approval rate
+    at least 95", "the exam qualification" (never "country In DE")."""
+    name = req.qualification.replace("_", " ")
+    if req.comparator == "Exists":
+        return f"the {name} qualification"
+    if req.comparator == "DoesNotExist":
+        return f"no {name} qualification"
+    if req.comparator in _SET:
+        values = list(req.value or [])
+        negate = req.comparator == "NotIn"
+        if len(values) == 1:
+            return f"{name} is {'not ' if negate else ''}{values[0]}"
+        return f"{name} is {'none' if negate else 'one'} of {', '.join(map(str, values))}"
+    return f"{name} {_WORDS[req.comparator]} {req.value}"

@@ -68,6 +68,14 @@ def normalize_currency(currency: str) -> str:
     return cur
 
 
+def money_text(amount_minor: int, currency: str) -> str:
+    """Minor units as words a person reads in a memo or message: (60, "usd") -> "0.60 USD".
+    Two decimals, as for every currency the product offers; integer arithmetic only."""
+    sign = "-" if amount_minor < 0 else ""
+    whole, cents = divmod(abs(int(amount_minor)), 100)
+    return f"{sign}{whole:,}.{cents:02d} {currency.upper()}"
+
+
 def account_key(
     *, kind: str, currency: str, owner_id: int | None = None, bundle_id: int | None = None
 ) -> str:

@@ -1,10 +1,13 @@
 from django.contrib import admin, messages
+from django.db.models import Case, Count, F, FloatField, Q, When
+from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils.html import format_html
 
 from marketplace.errors import DomainError
 
 from . import review, services
+from .exports.common import label_names
 from .models import (
     Assignment,
     AssignmentStatus,
@@ -17,6 +20,7 @@ from .models import (
 from .quality import blocking
 from .quality.aggregation import wilson_interval
 from .quality.selectors import worker_quality_summary
+from .selectors import JUDGMENT_STATUSES
 
 
 def _link(obj, label=None):
@@ -24,6 +28,20 @@ def _link(obj, label=None):
         return "-"
     url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, label or str(obj))
+
+
+def label_text(question, value) -> str:
+    """An answer or label as people read it (issue 15: the admin showed '"neg"'): a choice's
+    label, several joined, a shape answer summarised ("3 boxes"), else the plain value."""
+    if value is None:
+        return "-"
+    names = label_names(question or {})
+    if isinstance(value, list):
+        return ", ".join(names.get(str(v), str(v)) for v in value)
+    if isinstance(value, dict):
+        parts = [f"{len(v)} {k}" for k, v in value.items() if isinstance(v, list)]
+        return ", ".join(parts) or ", ".join(f"{k}: {v}" for k, v in value.items())
+    return names.get(str(value), str(value))
 
 
 def _changelist(model, label, **filters):
@@ -96,6 +114,30 @@ class BundleAdmin(admin.ModelAdmin):
         self._apply(request, queryset, services.bundle_cancel, "cancelled")
 
 
+class JudgmentInline(admin.TabularInline):
+    """The item's answers, as the export lists them (and claims in progress or ended)."""
+
+    model = Assignment
+    verbose_name = "judgment"
+    verbose_name_plural = "judgments"
+    fields = ["worker", "status", "answer_text", "is_gold", "gold_correct", "seconds_spent",
+              "submitted_at"]  # fmt: skip
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("worker", "bundle").order_by("id")
+
+    @admin.display(description="answer")
+    def answer_text(self, assignment):
+        return label_text(assignment.bundle.question, assignment.answer)
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     list_display = [
@@ -105,20 +147,38 @@ class ItemAdmin(admin.ModelAdmin):
         "is_gold",
         "state",
         "slots_open",
+        "judgments",
         "judgments_submitted",
         "confidence",
     ]
     list_filter = ["state", "is_gold", ("bundle", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["external_id", "bundle__title"]
-    readonly_fields = ["bundle", "state", "slots_open", "judgments_submitted", "created_at"]
+    readonly_fields = ["bundle", "state", "slots_open", "judgments_submitted", "created_at",
+                       "label", "confidence"]  # fmt: skip
     list_select_related = ["bundle", "result"]
     show_full_result_count = False
+    inlines = [JudgmentInline]
+
+    def get_queryset(self, request):
+        # Judgments as the export counts them (submitted or approved, gold included), which
+        # `judgments_submitted` (answers counted toward the label) is not.
+        judged = Q(assignments__status__in=JUDGMENT_STATUSES)
+        return super().get_queryset(request).annotate(judgments=Count("assignments", judged))
+
+    @admin.display(description="judgments", ordering="judgments")
+    def judgments(self, item):
+        return item.judgments
+
+    @admin.display(description="label")
+    def label(self, item):
+        result = getattr(item, "result", None)
+        return "-" if result is None else label_text(item.bundle.question, result.label)
 
     @admin.display(description="bundle")
     def bundle_link(self, item):
         return _link(item.bundle)
 
-    @admin.display(description="confidence")
+    @admin.display(description="confidence", ordering="result__confidence")
     def confidence(self, item):
         result = getattr(item, "result", None)
         return None if result is None else result.confidence
@@ -220,7 +280,7 @@ class ItemResultAdmin(admin.ModelAdmin):
         "id",
         "item_link",
         "bundle_link",
-        "label",
+        "label_text",
         "confidence",
         "method",
         "judgments",
@@ -232,13 +292,18 @@ class ItemResultAdmin(admin.ModelAdmin):
         ("item__bundle", admin.RelatedOnlyFieldListFilter),
     ]
     search_fields = ["item__external_id", "item__bundle__title"]
-    readonly_fields = ["item", "label", "confidence", "method", "judgments", "updated_at"]
+    readonly_fields = ["item", "label_text", "label", "confidence", "method", "judgments",
+                       "updated_at"]  # fmt: skip
     list_select_related = ["item__bundle"]
     ordering = ["confidence", "id"]
     show_full_result_count = False
 
     def has_add_permission(self, request):
         return False  # written by the quality engine only
+
+    @admin.display(description="label", ordering="label")
+    def label_text(self, result):
+        return label_text(result.item.bundle.question, result.label)
 
     @admin.display(description="item")
     def item_link(self, result):
@@ -247,6 +312,34 @@ class ItemResultAdmin(admin.ModelAdmin):
     @admin.display(description="bundle")
     def bundle_link(self, result):
         return _link(result.item.bundle)
+
+
+# Gold accuracy in the database, so the column sorts and the filter below works (no gold: null).
+_ACCURACY = Case(
+    When(gold_seen=0, then=None),
+    default=Cast(F("gold_correct"), FloatField()) / Cast(F("gold_seen"), FloatField()),
+    output_field=FloatField(),
+)
+
+
+class GoldAccuracyFilter(admin.SimpleListFilter):
+    title = "gold accuracy"
+    parameter_name = "accuracy"
+    BANDS = {
+        "below50": ("below 50%", Q(gold_seen__gt=0, accuracy__lt=0.5)),
+        "50to80": ("50% to 80%", Q(accuracy__gte=0.5, accuracy__lt=0.8)),
+        "80up": ("80% or more", Q(accuracy__gte=0.8)),
+        "none": ("no gold answered", Q(gold_seen=0)),
+    }
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.BANDS.items()]
+
+    def queryset(self, request, queryset):
+        band = self.BANDS.get(self.value() or "")
+        if band is None:
+            return queryset
+        return queryset.annotate(accuracy=_ACCURACY).filter(band[1])
 
 
 @admin.register(WorkerBundleStats)
@@ -263,7 +356,11 @@ class WorkerBundleStatsAdmin(admin.ModelAdmin):
         "blocked",
         "blocked_reason",
     ]
-    list_filter = ["blocked", ("bundle", admin.RelatedOnlyFieldListFilter)]
+    list_filter = [
+        "blocked",
+        GoldAccuracyFilter,
+        ("bundle", admin.RelatedOnlyFieldListFilter),
+    ]
     search_fields = ["worker__email", "bundle__title", "blocked_reason"]
     readonly_fields = [
         "worker",
@@ -289,7 +386,10 @@ class WorkerBundleStatsAdmin(admin.ModelAdmin):
     def bundle_link(self, stats):
         return _link(stats.bundle)
 
-    @admin.display(description="gold accuracy (95% interval)")
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(accuracy=_ACCURACY)
+
+    @admin.display(description="gold accuracy (95% interval)", ordering="accuracy")
     def gold_accuracy(self, stats):
         if not stats.gold_seen:
             return "-"

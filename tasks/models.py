@@ -275,6 +275,7 @@ class WorkerBundleStats(models.Model):
     estimated_accuracy = models.FloatField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "worker bundle stats"
         constraints = [
             models.UniqueConstraint(fields=["worker", "bundle"], name="worker_bundle_stats_unique")
         ]

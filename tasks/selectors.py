@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 
 from accounts.models import User
 from accounts.qualifications import (
@@ -63,15 +64,23 @@ def bundles_for_worker(worker: User) -> list[Bundle]:
 
     Requirements are evaluated in Python against the worker's values fetched once, which
     stays cheap for the few hundred live bundles a marketplace has at a time."""
+    # Tasks left *for this worker*: open items they have not worked on (a worker answers an
+    # item once), so a bundle they have exhausted is not listed with others' slots as "left".
+    claimable = (
+        Item.objects.filter(
+            bundle=OuterRef("pk"), state=ItemState.OPEN, is_gold=False, slots_open__gt=0
+        )
+        .exclude(Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker)))
+        .order_by()
+        .values("bundle")
+        .annotate(n=Sum(Value(1)))  # a count of the items
+        .values("n")
+    )
     live = list(
         Bundle.objects.filter(status=BundleStatus.PUBLISHED)
         .exclude(requester=worker)
         .exclude(worker_stats__worker=worker, worker_stats__blocked=True)
-        .annotate(
-            tasks_left=Sum(
-                "items__slots_open", filter=Q(items__state=ItemState.OPEN, items__is_gold=False)
-            )
-        )
+        .annotate(tasks_left=Coalesce(Subquery(claimable), 0))
         .filter(tasks_left__gt=0)
         .order_by("-published_at", "-id")
     )

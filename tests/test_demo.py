@@ -48,3 +48,16 @@ def test_demo_data_loads_idempotently_with_a_caught_spammer(
     assert results.count() == 16
     assert all(r.label in ("pos", "neg") and r.confidence > 0.5 for r in results)
     assert ledger_problems() == []
+
+
+def test_the_demo_prints_the_address_make_run_serves(capsys):
+    """Issue 15, bug 8: `make run HOST=0.0.0.0:9000` printed port 8000."""
+    from pathlib import Path
+
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    assert "load_demo --base-url http://$(HOST)" in makefile
+    call_command("load_demo", "--base-url", "http://0.0.0.0:9000")
+    out = capsys.readouterr().out
+    assert "http://0.0.0.0:9000/admin/" in out
+    assert "http://0.0.0.0:9000/api/docs/" in out
+    assert ":8000" not in out

@@ -22,31 +22,47 @@ VALUE_WIDTH = 90
 BAR_HEIGHT = 22
 GAP = 8
 TOP = 8
+# A generous width of one character of the labels (15px text): the label column grows to fit
+# its longest label, so "w_0123456789ab (blocked)" is never clipped at the left edge.
+CHAR_WIDTH = 9
 # A chart with more bars than this is unreadable; the rest are summed into "Other".
 MAX_BARS = 15
 MAX_WORKER_BARS = 30
 
 
-def _bar_geometry(bars: list[dict[str, Any]], max_value: float) -> list[dict[str, Any]]:
-    span = WIDTH - LABEL_WIDTH - VALUE_WIDTH
+def _label_width(bars: list[dict[str, Any]]) -> int:
+    """The label column: LABEL_WIDTH, or wider when a label (as the template truncates it, at
+    24 characters) needs more room."""
+    longest = max((min(len(str(bar["label"])), LABEL_CHARS) for bar in bars), default=0)
+    return max(LABEL_WIDTH, longest * CHAR_WIDTH + 8)
+
+
+# The template truncates a label to this many characters (`truncatechars:24`).
+LABEL_CHARS = 24
+
+
+def _bar_geometry(
+    bars: list[dict[str, Any]], max_value: float, label_width: int = LABEL_WIDTH
+) -> list[dict[str, Any]]:
+    span = WIDTH - label_width - VALUE_WIDTH
     for n, bar in enumerate(bars):
         y = TOP + n * (BAR_HEIGHT + GAP)
         fraction = (bar["value"] / max_value) if max_value else 0.0
         bar.update(
             {
-                "x": LABEL_WIDTH,
+                "x": label_width,
                 "y": y,
                 "text_y": y + BAR_HEIGHT * 0.7,
                 "width": round(span * fraction, 1),
-                "value_x": LABEL_WIDTH + round(span * fraction, 1) + 6,
+                "value_x": label_width + round(span * fraction, 1) + 6,
                 "height": BAR_HEIGHT,
             }
         )
         low, high = bar.get("low"), bar.get("high")
         if low is not None and high is not None:
             bar["whisker"] = {
-                "x1": LABEL_WIDTH + round(span * low, 1),
-                "x2": LABEL_WIDTH + round(span * high, 1),
+                "x1": label_width + round(span * low, 1),
+                "x2": label_width + round(span * high, 1),
                 "y": y + BAR_HEIGHT / 2,
                 "y1": y + 4,
                 "y2": y + BAR_HEIGHT - 4,
@@ -55,7 +71,8 @@ def _bar_geometry(bars: list[dict[str, Any]], max_value: float) -> list[dict[str
 
 
 def _chart(title: str, desc: str, bars: list[dict[str, Any]], max_value: float) -> dict[str, Any]:
-    bars = _bar_geometry(bars, max_value)
+    label_width = _label_width(bars)
+    bars = _bar_geometry(bars, max_value, label_width)
     height = TOP * 2 + max(len(bars), 1) * (BAR_HEIGHT + GAP)
     return {
         "title": title,
@@ -63,7 +80,7 @@ def _chart(title: str, desc: str, bars: list[dict[str, Any]], max_value: float) 
         "bars": bars,
         "width": WIDTH,
         "height": height,
-        "label_x": LABEL_WIDTH - 8,
+        "label_x": label_width - 8,
     }
 
 

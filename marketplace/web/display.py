@@ -116,10 +116,26 @@ def answer_text(question: dict[str, Any], answer: Any) -> str:
     return labels.get(answer, str(answer)) if isinstance(answer, str) else str(answer)
 
 
+# Pay is estimated only from at least this many approved answers (issue 15: one worker's
+# 0-second answer once showed $144/h), trimming this share of the fastest and the slowest.
+MIN_PAY_SAMPLE = 5
+TRIM_SHARE = 0.1
+
+
+def trimmed_mean(values: list[float], share: float = TRIM_SHARE) -> float:
+    """The mean after dropping `share` of the values at each end (at least one each side)."""
+    ordered = sorted(values)
+    cut = max(1, int(len(ordered) * share))
+    kept = ordered[cut:-cut] or ordered
+    return statistics.fmean(kept)
+
+
 def median_seconds_by_bundle(bundle_ids: list[int]) -> dict[int, float]:
-    """Median seconds per answered task (submitted or approved work) of each bundle, from its
-    most recent answers. Bundles with no answers yet are left out. One query for all bundles:
-    a window numbers each bundle's answers, newest first, and keeps the first MEDIAN_SAMPLE."""
+    """Typical seconds per task of each bundle, for its pay estimate: the trimmed mean of its
+    most recent approved answers (approved work is work someone was paid for; unreviewed or
+    rejected answers do not count). Bundles with fewer than MIN_PAY_SAMPLE approved answers
+    are left out, so the page says "not enough data" rather than guessing. One query for all
+    bundles: a window numbers each bundle's answers, newest first, and keeps MEDIAN_SAMPLE."""
     if not bundle_ids:
         return {}
     newest_first = Window(
@@ -128,7 +144,7 @@ def median_seconds_by_bundle(bundle_ids: list[int]) -> dict[int, float]:
     rows = (
         Assignment.objects.filter(
             bundle_id__in=bundle_ids,
-            status__in=(AssignmentStatus.SUBMITTED, AssignmentStatus.APPROVED),
+            status=AssignmentStatus.APPROVED,
             seconds_spent__isnull=False,
         )
         .annotate(recent=newest_first)
@@ -138,7 +154,11 @@ def median_seconds_by_bundle(bundle_ids: list[int]) -> dict[int, float]:
     seconds: dict[int, list[float]] = defaultdict(list)
     for bundle_id, spent in rows:
         seconds[bundle_id].append(spent)
-    return {bundle_id: statistics.median(values) for bundle_id, values in seconds.items()}
+    return {
+        bundle_id: trimmed_mean(values)
+        for bundle_id, values in seconds.items()
+        if len(values) >= MIN_PAY_SAMPLE
+    }
 
 
 def requester_approval_rates(requester_ids: Iterable[int]) -> dict[int, int]:

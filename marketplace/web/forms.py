@@ -305,7 +305,9 @@ class ReviewForm(forms.Form):
         max_length=1000,
         required=False,
         label="Reason (required to reject; the worker sees it)",
-        widget=forms.TextInput(),
+        # A textarea, not an input: Enter in a one-line input submits the form with its first
+        # button (Approve), which pays and cannot be undone (issue 15, bug 1).
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args: Any, assignment_ids: list[int], **kwargs: Any) -> None:
@@ -430,3 +432,23 @@ PAYOUT_ERROR_FIELDS = {
     "insufficient_funds": "amount",
     "invalid_currency": "currency",
 }
+
+
+class BonusForm(forms.Form):
+    """A bonus to one of the requester's workers, named by the pseudonym the requester sees."""
+
+    amount = AmountField(min_value=Decimal("0.01"), max_value=Decimal("1000"), label="Amount")
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason",
+        help_text="Required; the worker reads it next to the bonus.",
+        error_messages={"required": "Give a reason: the worker reads it."},
+    )
+    # One token per form shown: a double click or a retried POST pays one bonus.
+    client_token = forms.CharField(widget=forms.HiddenInput, max_length=100)
+
+    def clean_reason(self) -> str:
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Give a reason: the worker reads it.")
+        return reason

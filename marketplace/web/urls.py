@@ -27,6 +27,11 @@ urlpatterns = [
     path("bundles/<int:bundle_id>/publish/", views.bundle_publish, name="bundle-publish"),
     path("bundles/<int:bundle_id>/review/", views.bundle_review, name="bundle-review"),
     path(
+        "bundles/<int:bundle_id>/workers/<str:public_id>/bonus/",
+        views.worker_bonus,
+        name="worker-bonus",
+    ),
+    path(
         "bundles/<int:bundle_id>/workers/<str:public_id>/block/",
         views.worker_block,
         name="worker-block",

@@ -228,6 +228,7 @@ class Bonus(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "bonuses"
         constraints: ClassVar = [
             models.UniqueConstraint(
                 fields=["requester", "client_token"], name="bonus_requester_client_token"

@@ -13,7 +13,13 @@ from accounts.models import User
 from marketplace.errors import DomainError
 
 from ..fees import FeeTerms, fee_terms
-from ..ledger import InsufficientFunds, lock_accounts, normalize_currency, post_entry
+from ..ledger import (
+    InsufficientFunds,
+    lock_accounts,
+    money_text,
+    normalize_currency,
+    post_entry,
+)
 from ..models import EntryKind, JournalEntry, LedgerAccount
 from ._shared import (
     escrow_account,
@@ -99,15 +105,18 @@ def escrow_reserve(
             idempotency_key=idempotency_key,
             kind=EntryKind.ESCROW_RESERVE,
             postings=[(source, -amount), (escrow, amount)],
-            memo=f"escrow for bundle {bundle_id}: {judgments} x ({per_judgment})",
+            memo=(
+                f"escrow for bundle {bundle_id}: {judgments} answers x "
+                f"{money_text(per_judgment, currency)}"
+            ),
             created_by=requester,
             reference_type="bundle",
             reference_id=bundle_id,
         )
     except InsufficientFunds as exc:
         raise InsufficientFunds(
-            f"Publishing needs {amount} {currency} in escrow; your balance is short by "
-            f"{exc.extra['missing_minor']} {currency}. Top up and try again.",
+            f"Publishing needs {money_text(amount, currency)} in escrow; your balance is short "
+            f"by {money_text(exc.extra['missing_minor'], currency)}. Top up and try again.",
             missing_minor=exc.extra["missing_minor"],
             needed_minor=amount,
             available_minor=amount - exc.extra["missing_minor"],

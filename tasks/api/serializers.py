@@ -217,6 +217,25 @@ class WorkerStatsSerializer(serializers.ModelSerializer):
 class WorkerBlockSerializer(serializers.Serializer):
     worker_id = serializers.CharField()
     reason = serializers.CharField(required=False, allow_blank=True, default="")
+    dry_run = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Block nothing: answer what a block would do (items reopened, money reserved).",
+    )
+
+
+class BlockPreviewSerializer(serializers.Serializer):
+    """What a block would do (`tasks.quality.block_preview.BlockPreview`)."""
+
+    worker_id = serializers.CharField()
+    live_claims = serializers.IntegerField()
+    answers_rejected = serializers.IntegerField()
+    items_redecided = serializers.IntegerField()
+    items_reopened = serializers.IntegerField()
+    replacements = serializers.IntegerField()
+    reserve_minor = serializers.IntegerField()
+    currency = serializers.CharField()
+    funded = serializers.BooleanField()
 
 
 # --- worker side -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from marketplace.permissions import IsRequester, IsWorker
 from tasks import exports, review, selectors, services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle, Item
 from tasks.quality import blocking
+from tasks.quality.block_preview import worker_block_preview
 
 from . import serializers as s
 
@@ -193,7 +194,9 @@ class BundleViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get", "post"])
     def workers(self, request, pk=None):
         """GET: per-worker quality in this bundle. POST: block (with a reason) or unblock
-        (empty reason) a worker, by the worker id this requester sees."""
+        (empty reason) a worker, by the worker id this requester sees; with `dry_run` true,
+        nothing is done and the answer is what a block would do (BlockPreviewSerializer:
+        claims ended, items reopened, money reserved), so a client can ask to confirm."""
         bundle = self.get_object()
         if request.method == "GET":
             page = self.paginate_queryset(
@@ -204,6 +207,10 @@ class BundleViewSet(viewsets.ModelViewSet):
         body.is_valid(raise_exception=True)
         worker = self._worker_by_public_id(bundle, body.validated_data["worker_id"])
         reason = body.validated_data["reason"]
+        if body.validated_data["dry_run"]:  # what a block would do, nothing done (issue 15)
+            preview = worker_block_preview(worker_id=worker.pk, bundle=bundle)
+            data = {"worker_id": body.validated_data["worker_id"], **preview.as_dict()}
+            return Response(s.BlockPreviewSerializer(data).data)
         if reason.strip():
             blocking.worker_block(
                 worker_id=worker.pk, bundle_id=bundle.pk, reason=reason, by=request.user

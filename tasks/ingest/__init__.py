@@ -52,6 +52,7 @@ from .writing import sink_for
 __all__ = [
     "FORMATS",
     "ImportSummary",
+    "MAX_ROW_PROBLEMS",
     "InvalidUpload",
     "UnsupportedFormat",
     "UploadTooLarge",
@@ -150,6 +151,24 @@ def items_load(
             archive.close()
 
 
+# An upload lists at most this many bad rows (a file of a million bad rows says so in 50).
+MAX_ROW_PROBLEMS = 50
+
+
+def _rows_error(problems: list[RowProblem]) -> InvalidUpload:
+    """One InvalidUpload naming the first bad row in its detail (and `row`), with every bad
+    row found (up to MAX_ROW_PROBLEMS) in `errors`: row, line and detail each."""
+    first = problems[0]
+    more = f" ({len(problems) - 1} more problem(s) listed in errors)" if len(problems) > 1 else ""
+    errors = [
+        {"row": p.row, "line": p.line, "detail": row_detail(p.row, p.line, p.reason)}
+        for p in problems
+    ]
+    return InvalidUpload(
+        row_detail(first.row, first.line, first.reason) + more, row=first.row, errors=errors
+    )
+
+
 def _load(
     bundle: Bundle,
     source: BinaryIO,
@@ -163,7 +182,7 @@ def _load(
     if isinstance(size, int) and size > limit:
         raise too_large(limit)
     chunks = text_chunks(source, limit)
-    records: Iterator[Record]
+    records: Iterator[Record | RowProblem]
     if fmt == "csv":
         records = csv_records(chunks, question)
     elif fmt == "jsonl":
@@ -173,14 +192,20 @@ def _load(
 
     with transaction.atomic():
         sink = sink_for(bundle=bundle, batch_size=batch_size)
+        problems: list[RowProblem] = []
         try:
-            for record in media.records(records):
-                sink.add(record)
-        except RowProblem as problem:
-            sink.flush()  # a duplicate among the rows before this one is the earlier error
-            raise InvalidUpload(
-                row_detail(problem.row, problem.line, problem.reason), row=problem.row
-            ) from None
+            for entry in records:
+                if isinstance(entry, RowProblem):
+                    problems.append(entry)
+                elif not problems:  # after a bad row nothing is stored: only rows are checked
+                    sink.add(media.record(entry))
+                if len(problems) >= MAX_ROW_PROBLEMS:
+                    break
+        except RowProblem as problem:  # unreadable text, or a row's media: the check ends here
+            problems.append(problem)
+        if problems:
+            sink.flush()  # a duplicate among the rows before the first bad one comes first
+            raise _rows_error(problems)
         media.finish()
         sink.flush()
         if sink.created == 0:

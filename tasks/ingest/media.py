@@ -64,6 +64,10 @@ class MediaRecords:
         for record in records:
             yield self._record(record)
 
+    def record(self, record: Record) -> Record:
+        """One row's media checked and stored; raises RowProblem for a bad row."""
+        return self._record(record)
+
     def finish(self) -> None:
         """Raise InvalidUpload listing every bad file, if any was found."""
         if self.problem_count:

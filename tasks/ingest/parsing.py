@@ -57,9 +57,13 @@ def _gold_from_text(question: dict[str, Any], cell: str, payload: dict[str, Any]
     return answer_from_text(question, cell, payload=payload)
 
 
-def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Record]:
+def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Record | RowProblem]:
     """CSV with a header row: `external_id` and `gold` are optional, every other column is a
-    payload field (kept as text). Ragged rows, bad quoting and blank column names are refused."""
+    payload field (kept as text). Ragged rows, bad quoting and blank column names are refused.
+
+    A row that parses but is invalid (cell count, external_id, gold) is yielded as a
+    RowProblem and the file goes on, so an upload reports all its bad rows; text that cannot
+    be read (bad quoting, bad bytes) raises, as nothing after it can be trusted."""
     reader = csv.reader(lines(chunks), strict=True)
     row = 0
     try:
@@ -109,9 +113,10 @@ def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Rec
         line = prev_line + 1
         prev_line = reader.line_num
         if len(cells) != width:
-            raise RowProblem(
+            yield RowProblem(
                 row, line, f"has {len(cells)} cells but the header has {width} columns."
             )
+            continue
         values = values_of(cells)
         if single:
             payload_json = f"{{{keys[0]}{escape(values)}}}"
@@ -119,9 +124,10 @@ def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Rec
             payload_json = "{" + ", ".join(map(add, keys, map(escape, values))) + "}"
         external_id = cells[ext_idx].strip() if ext_idx is not None else ""
         if len(external_id) > EXTERNAL_ID_MAX_LENGTH:
-            raise RowProblem(
+            yield RowProblem(
                 row, line, f"external_id is longer than {EXTERNAL_ID_MAX_LENGTH} characters."
             )
+            continue
         gold = None
         if gold_idx is not None and cells[gold_idx]:
             payload = None
@@ -130,7 +136,8 @@ def csv_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Rec
             try:
                 gold = _gold_from_text(question, cells[gold_idx], payload)
             except InvalidAnswer as exc:
-                raise RowProblem(row, line, f"gold: {exc.detail}") from None
+                yield RowProblem(row, line, f"gold: {exc.detail}")
+                continue
         yield Record(row, line, external_id, payload_json, gold)
 
 
@@ -224,8 +231,9 @@ def _json_error(exc: ValueError) -> str:
     return f"not valid JSON: {exc}."
 
 
-def jsonl_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Record]:
-    """One JSON object per line; blank lines are skipped and not counted as rows."""
+def jsonl_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Record | RowProblem]:
+    """One JSON object per line; blank lines are skipped and not counted as rows. A bad line
+    is yielded as a RowProblem and the next line is read (each line stands alone)."""
     decode = _DECODER.decode
     row = 0
     line = 0
@@ -248,13 +256,27 @@ def jsonl_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[R
         try:
             obj = decode(text)
         except RecursionError:
-            raise RowProblem(row, line, "the JSON is nested too deeply.") from None
+            yield RowProblem(row, line, "the JSON is nested too deeply.")
+            continue
         except ValueError as exc:
-            raise RowProblem(row, line, _json_error(exc)) from None
-        yield json_record(obj, row, line, question)
+            yield RowProblem(row, line, _json_error(exc))
+            continue
+        yield _checked_record(obj, row, line, question)
 
 
-def json_array_records(chunks: Iterator[str], question: dict[str, Any]) -> Iterator[Record]:
+def _checked_record(
+    obj: Any, row: int, line: int | None, question: dict[str, Any]
+) -> Record | RowProblem:
+    """`json_record`, with an invalid item returned as its problem rather than raised."""
+    try:
+        return json_record(obj, row, line, question)
+    except RowProblem as problem:
+        return problem
+
+
+def json_array_records(
+    chunks: Iterator[str], question: dict[str, Any]
+) -> Iterator[Record | RowProblem]:
     """A JSON array of item objects, parsed incrementally: `raw_decode` one element at a time
     from a sliding buffer, reading more text only when an element is cut off at its end."""
     raw_decode = _DECODER.raw_decode
@@ -324,7 +346,7 @@ def json_array_records(chunks: Iterator[str], question: dict[str, Any]) -> Itera
                     raise RowProblem(row + 1, None, _json_error(exc)) from None
             row += 1
             pos = end
-            yield json_record(obj, row, None, question)
+            yield _checked_record(obj, row, None, question)
             char = peek()
             pos += 1
             if char == "]":

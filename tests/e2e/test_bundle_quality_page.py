@@ -4,6 +4,8 @@ Screenshot: test-output/screenshots/bundle-quality.png."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -72,6 +74,10 @@ def test_bundle_page_shows_charts_and_blocks_a_worker(open_context, site, screen
     expect(row.locator(".errorlist")).to_contain_text("Give a reason to block")
     row.get_by_label("Reason").fill("Fails most gold checks")
     row.get_by_role("button", name="Block").click()
+    # Issue 15, bug 2: the consequences are shown first, and the block waits for a confirm.
+    expect(page.locator("#block-consequences")).to_contain_text("will go back to work")
+    screenshot(page, "bundle-quality-block-confirm")
+    page.get_by_role("button", name=re.compile(r"^Block and ")).click()
     row = page.locator(f'tr[data-worker="{bad_id}"]')
     expect(row).to_contain_text("Reason: Fails most gold checks")
     expect(row.get_by_role("button", name="Unblock")).to_be_visible()

@@ -72,3 +72,38 @@ def test_review_queue_approves_two_answers_with_keys_only(open_context, site, sc
     page.keyboard.type("a wrong answer")
     expect(page.locator("tr[data-review-row]")).to_have_count(1)
     assert errors == []
+
+
+def test_enter_in_the_reject_reason_never_approves(open_context, site, screenshot):
+    """Issue 15, bug 1: Enter in the reason field submitted the form with its first button
+    (Approve), which pays and cannot be undone. Enter now only adds a line to the reason."""
+    from tasks import services, work
+    from tasks.models import Assignment
+    from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
+
+    with site.lock:
+        requester = RequesterFactory()
+        bundle = BundleFactory(requester=requester, min_overlap=1, max_overlap=1)
+        ItemFactory(bundle=bundle, payload={"text": "enter"})
+        bundle = publish(bundle)
+        worker = WorkerFactory()
+        claimed = work.assignment_claim(bundle=bundle, worker=worker)
+        services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer="pos")
+        cookie = _session_cookie(site, requester)
+
+    context = open_context()
+    context.set_default_timeout(10_000)
+    context.add_cookies([cookie])
+    page = context.new_page()
+    page.goto(site(f"/bundles/{bundle.pk}/review/"))
+    page.locator(f"#a-{claimed.pk}").check()
+    reason = page.get_by_label("Reason (required to reject; the worker sees it)")
+    reason.click()
+    page.keyboard.type("off topic")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    screenshot(page, "review-enter-in-reason")
+    expect(page.locator("tr[data-review-row]")).to_have_count(1)
+    with site.lock:
+        status = Assignment.objects.get(pk=claimed.pk).status
+    assert status == "submitted"

@@ -282,3 +282,27 @@ def test_credit_balance_command(capsys):
         call_command("credit_balance", "nobody@example.com", "1500", "--reference", "R")
     with pytest.raises(CommandError):
         call_command("credit_balance", "buyer@example.com", "-5", "--reference", "R2")
+
+
+def test_the_escrow_memo_reads_in_money_not_minor_units(fee_20):
+    """Issue 15, bug 8: a statement said "escrow for bundle 3: 60 x (5)"."""
+    requester = funded_requester(1_000)
+    bundle = new_bundle_id()
+    services.escrow_reserve(
+        requester=requester,
+        bundle_id=bundle,
+        currency="USD",
+        reward_minor=5,
+        judgments=12,
+        idempotency_key=f"bundle-{bundle}-publish",
+    )
+    memo = JournalEntry.objects.get(idempotency_key=f"bundle-{bundle}-publish").memo
+    assert memo == f"escrow for bundle {bundle}: 12 answers x 0.06 USD"
+
+
+def test_money_text_formats_minor_units():
+    from payments.ledger import money_text
+
+    assert money_text(5, "usd") == "0.05 USD"
+    assert money_text(123_456, "eur") == "1,234.56 EUR"
+    assert money_text(-60, "usd") == "-0.60 USD"

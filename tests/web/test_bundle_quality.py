@@ -91,7 +91,8 @@ def test_block_then_unblock_a_worker(client, worked):
     client.force_login(bundle.requester)
     public = pid(bundle, bad)
     response = client.post(
-        f"/bundles/{bundle.pk}/workers/{public}/block/", {f"{public}-reason": "Fails gold"}
+        f"/bundles/{bundle.pk}/workers/{public}/block/",
+        {f"{public}-reason": "Fails gold", "confirm": "yes"},  # confirmed (issue 15, bug 2)
     )
     assert response.status_code == 302
     assert response["Location"].endswith(f"/bundles/{bundle.pk}/#workers")
@@ -121,7 +122,10 @@ def test_another_requester_gets_404_on_the_bundle_its_charts_and_its_workers(cli
     client.force_login(RequesterFactory())
     public = pid(bundle, good)
     assert client.get(f"/bundles/{bundle.pk}/").status_code == 404
-    block = client.post(f"/bundles/{bundle.pk}/workers/{public}/block/", {f"{public}-reason": "x"})
+    block = client.post(
+        f"/bundles/{bundle.pk}/workers/{public}/block/",
+        {f"{public}-reason": "x", "confirm": "yes"},
+    )
     assert block.status_code == 404
     assert client.post(f"/bundles/{bundle.pk}/workers/{public}/unblock/").status_code == 404
     assert not WorkerBundleStats.objects.get(worker=good, bundle=bundle).blocked
@@ -196,3 +200,25 @@ def test_task_and_bundle_pages_show_instructions_as_sanitised_html(client, reque
     html = client.get(f"/work/{bundle.pk}/").content.decode()
     assert "<li><em>pick</em></li>" in html
     assert "<img src=x" not in html
+
+
+def test_blocking_shows_what_it_will_do_and_waits_for_confirmation(client, worked):
+    """Issue 15, bug 2: a block reopened items and reserved money without a word."""
+    bundle, _, bad = worked
+    client.force_login(bundle.requester)
+    public = pid(bundle, bad)
+    url = f"/bundles/{bundle.pk}/workers/{public}/block/"
+    response = client.post(url, {f"{public}-reason": "Fails gold"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "What blocking will do" in html
+    assert re.search(r"data-live-claims>1 task the worker holds now will end", html)
+    assert re.search(r"data-reopened>\d+ items? will go back to work", html)
+    assert "data-reserved" in html
+    assert 'name="confirm" value="yes"' in html
+    assert not WorkerBundleStats.objects.get(worker=bad, bundle=bundle).blocked
+    assert Assignment.objects.filter(worker=bad, status=AssignmentStatus.CLAIMED).exists()
+
+    response = client.post(url, {f"{public}-reason": "Fails gold", "confirm": "yes"})
+    assert response.status_code == 302
+    assert WorkerBundleStats.objects.get(worker=bad, bundle=bundle).blocked

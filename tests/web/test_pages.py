@@ -116,11 +116,20 @@ def test_find_work_lists_the_bundle_with_reward_and_tasks_left(client, bundle):
     assert "<dd>3</dd>" in html  # tasks left
 
 
-def test_find_work_estimates_hourly_pay_from_the_median_time(client, bundle):
-    worker = WorkerFactory()
-    assignment = work.assignment_claim(bundle=bundle, worker=worker)
-    services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer="pos")
-    Assignment.objects.filter(pk=assignment.pk).update(seconds_spent=18.0)
+def test_find_work_estimates_hourly_pay_from_the_median_time(client, requester):
+    # Issue 15: the estimate needs enough approved work (one answer is "not enough data").
+    bundle = BundleFactory(requester=requester, min_overlap=1, max_overlap=1)
+    for n in range(6):
+        ItemFactory(bundle=bundle, payload={"text": f"item {n}"})
+    bundle = publish(bundle)
+    for _ in range(5):
+        worker = WorkerFactory()
+        assignment = work.assignment_claim(bundle=bundle, worker=worker)
+        services.assignment_submit(assignment_id=assignment.pk, worker=worker, answer="pos")
+        Assignment.objects.filter(pk=assignment.pk).update(seconds_spent=18.0)
+        review.assignments_review(
+            requester=bundle.requester, assignment_ids=[assignment.pk], approve=True
+        )
     html = login(client, WorkerFactory()).get("/work/").content.decode()
     assert "$10.00/h" in html  # 5 cents every 18 s
     assert "18 s" in html

@@ -4,6 +4,7 @@ Thin by design: each view parses a form, calls one service or selector, and rend
 requests (the task panel, the progress bar) get a fragment; everything else gets a full page,
 so every action also works without JavaScript."""
 
+from .bonus import worker_bonus
 from .console import (
     bundle_create,
     bundle_detail,
@@ -58,6 +59,7 @@ __all__ = [
     "work_skip",
     "work_submit",
     "worker_block",
+    "worker_bonus",
     "worker_profile",
     "worker_unblock",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -12,11 +13,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from marketplace.errors import DomainError
 from payments import services as payments
-from payments.fees import fee_terms
+from payments.fees import FeeTerms, fee_terms
 from payments.ledger import InsufficientFunds
 from tasks import exports, review, selectors, services
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
+from tasks.quality.block_preview import worker_block_preview as block_worker_preview
 from tasks.quality.selectors import bundle_worker_report
 
 from .. import annotation, charts, display, gallery
@@ -72,11 +74,36 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         "fee_percent": terms.percent,
         "fee_minimum_minor": terms.minimum_minor,
         "fee_minimum": money(terms.minimum_minor, request.POST.get("currency") or "usd"),
+        "fee_estimate": _fee_estimate(form, terms),
         "instructions_html": render_markdown(request.POST.get("instructions", "")),
         "templates": gallery.templates(),
         "chosen_template": request.POST.get("template", ""),
     }
     return render(request, "web/console/create.html", context, status=400 if form.errors else 200)
+
+
+def _fee_estimate(form: BundleCreateForm, terms: FeeTerms) -> str:
+    """What one answer costs at the typed (or initial) reward, with the fee actually charged
+    (the minimum and the rounding make it more than the percent on small rewards). The same
+    sentence console.js writes as the reward is typed; this one is there without JavaScript."""
+    field = form["reward"]
+    try:
+        reward = form.fields["reward"].clean(field.value())
+        overlap = int(form["overlap"].value() or 0)
+    except (ValidationError, TypeError, ValueError):
+        return ""
+    if not reward or overlap <= 0:
+        return ""
+    currency = str(form["currency"].value() or "usd")
+    fee = terms.fee_for(reward)
+    each = reward + fee
+    rate = terms.effective_percent(reward)
+    return (
+        f"Each answer costs {money(each, currency)} ({money(reward, currency)} reward + "
+        f"{money(fee, currency)} fee = {rate:g}% of the reward); each item with overlap "
+        f"{overlap} costs {money(each * overlap, currency)}, so 100 items cost "
+        f"{money(each * overlap * 100, currency)}."
+    )
 
 
 def _progress_context(bundle: Bundle) -> dict[str, Any]:
@@ -217,6 +244,19 @@ def worker_block(request: HttpRequest, bundle_id: int, public_id: str) -> HttpRe
     bundle = _own_bundle(request, bundle_id)
     worker_id = _worker_of_bundle(bundle, public_id)
     form = WorkerBlockForm(request.POST, prefix=public_id)
+    if form.is_valid() and request.POST.get("confirm") != "yes":
+        # Issue 15, bug 2: say what the block will do (items reopened, money reserved) and
+        # block only when the requester confirms on that page.
+        preview = block_worker_preview(worker_id=worker_id, bundle=bundle)
+        context = {
+            "bundle": bundle,
+            "public_id": public_id,
+            "form": form,
+            "reason": form.cleaned_data["reason"],
+            "preview": preview,
+            "reserve": money(preview.reserve_minor, bundle.currency),
+        }
+        return render(request, "web/console/block_confirm.html", context)
     if form.is_valid():
         try:
             blocking.worker_block(
@@ -288,8 +328,10 @@ def bundle_upload(request: HttpRequest, bundle_id: int) -> HttpResponse:
                 filename=upload.name,
             )
         except DomainError as exc:
-            # Upload errors name the row (and line) at fault: "Row 17 (line 18): ...".
-            form.add_error("file", exc.detail)
+            # Upload errors name the row (and line) at fault: "Row 17 (line 18): ..."; an
+            # upload with several bad rows or files lists each of them (issue 15, bug 6).
+            for message in _upload_messages(exc):
+                form.add_error("file", message)
         else:
             gold = f" ({summary.gold} gold)" if summary.gold else ""
             files = f" and {summary.media} media files" if summary.media else ""
@@ -297,6 +339,22 @@ def bundle_upload(request: HttpRequest, bundle_id: int) -> HttpResponse:
             return redirect("web:bundle-detail", bundle_id=bundle.pk)
     context = _detail_context(bundle, upload_form=form)
     return render(request, "web/console/detail.html", context, status=400)
+
+
+def _upload_messages(exc: DomainError) -> list[str]:
+    """Every problem an upload error lists (`errors`: bad rows or bad media files), else its
+    one detail."""
+    listed = exc.extra.get("errors")
+    if not isinstance(listed, list) or len(listed) < 2:
+        return [exc.detail]
+    messages_ = [f"{len(listed)} problems found; nothing was uploaded:"]
+    for problem in listed:
+        detail = str(problem.get("detail", ""))
+        if "file" in problem:
+            row = f"Row {problem['row']}: " if problem.get("row") is not None else ""
+            detail = f"{row}{problem['file']}: {detail}"
+        messages_.append(detail)
+    return messages_
 
 
 @require_POST
@@ -308,7 +366,7 @@ def bundle_publish(request: HttpRequest, bundle_id: int) -> HttpResponse:
     except InsufficientFunds as exc:
         missing = money(exc.extra.get("missing_minor"), bundle.currency)
         error = f"Not enough funds to publish: {missing} missing. Top up your balance and retry."
-        context = _detail_context(bundle, publish_error=error)
+        context = _detail_context(bundle, publish_error=error, publish_needs_funds=True)
         return render(request, "web/console/detail.html", context, status=402)
     except DomainError as exc:
         context = _detail_context(bundle, publish_error=exc.detail)

@@ -9,6 +9,7 @@ Idempotent: running it again keeps what exists and prints the logins again."""
 import io
 import random
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
@@ -48,8 +49,13 @@ REVIEWS = [
 class Command(BaseCommand):
     help = "Load demo accounts and a published demo bundle (idempotent)."
 
+    def add_arguments(self, parser):
+        # `make run` passes the address it serves (HOST), so the printed links are right.
+        parser.add_argument("--base-url", default=None, help="Address printed in the links.")
+
     @transaction.atomic
     def handle(self, *args, **options):
+        base = (options.get("base_url") or settings.SITE_URL).rstrip("/")
         if not User.objects.filter(email=ADMIN).exists():
             user_create(email=ADMIN, password=PASSWORD, staff=True)
         requester = None
@@ -65,11 +71,11 @@ class Command(BaseCommand):
             workers = [User.objects.get(email=email) for email in WORKERS]
             annotation_lines = load_annotation_demo(requester=requester, workers=workers)
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {PASSWORD})"))
-        self.stdout.write(f"  admin      {ADMIN}   -> http://127.0.0.1:8000/admin/")
+        self.stdout.write(f"  admin      {ADMIN}   -> {base}/admin/")
         self.stdout.write(f"  requester  {REQUESTER}")
         for email in WORKERS:
             self.stdout.write(f"  worker     {email}")
-        self.stdout.write("  API docs   http://127.0.0.1:8000/api/docs/")
+        self.stdout.write(f"  API docs   {base}/api/docs/")
         finished = Bundle.objects.filter(title=FINISHED_TITLE).first()
         if finished is not None:
             blocked = finished.worker_stats.filter(blocked=True).count()
