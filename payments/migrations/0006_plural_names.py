@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0004_escrow_fee_minimum'),
+        ('payments', '0005_ledger_kinds_of_debt_and_holds'),
     ]
 
     operations = [
