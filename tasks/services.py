@@ -304,6 +304,8 @@ def assignment_submit(
     )
     if submission.follow_up is not None:
         transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
+    else:
+        label_after_commit(submission.assignment)
     return submission.assignment
 
 
@@ -318,11 +320,19 @@ def assignment_submit_and_claim_next(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
     if step is not None:
+        label_after_commit(step.submitted)
         return step
     submitted = assignment_submit(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
     return work.claim_next(submitted=submitted, bundle=bundle, worker=worker)
+
+
+def label_after_commit(assignment: Assignment) -> None:
+    """A counted answer no rule follows up still moves its item's live label, once committed
+    (the write itself stays the hot path's one statement)."""
+    if not assignment.is_gold:
+        transaction.on_commit(partial(quality.item_label_refresh, item_id=assignment.item_id))
 
 
 def submission_follow_up(*, follow_up: work.FollowUp) -> None:
