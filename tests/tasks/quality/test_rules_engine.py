@@ -200,3 +200,36 @@ def test_a_bundle_without_rules_writes_no_history():
     assert bundle.quality_rules == []
     assert not Assignment.objects.filter(status=AssignmentStatus.SUBMITTED).exists()
     assert not QualityRuleEvent.objects.exists()
+
+
+def test_admin_lists_and_reverses_rule_actions_and_validates_rules(client):
+    from django.contrib.auth import get_user_model
+
+    staff = get_user_model().objects.create_user(
+        email="staff@example.com", password="x", is_staff=True, is_superuser=True
+    )
+    bundle = live_bundle_with(
+        items=8, min_overlap=1, max_overlap=1,
+        quality_rules=rules({"collector": "answer_speed", "min_answers": 2}),
+    )  # fmt: skip
+    for _ in range(3):
+        claim_submit(bundle, WorkerFactory(), "pos", seconds=30)
+    spammer = WorkerFactory()
+    for _ in range(2):
+        claim_submit(bundle, spammer, "pos")
+    event = QualityRuleEvent.objects.get(worker=spammer)
+    client.force_login(staff)
+    listing = client.get("/admin/tasks/qualityruleevent/")
+    assert listing.status_code == 200 and "answer speed" in listing.content.decode()
+    client.post(
+        "/admin/tasks/qualityruleevent/",
+        {"action": "reverse", "_selected_action": [event.pk]},
+    )
+    event.refresh_from_db()
+    assert event.reversed_by == staff and not blocked(spammer, bundle)
+    page = client.get(f"/admin/tasks/bundle/{bundle.pk}/change/")
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None}
+    data["quality_rules"] = '[{"collector": "vibes"}]'
+    response = client.post(f"/admin/tasks/bundle/{bundle.pk}/change/", data)
+    assert "collector must be one of" in response.content.decode()
