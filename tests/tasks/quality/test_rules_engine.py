@@ -233,3 +233,29 @@ def test_admin_lists_and_reverses_rule_actions_and_validates_rules(client):
     data["quality_rules"] = '[{"collector": "vibes"}]'
     response = client.post(f"/admin/tasks/bundle/{bundle.pk}/change/", data)
     assert "collector must be one of" in response.content.decode()
+
+
+def test_requester_reads_and_reverses_rule_actions_through_the_api():
+    bundle = live_bundle_with(
+        items=8, min_overlap=1, max_overlap=1,
+        quality_rules=rules({"collector": "answer_speed", "min_answers": 2}),
+    )  # fmt: skip
+    for _ in range(3):
+        claim_submit(bundle, WorkerFactory(), "pos", seconds=30)
+    spammer = WorkerFactory()
+    for _ in range(2):
+        claim_submit(bundle, spammer, "pos")
+    api = client_for(bundle.requester)
+    listed = api.get(f"/api/v1/bundles/{bundle.pk}/rule-events/").json()["results"]
+    assert [(e["action"], e["rule"]["collector"]) for e in listed] == [("block", "answer_speed")]
+    assert listed[0]["figures"]["fast"] == 2 and listed[0]["reversed_at"] is None
+    assert str(spammer.pk) != listed[0]["worker_id"]  # the public id only
+    stranger = client_for(RequesterFactory())
+    denied = stranger.post(f"/api/v1/bundles/{bundle.pk}/rule-events/", {"event_id": 1})
+    assert denied.status_code == 404
+    reversed_ = api.post(
+        f"/api/v1/bundles/{bundle.pk}/rule-events/", {"event_id": listed[0]["id"]}, format="json"
+    )
+    assert reversed_.status_code == 200, reversed_.json()
+    assert reversed_.json()["results"][0]["reversed_at"] is not None
+    assert not blocked(spammer, bundle)
