@@ -259,3 +259,20 @@ def test_requester_reads_and_reverses_rule_actions_through_the_api():
     assert reversed_.status_code == 200, reversed_.json()
     assert reversed_.json()["results"][0]["reversed_at"] is not None
     assert not blocked(spammer, bundle)
+
+
+def test_an_unblock_by_hand_marks_the_rules_block_reversed():
+    from tasks.quality.blocking import worker_unblock
+
+    bundle = live_bundle_with(
+        items=8, min_overlap=1, max_overlap=1,
+        quality_rules=rules({"collector": "answer_speed", "min_answers": 2}),
+    )  # fmt: skip
+    for _ in range(3):
+        claim_submit(bundle, WorkerFactory(), "pos", seconds=30)
+    spammer = WorkerFactory()
+    for _ in range(2):
+        claim_submit(bundle, spammer, "pos")
+    worker_unblock(worker_id=spammer.pk, bundle_id=bundle.pk, by=bundle.requester)
+    event = QualityRuleEvent.objects.get(worker=spammer)
+    assert event.reversed_at is not None and event.reversed_by == bundle.requester
