@@ -276,3 +276,20 @@ def test_an_unblock_by_hand_marks_the_rules_block_reversed():
     worker_unblock(worker_id=spammer.pk, bundle_id=bundle.pk, by=bundle.requester)
     event = QualityRuleEvent.objects.get(worker=spammer)
     assert event.reversed_at is not None and event.reversed_by == bundle.requester
+
+
+def test_bundle_page_shows_the_rule_history(client):
+    bundle = live_bundle_with(
+        items=8, min_overlap=1, max_overlap=1,
+        quality_rules=rules({"collector": "answer_speed", "min_answers": 2}),
+    )  # fmt: skip
+    for _ in range(3):
+        claim_submit(bundle, WorkerFactory(), "pos", seconds=30)
+    spammer = WorkerFactory()
+    for _ in range(2):
+        claim_submit(bundle, spammer, "pos")
+    client.force_login(bundle.requester)
+    html = client.get(f"/bundles/{bundle.pk}/").content.decode()
+    assert "Quality rule history" in html
+    event = QualityRuleEvent.objects.get(worker=spammer)
+    assert f'data-rule-event="{event.pk}"' in html and "answer speed" in html
