@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import Case, Count, F, FloatField, Q, When
 from django.db.models.functions import Cast
@@ -15,9 +16,10 @@ from .models import (
     BundleEvent,
     Item,
     ItemResult,
+    QualityRuleEvent,
     WorkerBundleStats,
 )
-from .quality import blocking
+from .quality import blocking, rules_engine
 from .quality.aggregation import wilson_interval
 from .quality.selectors import worker_quality_summary
 from .selectors import JUDGMENT_STATUSES
@@ -60,8 +62,20 @@ class BundleEventInline(admin.TabularInline):
         return False
 
 
+class BundleAdminForm(forms.ModelForm):
+    """The quality rules are checked by the one validator the API and the create form use
+    (the admin builds the form's fields from the model)."""
+
+    def clean_quality_rules(self):
+        try:
+            return rules_engine.quality_rules_validate(self.cleaned_data["quality_rules"])
+        except DomainError as exc:
+            raise forms.ValidationError(exc.detail) from exc
+
+
 @admin.register(Bundle)
 class BundleAdmin(admin.ModelAdmin):
+    form = BundleAdminForm
     list_display = [
         "id",
         "title",
@@ -434,3 +448,29 @@ class WorkerBundleStatsAdmin(admin.ModelAdmin):
             blocking.worker_unblock(worker_id=worker_id, bundle_id=bundle_id, by=request.user)
             done += 1
         messages.info(request, f"{done} worker(s) unblocked.")
+
+
+@admin.register(QualityRuleEvent)
+class QualityRuleEventAdmin(admin.ModelAdmin):
+    """The history of the bundles' quality rules: what fired, on what figures; reversible."""
+
+    list_display = ["created_at", "bundle", "worker", "action", "reason", "reversed_at"]
+    list_filter = ["action", ("bundle", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["worker__email", "bundle__title", "reason"]
+    readonly_fields = [f.name for f in QualityRuleEvent._meta.fields]
+    list_select_related = ["worker", "bundle"]
+    actions = ["reverse"]
+
+    def has_add_permission(self, request):
+        return False  # rows are written by the rules
+
+    @admin.action(description="Reverse selected rule actions (lift their blocks)")
+    def reverse(self, request, queryset):
+        done = 0
+        for event_id in queryset.filter(reversed_at__isnull=True).values_list("pk", flat=True):
+            try:
+                rules_engine.rule_event_reverse(event_id=event_id, by=request.user)
+                done += 1
+            except DomainError as exc:
+                messages.warning(request, f"event {event_id}: {exc.detail}")
+        messages.info(request, f"{done} action(s) reversed.")

@@ -1,6 +1,7 @@
 """Bundle state changes shared by the bundle services (`tasks.services`) and review
 (`tasks.review`): the one transition function and completion once the last piece of work is
-decided. The bundle row lock is `tasks.locking`'s (the one lock order).
+decided, and the beat's safety net for it (`bundles_complete_due`). The bundle row lock is
+`tasks.locking`'s (the one lock order).
 
 Kept apart from `tasks.services` so that review, and the quality engine through it, can
 complete a bundle without importing the service layer that sits above them.
@@ -11,13 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
 from marketplace.errors import Conflict
 
 from .locking import lock_bundle
-from .models import AssignmentStatus, Bundle, BundleEvent, BundleStatus, ItemState
+from .models import Assignment, AssignmentStatus, Bundle, BundleEvent, BundleStatus, Item, ItemState
 from .states import BUNDLE_TRANSITIONS, check_transition
 
 
@@ -62,6 +64,28 @@ def bundle_complete_if_done(*, bundle_id: int) -> bool:
     )
     aggregate_after_commit(bundle_id)
     return True
+
+
+def bundles_complete_due() -> int:
+    """Complete every live bundle that is done but was never completed: its last event was not
+    a review (a claim that expired or was given back, an item the periodic sweep decided, an
+    unblock). The beat runs this after expiring claims and after re-aggregating; returns how
+    many bundles it completed. Each in its own transaction, re-checked under the bundle lock."""
+    real = Item.objects.filter(bundle=OuterRef("pk"), is_gold=False)
+    pending = Assignment.objects.filter(
+        bundle=OuterRef("pk"), status__in=(AssignmentStatus.CLAIMED, AssignmentStatus.SUBMITTED)
+    )
+    due = Bundle.objects.filter(
+        Exists(real),
+        ~Exists(real.exclude(state=ItemState.COMPLETE)),
+        ~Exists(pending),
+        status__in=(BundleStatus.PUBLISHED, BundleStatus.PAUSED),
+    ).values_list("pk", flat=True)
+    done = 0
+    for bundle_id in list(due):
+        with transaction.atomic():
+            done += bundle_complete_if_done(bundle_id=bundle_id)
+    return done
 
 
 def aggregate_after_commit(bundle_id: int) -> None:

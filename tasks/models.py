@@ -53,6 +53,9 @@ class Bundle(models.Model):
         default=False,
         help_text="Tell workers whether their gold answer was right (never the answer).",
     )
+    # The rules engine: a list of `collector -> condition -> action` rules, validated by
+    # `tasks.quality.rules_engine.quality_rules_validate` (the fields above stay shorthands).
+    quality_rules = models.JSONField(default=list, blank=True)
     # Annotation types only: after a gold answer the worker also sees the expected shapes (the
     # gold boxes, spans, text) and their score, so they learn. Safe because a worker never gets
     # the same item twice: what they see can only help on other items.
@@ -282,3 +285,29 @@ class WorkerBundleStats(models.Model):
 
     def __str__(self) -> str:
         return f"worker {self.worker_id} in bundle {self.bundle_id}"
+
+
+class QualityRuleEvent(models.Model):
+    """One firing of a bundle's quality rule: which rule, on what figures, what it did. The
+    history a requester or an admin reads, and reverses (the worker sees the reason)."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="rule_events")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rule_events"
+    )
+    rule = models.JSONField()
+    figures = models.JSONField()
+    action = models.CharField(max_length=32)
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} of worker {self.worker_id} in bundle {self.bundle_id}"

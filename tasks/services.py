@@ -35,6 +35,7 @@ from .models import (
     BundleStatus,
 )
 from .quality import services as quality
+from .quality.rules_engine import quality_rules_validate
 from .schema import annotation_type, question_validate
 from .states import (
     ASSIGNMENT_TRANSITIONS,  # noqa: F401
@@ -46,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 QUALITY_RULES = {
     "min_gold_accuracy", "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
-    "reject_blocked_work", "gold_feedback", "gold_feedback_expected",
+    "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "quality_rules",
 }  # fmt: skip
 EDITABLE_WHEN_DRAFT = {
     "title", "instructions", "question", "reward_minor", "currency", "min_overlap",
@@ -92,6 +93,8 @@ def bundle_validate_settings(data: dict[str, Any]) -> dict[str, Any]:
     accuracy = clean.get("min_gold_accuracy")
     if accuracy is not None and not 0 <= accuracy <= 1:
         raise DomainError("min_gold_accuracy must be in [0, 1].", code="invalid_gold_accuracy")
+    if "quality_rules" in clean:
+        clean["quality_rules"] = quality_rules_validate(clean["quality_rules"])
     if "currency" in clean:
         clean["currency"] = str(clean["currency"]).lower()
     return clean
@@ -338,6 +341,8 @@ def assignment_submit(
     )
     if submission.follow_up is not None:
         transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
+    else:
+        follow_up_after_commit(submission.assignment)
     return submission.assignment
 
 
@@ -352,11 +357,24 @@ def assignment_submit_and_claim_next(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
     if step is not None:
+        follow_up_after_commit(step.submitted)
         return step
     submitted = assignment_submit(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
     return work.claim_next(submitted=submitted, bundle=bundle, worker=worker)
+
+
+def follow_up_after_commit(assignment: Assignment) -> None:
+    """A submission the hot path's own rules do not follow up still gets the quality follow-up
+    once committed: its item's live label moves, and the bundle's rules engine weighs it (the
+    write itself stays the hot path's one statement)."""
+    follow_up = work.FollowUp(
+        assignment_id=assignment.pk, bundle_id=assignment.bundle_id,
+        worker_id=assignment.worker_id, item_id=assignment.item_id,
+        is_gold=bool(assignment.is_gold),
+    )  # fmt: skip
+    transaction.on_commit(partial(submission_follow_up, follow_up=follow_up))
 
 
 def submission_follow_up(*, follow_up: work.FollowUp) -> None:

@@ -2,13 +2,16 @@
 
 from celery import shared_task
 
-from . import escrow, review, services, work
+from . import escrow, lifecycle, review, services, work
 from .quality.rules import BundleMethod
 
 
 @shared_task(name="tasks.tasks.expire_claims_task")
 def expire_claims_task() -> int:
-    return work.assignments_expire()
+    """Expire claims past their deadline; a bundle whose last live claim that was completes."""
+    expired = work.assignments_expire()
+    lifecycle.bundles_complete_due()
+    return expired
 
 
 @shared_task(name="tasks.tasks.auto_approve_task")
@@ -54,7 +57,9 @@ def reaggregate_live_bundles_task() -> int:
     dynamic items left waiting."""
     from tasks.quality import bundle_aggregation
 
-    return bundle_aggregation.live_bundles_reaggregate()
+    done = bundle_aggregation.live_bundles_reaggregate()
+    lifecycle.bundles_complete_due()  # the sweep may have completed a bundle's last items
+    return done
 
 
 @shared_task(name="tasks.tasks.submission_recorded_task")

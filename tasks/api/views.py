@@ -17,7 +17,7 @@ from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
 from tasks import exports, review, selectors, services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle, Item
-from tasks.quality import blocking
+from tasks.quality import blocking, rules_engine
 from tasks.quality.block_preview import worker_block_preview
 
 from . import serializers as s
@@ -219,6 +219,31 @@ class BundleViewSet(viewsets.ModelViewSet):
             blocking.worker_unblock(worker_id=worker.pk, bundle_id=bundle.pk, by=request.user)
         stats = selectors.bundle_worker_stats(bundle).select_related("bundle").get(worker=worker)
         return Response(s.WorkerStatsSerializer(stats).data)
+
+    @extend_schema(
+        methods=["GET", "POST"], request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT
+    )
+    @action(detail=True, methods=["get", "post"], url_path="rule-events")
+    def rule_events(self, request, pk=None):
+        """GET: the history of this bundle's quality rules (rule, figures, action, reason,
+        reversal), newest first. POST {"event_id": N}: reverse that action (lift its blocks)."""
+        bundle = self.get_object()
+        if request.method == "POST":
+            event_id = request.data.get("event_id")
+            if not isinstance(event_id, int) or not bundle.rule_events.filter(pk=event_id).exists():
+                raise DomainError("No such rule event here.", code="unknown_event", http_status=404)
+            rules_engine.rule_event_reverse(event_id=event_id, by=request.user)
+        page = self.paginate_queryset(list(bundle.rule_events.all()))
+        rows = [
+            {
+                "id": e.pk,
+                "worker_id": selectors.worker_public_id(bundle.requester_id, e.worker_id),
+                "rule": e.rule, "figures": e.figures, "action": e.action, "reason": e.reason,
+                "created_at": e.created_at, "reversed_at": e.reversed_at,
+            }
+            for e in page or []
+        ]  # fmt: skip
+        return self.get_paginated_response(rows)
 
     @staticmethod
     def _worker_by_public_id(bundle, public_id: str) -> User:

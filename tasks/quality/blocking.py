@@ -19,7 +19,13 @@ from accounts.models import User
 from marketplace.errors import DomainError
 from payments import services as payments
 from tasks.locking import lock_bundle
-from tasks.models import Assignment, AssignmentStatus, Bundle, WorkerBundleStats
+from tasks.models import (
+    Assignment,
+    AssignmentStatus,
+    Bundle,
+    QualityRuleEvent,
+    WorkerBundleStats,
+)
 from tasks.review import assignment_reject
 from tasks.work import claim_expire
 
@@ -126,6 +132,10 @@ def worker_unblock(*, worker_id: int, bundle_id: int, by: User | None = None) ->
     Sets `unblocked_at`, so only new evidence can block them again."""
     bundle = lock_bundle(bundle_id)
     _stats_unblock(worker_id=worker_id, bundle=bundle)
+    # An unblock by hand reverses the rule's block here too, so the history tells the truth.
+    QualityRuleEvent.objects.filter(
+        bundle_id=bundle_id, worker_id=worker_id, action="block", reversed_at__isnull=True
+    ).update(reversed_at=timezone.now(), reversed_by=by)
     items_decide(item_ids=_items_judged_by(worker_id=worker_id, bundle_id=bundle_id))
 
 

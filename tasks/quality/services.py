@@ -27,6 +27,7 @@ from tasks.models import Bundle
 
 from .blocking import worker_quality_check
 from .decisions import item_decide
+from .rules_engine import quality_rules_check
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +41,9 @@ def submission_recorded(
     is_gold: bool,
     retry: bool = True,
 ) -> None:
-    """Follow-up of one committed submission: the worker's rules (gold accuracy, too fast),
-    then, on a dynamic-overlap bundle, the item's decision (complete, or one more judgment).
+    """Follow-up of one committed submission: the worker's rules (gold accuracy, too fast, then
+    the bundle's rules engine, `rules_engine`), then the item's decision: its live label and
+    confidence, and on a dynamic-overlap bundle whether it is complete or needs one more.
 
     The submission itself is already safe; a database error here (a deadlock, a lock timeout)
     is logged and retried by a Celery task instead of failing the worker's request, and the
@@ -49,15 +51,21 @@ def submission_recorded(
     `retry=False` (the retry itself) lets the error propagate so Celery records it."""
     try:
         bundle = Bundle.objects.only(
-            "id", "min_overlap", "max_overlap", "min_gold_accuracy", "min_seconds_per_task"
-        ).get(pk=bundle_id)
+            "id", "min_overlap", "max_overlap", "min_gold_accuracy", "min_seconds_per_task",
+            "quality_rules",
+        ).get(pk=bundle_id)  # fmt: skip
         blocked = False
         gold_rule = is_gold and bundle.min_gold_accuracy is not None
         if gold_rule or bundle.min_seconds_per_task is not None:
             blocked = worker_quality_check(worker_id=worker_id, bundle_id=bundle_id)
-        # A block re-decides every item the worker judged, this one included.
+        if bundle.quality_rules and not blocked:
+            blocked = quality_rules_check(worker_id=worker_id, bundle_id=bundle_id)
+        # A block re-decides every item the worker judged, this one included. On fixed overlap
+        # the decision only rewrites the live label (the hot path already counted the slot).
         if bundle.is_dynamic_overlap and not is_gold and not blocked:
             item_decide(item_id=item_id)
+        elif not is_gold and not blocked:
+            item_decide(item_id=item_id, reopen=False)
     except DatabaseError:
         if not retry:
             raise

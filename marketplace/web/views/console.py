@@ -227,6 +227,10 @@ def _quality_context(
         "workers_shown": WORKERS_SHOWN,
         "label_chart": charts.label_chart(bundle),
         "accuracy_chart": charts.accuracy_chart(workers),
+        "rule_events": [
+            {"event": e, "public_id": selectors.worker_public_id(bundle.requester_id, e.worker_id)}
+            for e in bundle.rule_events.all()[:WORKERS_SHOWN]
+        ],
     }
 
 

@@ -1,0 +1,321 @@
+"""The quality rules engine: per bundle, rules `collector -> condition -> action` stored on the
+bundle (`Bundle.quality_rules`, validated here by `quality_rules_validate`, like the question
+schema), evaluated after each committed submission (`tasks.quality.services`), each firing
+written as a `QualityRuleEvent` (the rule, its figures, what it did) that the requester or an
+admin can reverse (`rule_event_reverse`). The worker sees the reason on their block.
+
+A rule: ``{"collector": "answer_speed", "threshold": 0.5, "min_answers": 5, "action": "block"}``
+(`floor` too for speed: the share of the bundle's median time under which an answer is "too
+fast"). Collectors give a figure in [0, 1] over the worker's evidence since their last unblock
+(so a reversal is not undone by the same old evidence):
+
+* ``gold_accuracy``: the upper end of the 95% Wilson interval of gold correct / seen; fires
+  below the threshold (as the `min_gold_accuracy` shorthand does);
+* ``answer_speed``: share of answers faster than `floor` x the bundle's median; fires above;
+* ``agreement``: share of answers equal to the item's current label, on items with at least
+  `AGREEMENT_MIN_JUDGMENTS` judgments; fires below;
+* ``answer_distribution``: how far the worker's most frequent answer exceeds its share among
+  the other workers' answers; fires above;
+* ``skips``: share of claims that ended unanswered (expired or given back); fires above.
+
+Actions: ``block`` (in this bundle), ``block_requester`` (in every live bundle of the same
+requester), ``notify`` (an email to the requester through Django's mail backend, once per rule
+and worker until reversed).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from marketplace.errors import Conflict, DomainError, Forbidden
+from tasks.models import (
+    Assignment,
+    AssignmentStatus,
+    Bundle,
+    ItemResult,
+    QualityRuleEvent,
+    WorkerBundleStats,
+)
+
+from .aggregation import wilson_interval
+from .blocking import worker_block, worker_unblock
+from .rules import COUNTED_STATUSES, LIVE_STATUSES, WILSON_Z
+
+logger = logging.getLogger(__name__)
+
+#: collector -> (condition: fires "below" or "above" the threshold, default threshold)
+COLLECTORS: dict[str, tuple[str, float]] = {
+    "gold_accuracy": ("below", 0.7),
+    "answer_speed": ("above", 0.5),
+    "agreement": ("below", 0.5),
+    "answer_distribution": ("above", 0.4),
+    "skips": ("above", 0.5),
+}
+ACTIONS = ("block", "block_requester", "notify")
+BLOCKING_ACTIONS = ("block", "block_requester")
+MAX_RULES = 20
+DEFAULT_MIN_ANSWERS = 5
+DEFAULT_SPEED_FLOOR = 0.3
+#: Agreement is weighed only on items that have at least this many judgments.
+AGREEMENT_MIN_JUDGMENTS = 3
+_KEYS = {"collector", "threshold", "min_answers", "action", "floor"}
+
+
+def _invalid(message: str) -> DomainError:
+    return DomainError(message, code="invalid_quality_rules")
+
+
+def quality_rules_validate(value: Any) -> list[dict[str, Any]]:
+    """The canonical rule list (defaults filled in) from client data; raises a DomainError
+    (`invalid_quality_rules`) naming the rule and the field at fault."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > MAX_RULES:
+        raise _invalid(f"quality_rules must be a list of at most {MAX_RULES} rules.")
+    clean = []
+    for n, rule in enumerate(value, start=1):
+        if not isinstance(rule, dict):
+            raise _invalid(f"Rule {n} must be an object.")
+        unknown = set(rule) - _KEYS
+        if unknown:
+            raise _invalid(f"Rule {n}: unknown field(s) {', '.join(sorted(unknown))}.")
+        collector = rule.get("collector")
+        if collector not in COLLECTORS:
+            raise _invalid(f"Rule {n}: collector must be one of {', '.join(COLLECTORS)}.")
+        action = rule.get("action", "block")
+        if action not in ACTIONS:
+            raise _invalid(f"Rule {n}: action must be one of {', '.join(ACTIONS)}.")
+        threshold = rule.get("threshold", COLLECTORS[collector][1])
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise _invalid(f"Rule {n}: threshold must be a number in [0, 1].")
+        if not 0 <= threshold <= 1:
+            raise _invalid(f"Rule {n}: threshold must be a number in [0, 1].")
+        min_answers = rule.get("min_answers", DEFAULT_MIN_ANSWERS)
+        if isinstance(min_answers, bool) or not isinstance(min_answers, int):
+            raise _invalid(f"Rule {n}: min_answers must be a whole number from 1 to 1000.")
+        if not 1 <= min_answers <= 1000:
+            raise _invalid(f"Rule {n}: min_answers must be a whole number from 1 to 1000.")
+        out = {
+            "collector": collector,
+            "threshold": float(threshold),
+            "min_answers": min_answers,
+            "action": action,
+        }
+        if collector == "answer_speed":
+            floor = rule.get("floor", DEFAULT_SPEED_FLOOR)
+            if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 < floor <= 1:
+                raise _invalid(f"Rule {n}: floor must be a share of the median time in (0, 1].")
+            out["floor"] = float(floor)
+        elif "floor" in rule:
+            raise _invalid(f"Rule {n}: floor applies to the answer_speed collector only.")
+        clean.append(out)
+    return clean
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a collector measured: the figure, how many observations it rests on, and the raw
+    numbers behind it (written to the history)."""
+
+    value: float
+    n: int
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def rule_fires(rule: dict[str, Any], figures: Figures) -> bool:
+    """Pure: whether a (validated) rule's condition holds on these figures."""
+    if figures.n < rule["min_answers"]:
+        return False
+    if COLLECTORS[rule["collector"]][0] == "below":
+        return figures.value < rule["threshold"]
+    return figures.value > rule["threshold"]
+
+
+def collect(rule: dict[str, Any], *, worker_id: int, bundle: Bundle, since: Any) -> Figures:
+    """The rule's collector over the worker's evidence in the bundle since `since` (or all)."""
+    answered = Assignment.objects.filter(
+        worker_id=worker_id, bundle_id=bundle.pk, status__in=COUNTED_STATUSES
+    )
+    if since is not None:
+        answered = answered.filter(submitted_at__gt=since)
+    collector = rule["collector"]
+    if collector == "gold_accuracy":
+        gold = list(answered.filter(is_gold=True).values_list("gold_correct", flat=True))
+        seen, correct = len(gold), sum(1 for g in gold if g)
+        _, high = wilson_interval(correct, seen, WILSON_Z) if seen else (0.0, 1.0)
+        return Figures(float(high), seen, {"correct": correct, "seen": seen})
+    if collector == "answer_speed":
+        timed = Assignment.objects.filter(
+            bundle_id=bundle.pk, status__in=COUNTED_STATUSES, seconds_spent__isnull=False
+        )
+        times = [float(s or 0) for s in timed.values_list("seconds_spent", flat=True)]
+        mine = [
+            float(s or 0)
+            for s in answered.filter(seconds_spent__isnull=False).values_list(
+                "seconds_spent", flat=True
+            )
+        ]
+        if len(times) < rule["min_answers"] or not mine:
+            return Figures(0.0, 0)
+        floor = rule["floor"] * median(times)
+        fast = sum(1 for s in mine if s < floor)
+        detail = {"fast": fast, "answers": len(mine), "floor_seconds": round(floor, 3)}
+        return Figures(fast / len(mine), len(mine), detail)
+    if collector == "agreement":
+        rows = list(answered.filter(is_gold=False).values_list("item_id", "answer"))
+        labels = dict(
+            ItemResult.objects.filter(
+                item_id__in=[i for i, _ in rows], judgments__gte=AGREEMENT_MIN_JUDGMENTS
+            ).values_list("item_id", "label")
+        )
+        judged = [(labels[i], a) for i, a in rows if i in labels]
+        agree = sum(1 for label, answer in judged if _key(label) == _key(answer))
+        value = agree / len(judged) if judged else 1.0
+        return Figures(value, len(judged), {"agree": agree, "items": len(judged)})
+    if collector == "answer_distribution":
+        given = answered.filter(is_gold=False).values_list("answer", flat=True)
+        mine_answers = [_key(a) for a in given]
+        if not mine_answers:
+            return Figures(0.0, 0)
+        top, count = Counter(mine_answers).most_common(1)[0]
+        others = Assignment.objects.filter(
+            bundle_id=bundle.pk, status__in=COUNTED_STATUSES, is_gold=False
+        ).exclude(worker_id=worker_id)
+        crowd = [_key(a) for a in others.values_list("answer", flat=True)]
+        crowd_share = crowd.count(top) / len(crowd) if crowd else 0.0
+        share = count / len(mine_answers)
+        detail = {"share": round(share, 3), "crowd_share": round(crowd_share, 3)}
+        return Figures(share - crowd_share, len(mine_answers), detail)
+    claims = Assignment.objects.filter(worker_id=worker_id, bundle_id=bundle.pk).exclude(
+        status=AssignmentStatus.CLAIMED
+    )
+    if since is not None:
+        claims = claims.filter(claimed_at__gt=since)
+    total = claims.count()
+    skipped = claims.filter(
+        Q(status=AssignmentStatus.EXPIRED) | Q(status=AssignmentStatus.RETURNED)
+    ).count()
+    return Figures(skipped / total if total else 0.0, total, {"skipped": skipped, "claims": total})
+
+
+def _key(answer: Any) -> str:
+    return json.dumps(answer, sort_keys=True)
+
+
+def rule_reason(index: int, rule: dict[str, Any], figures: Figures) -> str:
+    """The reason the worker, the requester and the history read: the rule and its figures."""
+    word = COLLECTORS[rule["collector"]][0]
+    details = ", ".join(f"{k} {v}" for k, v in figures.detail.items())
+    return (
+        f"Quality rule {index + 1} ({rule['collector'].replace('_', ' ')}): "
+        f"{figures.value:.0%} over {figures.n} observations ({details}) is {word} "
+        f"this bundle's limit of {rule['threshold']:.0%}."
+    )
+
+
+def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
+    """Evaluate the bundle's rules for one worker after a committed submission; act on the
+    first rule that fires with a blocking action (and on every notify rule that fires). Returns
+    whether the worker is now blocked here."""
+    bundle = Bundle.objects.get(pk=bundle_id)
+    rules = bundle.quality_rules or []
+    if not rules:
+        return False
+    stats = WorkerBundleStats.objects.filter(worker_id=worker_id, bundle_id=bundle_id).first()
+    if stats is not None and stats.blocked:
+        return True
+    since = stats.unblocked_at if stats is not None else None
+    for index, rule in enumerate(rules):
+        figures = collect(rule, worker_id=worker_id, bundle=bundle, since=since)
+        if not rule_fires(rule, figures):
+            continue
+        if rule["action"] == "notify":
+            _notify(bundle=bundle, worker_id=worker_id, index=index, rule=rule, figures=figures)
+            continue
+        _block(bundle=bundle, worker_id=worker_id, index=index, rule=rule, figures=figures)
+        return True
+    return False
+
+
+@transaction.atomic
+def _block(
+    *, bundle: Bundle, worker_id: int, index: int, rule: dict[str, Any], figures: Figures
+) -> QualityRuleEvent:
+    reason = rule_reason(index, rule, figures)
+    bundle_ids = [bundle.pk]
+    if rule["action"] == "block_requester":
+        others = Bundle.objects.filter(requester_id=bundle.requester_id, status__in=LIVE_STATUSES)
+        bundle_ids += sorted(set(others.values_list("pk", flat=True)) - {bundle.pk})
+    for bundle_id in bundle_ids:  # each takes its bundle lock: ours first, the rest by id
+        worker_block(worker_id=worker_id, bundle_id=bundle_id, reason=reason, by=None)
+    return _event(bundle, worker_id, index, rule, figures, reason, bundle_ids)
+
+
+def _notify(
+    *, bundle: Bundle, worker_id: int, index: int, rule: dict[str, Any], figures: Figures
+) -> None:
+    open_event = QualityRuleEvent.objects.filter(
+        bundle=bundle, worker_id=worker_id, action="notify", reversed_at__isnull=True,
+        rule__index=index,
+    )  # fmt: skip
+    if open_event.exists():
+        return
+    reason = rule_reason(index, rule, figures)
+    _event(bundle, worker_id, index, rule, figures, reason, [bundle.pk])
+    requester = User.objects.get(pk=bundle.requester_id)
+    send_mail(
+        subject=f"Quality rule fired in “{bundle.title}”",
+        message=f"{reason}\nReview the worker on the bundle's page.",
+        from_email=None,
+        recipient_list=[requester.email],
+        fail_silently=True,
+    )
+
+
+def _event(
+    bundle: Bundle,
+    worker_id: int,
+    index: int,
+    rule: dict[str, Any],
+    figures: Figures,
+    reason: str,
+    bundle_ids: list[int],
+) -> QualityRuleEvent:
+    logger.info("rule %s fired for worker %s in bundle %s: %s", index, worker_id, bundle.pk, reason)
+    return QualityRuleEvent.objects.create(
+        bundle=bundle,
+        worker_id=worker_id,
+        rule={**rule, "index": index},
+        figures={"value": figures.value, "n": figures.n, **figures.detail, "bundles": bundle_ids},
+        action=rule["action"],
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def rule_event_reverse(*, event_id: int, by: User) -> QualityRuleEvent:
+    """Undo what a rule did (the requester of the bundle, or staff): lift its blocks, in every
+    bundle it blocked in, and mark the event reversed. Only new evidence can fire it again."""
+    event = QualityRuleEvent.objects.select_for_update().select_related("bundle").get(pk=event_id)
+    if not (by.is_staff or event.bundle.requester_id == by.pk):
+        raise Forbidden("Only the bundle's requester or an admin can reverse this.")
+    if event.reversed_at is not None:
+        raise Conflict("This action was already reversed.")
+    if event.action in BLOCKING_ACTIONS:
+        for bundle_id in event.figures.get("bundles", [event.bundle_id]):
+            worker_unblock(worker_id=event.worker_id, bundle_id=bundle_id, by=by)
+    event.reversed_at = timezone.now()
+    event.reversed_by = by
+    event.save(update_fields=["reversed_at", "reversed_by"])
+    return event
