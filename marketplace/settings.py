@@ -111,6 +111,19 @@ ACCOUNT_EMAIL_VERIFICATION = env(
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_ALLOW_REGISTRATION = env.bool("ACCOUNT_ALLOW_REGISTRATION", default=True)
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+# allauth's own limits on the web forms (login failures are per address and per account).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+}
+# The API token login: this many failures for one account locks its token sign-in for this long
+# (accounts.login_guard) and mails its owner once.
+LOGIN_LOCK_AFTER_FAILURES = env.int("LOGIN_LOCK_AFTER_FAILURES", default=10)
+LOGIN_LOCK_SECONDS = env.int("LOGIN_LOCK_SECONDS", default=15 * 60)
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 
@@ -197,6 +210,10 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # `?format=` names an export format on results and statements, not a DRF renderer.
     "URL_FORMAT_OVERRIDE": None,
+    # Trusted reverse proxies in front of the app: 0 means the client address is REMOTE_ADDR and
+    # X-Forwarded-For is ignored (a client can write anything there). Behind one load balancer
+    # that appends the real address, set NUM_PROXIES=1.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "crowdmarket API",
