@@ -3,13 +3,13 @@ exports as CSV (which closes it), pays at the bank, then marks paid."""
 
 from __future__ import annotations
 
-import csv
 import io
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from marketplace.csvsafe import SafeWriter
 from marketplace.errors import DomainError
 
 from ..ledger import post_entry
@@ -54,7 +54,7 @@ def manual_batch_export(*, batch: ManualPayoutBatch) -> str:
         )
         rows = list(batch.payouts.select_related("worker").order_by("pk"))
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(
         [
             "payout_id",
