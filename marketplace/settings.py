@@ -267,6 +267,9 @@ CELERY_BEAT_SCHEDULE = {
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
 PLATFORM_MIN_FEE_MINOR = env.int("PLATFORM_MIN_FEE_MINOR", default=1)
 DEFAULT_CURRENCY = "usd"
+# The currencies bundles, top-ups and payouts may use (lower-case ISO 4217); anything else is a
+# 400 before any ledger account is made.
+ALLOWED_CURRENCIES = env.list("ALLOWED_CURRENCIES", default=["usd", "eur", "gbp"])
 PAYOUT_MINIMUM_MINOR = env.int("PAYOUT_MINIMUM_MINOR", default=500)
 
 # Stripe: nothing here is read at import time by the gateway; an empty key means "not configured".

@@ -1,5 +1,20 @@
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views.defaults import bad_request as html_bad_request
 
 
 def home(request):
     return render(request, "home.html")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """Django's 400 (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many fields, a bad host...)
+    happens before DRF sees the request: under /api/ it is JSON with a code like every other API
+    error; pages keep Django's HTML 400."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, RequestDataTooBig):
+            body = {"code": "request_too_large", "detail": "The request body is too large."}
+            return JsonResponse(body, status=413)
+        return JsonResponse({"code": "bad_request", "detail": "Bad request."}, status=400)
+    return html_bad_request(request, exception)
