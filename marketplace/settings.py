@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -17,19 +18,45 @@ ENVIRONMENT = env("CROWDMARKET_ENV", default="development")
 PRODUCTION = ENVIRONMENT == "production"
 
 DEBUG = env.bool("DEBUG", default=False)
+_DEV_SECRET_KEY = "dev-insecure-key-change-me-" + "x" * 32
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign production sessions and tokens, or None. The development
+    default is public (it is in this file); Django's own rule (50+ characters, 5+ distinct)
+    catches the rest of the guessable ones."""
+    if key == _DEV_SECRET_KEY or key.startswith(("dev-insecure", "django-insecure")):
+        return "it is the public development key"
+    if len(key) < 50 or len(set(key)) < 5:
+        return "it is shorter than 50 characters or has fewer than 5 distinct ones"
+    return None
+
+
 if PRODUCTION:
     SECRET_KEY = env("SECRET_KEY")
+    if (problem := secret_key_problem(SECRET_KEY)) is not None:
+        raise ImproperlyConfigured(f"SECRET_KEY refused in production: {problem}.")
     DATABASES = {"default": env.db("DATABASE_URL")}
 else:
-    SECRET_KEY = env("SECRET_KEY", default="dev-insecure-key-change-me-" + "x" * 32)
+    SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY)
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 _db = DATABASES["default"]
-# Persistent connections with health checks: a new connection per request costs ~5x on claims.
-_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# Connections. Django holds at most one connection per thread, so a web process holds
+# WEB_THREADS of them (gunicorn --threads; 1 with sync workers): size PostgreSQL's
+# max_connections (or PgBouncer's pool) as processes x DATABASE_POOL_SIZE_PER_PROCESS plus the
+# Celery workers' concurrency, with headroom. Persistent connections (CONN_MAX_AGE) because a
+# new connection per request costs ~5x on claims and the claim path's prepared statements live
+# on the connection; they are kept only where threads are long-lived (sync workers): with a
+# thread per request (runserver, gthread) each finished thread would leave an idle connection
+# behind, so there the default is 0 (closed after each request). Health checks drop a
+# connection the server closed instead of failing the next request on it.
+WEB_THREADS = env.int("WEB_THREADS", default=1)
+DATABASE_POOL_SIZE_PER_PROCESS = WEB_THREADS
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if WEB_THREADS == 1 else 0)
 _db["CONN_HEALTH_CHECKS"] = True
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # BEGIN IMMEDIATE serialises writers, which is SQLite's correct claim path (no SKIP LOCKED).
