@@ -248,6 +248,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "marketplace.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "BundleStatusEnum": "tasks.models.BundleStatus",
         "AssignmentStatusEnum": "tasks.models.AssignmentStatus",

@@ -235,7 +235,8 @@ class WorkerBlockSerializer(serializers.Serializer):
 
 class WorkBundleSerializer(serializers.ModelSerializer):
     reward = serializers.IntegerField(source="reward_minor")
-    tasks_left = serializers.IntegerField(read_only=True, default=None)
+    # null where the list was not annotated with the count (a single bundle's page).
+    tasks_left = serializers.IntegerField(read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Bundle

@@ -195,7 +195,10 @@ class BundleViewSet(viewsets.ModelViewSet):
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/json"): {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": True},
+            },
             (200, "application/x-ndjson"): OpenApiTypes.STR,
             (200, "application/zip"): OpenApiTypes.BINARY,
         },
