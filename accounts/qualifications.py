@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
+
 from marketplace.errors import DomainError
 
-from .models import User, WorkerQualification
+from .models import Qualification, User, WorkerQualification
 
 SYSTEM_QUALIFICATIONS = {
     "approval_rate": "Percent of reviewed assignments approved (100 before any review).",
@@ -85,6 +87,24 @@ def requirements_parse(raw: Any) -> list[Requirement]:
             value = _coerce(name, entry["value"], where)
         parsed.append(Requirement(name, comparator, value))
     return parsed
+
+
+def requirements_check_known(raw: Any, *, owner_id: int) -> None:
+    """Refuse requirements naming a qualification that is neither a system one nor one of the
+    owner's: nobody could ever hold it, so the funded bundle could never be claimed."""
+    names = {r.qualification for r in requirements_parse(raw)} - set(SYSTEM_QUALIFICATIONS)
+    if not names:
+        return
+    known = set(
+        Qualification.objects.filter(
+            Q(owner_id=owner_id) | Q(owner__isnull=True), name__in=names
+        ).values_list("name", flat=True)
+    )
+    missing = sorted(names - known)
+    if missing:
+        raise InvalidRequirements(
+            f"Unknown qualification(s): {', '.join(missing)}.", code="unknown_qualification"
+        )
 
 
 def _coerce(name: str, value: Any, where: str) -> Any:

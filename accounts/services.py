@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -39,6 +40,9 @@ def user_create(
     else:
         user = User.objects.create_user(email=email, password=password)
     user_set_roles(user=user, requester=requester, worker=worker, country=country)
+    # Made by an operator (or a test), not signed up: the address is taken as confirmed, so the
+    # account can sign in where verification is mandatory (allauth reads this row).
+    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
     return user
 
 

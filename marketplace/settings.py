@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -17,19 +18,45 @@ ENVIRONMENT = env("CROWDMARKET_ENV", default="development")
 PRODUCTION = ENVIRONMENT == "production"
 
 DEBUG = env.bool("DEBUG", default=False)
+_DEV_SECRET_KEY = "dev-insecure-key-change-me-" + "x" * 32
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign production sessions and tokens, or None. The development
+    default is public (it is in this file); Django's own rule (50+ characters, 5+ distinct)
+    catches the rest of the guessable ones."""
+    if key == _DEV_SECRET_KEY or key.startswith(("dev-insecure", "django-insecure")):
+        return "it is the public development key"
+    if len(key) < 50 or len(set(key)) < 5:
+        return "it is shorter than 50 characters or has fewer than 5 distinct ones"
+    return None
+
+
 if PRODUCTION:
     SECRET_KEY = env("SECRET_KEY")
+    if (problem := secret_key_problem(SECRET_KEY)) is not None:
+        raise ImproperlyConfigured(f"SECRET_KEY refused in production: {problem}.")
     DATABASES = {"default": env.db("DATABASE_URL")}
 else:
-    SECRET_KEY = env("SECRET_KEY", default="dev-insecure-key-change-me-" + "x" * 32)
+    SECRET_KEY = env("SECRET_KEY", default=_DEV_SECRET_KEY)
     DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 _db = DATABASES["default"]
-# Persistent connections with health checks: a new connection per request costs ~5x on claims.
-_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# Connections. Django holds at most one connection per thread, so a web process holds
+# WEB_THREADS of them (gunicorn --threads; 1 with sync workers): size PostgreSQL's
+# max_connections (or PgBouncer's pool) as processes x DATABASE_POOL_SIZE_PER_PROCESS plus the
+# Celery workers' concurrency, with headroom. Persistent connections (CONN_MAX_AGE) because a
+# new connection per request costs ~5x on claims and the claim path's prepared statements live
+# on the connection; they are kept only where threads are long-lived (sync workers): with a
+# thread per request (runserver, gthread) each finished thread would leave an idle connection
+# behind, so there the default is 0 (closed after each request). Health checks drop a
+# connection the server closed instead of failing the next request on it.
+WEB_THREADS = env.int("WEB_THREADS", default=1)
+DATABASE_POOL_SIZE_PER_PROCESS = WEB_THREADS
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if WEB_THREADS == 1 else 0)
 _db["CONN_HEALTH_CHECKS"] = True
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # BEGIN IMMEDIATE serialises writers, which is SQLite's correct claim path (no SKIP LOCKED).
@@ -61,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "marketplace.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -111,6 +139,19 @@ ACCOUNT_EMAIL_VERIFICATION = env(
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_ALLOW_REGISTRATION = env.bool("ACCOUNT_ALLOW_REGISTRATION", default=True)
 ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+# allauth's own limits on the web forms (login failures are per address and per account).
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/5m/key",
+    "signup": "20/m/ip",
+    "confirm_email": "1/3m/key",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+}
+# The API token login: this many failures for one account locks its token sign-in for this long
+# (accounts.login_guard) and mails its owner once.
+LOGIN_LOCK_AFTER_FAILURES = env.int("LOGIN_LOCK_AFTER_FAILURES", default=10)
+LOGIN_LOCK_SECONDS = env.int("LOGIN_LOCK_SECONDS", default=15 * 60)
 LOGIN_REDIRECT_URL = "/"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 
@@ -197,6 +238,10 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # `?format=` names an export format on results and statements, not a DRF renderer.
     "URL_FORMAT_OVERRIDE": None,
+    # Trusted reverse proxies in front of the app: 0 means the client address is REMOTE_ADDR and
+    # X-Forwarded-For is ignored (a client can write anything there). Behind one load balancer
+    # that appends the real address, set NUM_PROXIES=1.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "crowdmarket API",
@@ -204,6 +249,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "marketplace.api.schema.add_error_responses",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "BundleStatusEnum": "tasks.models.BundleStatus",
         "AssignmentStatusEnum": "tasks.models.AssignmentStatus",
@@ -255,6 +304,9 @@ CELERY_BEAT_SCHEDULE = {
 PLATFORM_FEE_PERCENT = env.int("PLATFORM_FEE_PERCENT", default=20)
 PLATFORM_MIN_FEE_MINOR = env.int("PLATFORM_MIN_FEE_MINOR", default=1)
 DEFAULT_CURRENCY = "usd"
+# The currencies bundles, top-ups and payouts may use (lower-case ISO 4217); anything else is a
+# 400 before any ledger account is made.
+ALLOWED_CURRENCIES = env.list("ALLOWED_CURRENCIES", default=["usd", "eur", "gbp"])
 PAYOUT_MINIMUM_MINOR = env.int("PAYOUT_MINIMUM_MINOR", default=500)
 # A retry of a transfer first sent longer ago than this looks it up at Stripe before sending
 # again (Stripe forgets idempotency keys after ~24 h); transient failures are retried for

@@ -17,3 +17,5 @@ urlpatterns = [
     path("api/v1/", include("payments.api.urls")),
     path("payments/", include("payments.urls")),
 ]
+
+handler400 = "marketplace.views.bad_request"

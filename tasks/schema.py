@@ -32,6 +32,11 @@ MAX_VALUE_LENGTH = 100
 MAX_LABEL_LENGTH = 200
 MAX_PROMPT_LENGTH = 2000
 MAX_QUESTION_CHARS = 20_000
+# A rating is a row of buttons: at most MAX_RATING_STEPS + 1 of them, its ends within
+# +-MAX_RATING_VALUE. A number question's bounds are finite and within +-MAX_NUMBER.
+MAX_RATING_STEPS = 100
+MAX_RATING_VALUE = 1_000_000
+MAX_NUMBER = 1e15
 
 __all__ = [
     "ANNOTATION_TYPES",
@@ -64,10 +69,13 @@ def question_validate(raw: Any) -> dict[str, Any]:
         raise InvalidQuestion(
             f"question.type must be one of {', '.join((*QUESTION_TYPES, *ANNOTATION_TYPES))}."
         )
+    _bounds_check(raw)
     question: dict[str, Any] = {"type": qtype}
     if raw.get("prompt") is not None:
-        if not isinstance(raw["prompt"], str):
-            raise InvalidQuestion("question.prompt must be text.")
+        if not isinstance(raw["prompt"], str) or len(raw["prompt"]) > MAX_PROMPT_LENGTH:
+            raise InvalidQuestion(
+                f"question.prompt must be text of at most {MAX_PROMPT_LENGTH} characters."
+            )
         question["prompt"] = raw["prompt"]
     if qtype in ("single_choice", "multiple_choice"):
         choices = raw.get("choices")
@@ -103,8 +111,10 @@ def question_validate(raw: Any) -> dict[str, Any]:
     elif qtype == "number":
         low, high = raw.get("min"), raw.get("max")
         for name, bound in (("min", low), ("max", high)):
-            if bound is not None and not _is_number(bound):
-                raise InvalidQuestion(f"question.{name} must be a number.")
+            if bound is not None and not (
+                _is_number(bound) and math.isfinite(bound) and abs(bound) <= MAX_NUMBER
+            ):
+                raise InvalidQuestion(f"question.{name} must be a number within +-{MAX_NUMBER:g}.")
         if low is not None and high is not None and low > high:
             raise InvalidQuestion("question.min must not exceed question.max.")
         question["min"], question["max"] = low, high
@@ -112,6 +122,10 @@ def question_validate(raw: Any) -> dict[str, Any]:
         low, high = raw.get("min", 1), raw.get("max", 5)
         if not (_is_int(low) and _is_int(high) and low < high):
             raise InvalidQuestion("rating min and max must be integers with min < max.")
+        if high - low > MAX_RATING_STEPS or max(abs(low), abs(high)) > MAX_RATING_VALUE:
+            raise InvalidQuestion(
+                f"a rating spans at most {MAX_RATING_STEPS} steps, within +-{MAX_RATING_VALUE}."
+            )
         question["min"], question["max"] = low, high
     return question
 

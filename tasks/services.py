@@ -13,12 +13,13 @@ import math
 from functools import partial
 from typing import Any, BinaryIO
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.qualifications import requirements_parse
+from accounts.qualifications import requirements_check_known, requirements_parse
 from marketplace.errors import DomainError, Forbidden, InvalidTransition, NotFound
 from payments import selectors as payment_selectors
 from payments import services as payments
@@ -97,6 +98,12 @@ def bundle_validate_settings(data: dict[str, Any]) -> dict[str, Any]:
         clean["quality_rules"] = quality_rules_validate(clean["quality_rules"])
     if "currency" in clean:
         clean["currency"] = str(clean["currency"]).lower()
+        allowed = [c.lower() for c in settings.ALLOWED_CURRENCIES]
+        if clean["currency"] not in allowed:
+            raise DomainError(
+                f"Unsupported currency; use one of: {', '.join(allowed)}.",
+                code="unsupported_currency",
+            )
     return clean
 
 
@@ -110,6 +117,7 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
         raise DomainError(f"Unknown field(s): {', '.join(sorted(unknown))}.", code="invalid")
     if "question" not in clean:
         raise DomainError("A question schema is required.", code="invalid_question")
+    requirements_check_known(clean.get("requirements"), owner_id=requester.pk)
     bundle = Bundle(requester=requester, **clean)
     _check_feedback_setting(bundle)
     bundle.save()
@@ -122,6 +130,7 @@ def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
     """Drafts may change anything; live bundles only what does not change the price."""
     bundle = lock_bundle(bundle)
     clean = bundle_validate_settings(data)
+    requirements_check_known(clean.get("requirements"), owner_id=bundle.requester_id)
     allowed = EDITABLE_WHEN_DRAFT if bundle.status == BundleStatus.DRAFT else EDITABLE_WHEN_LIVE
     if bundle.status in (BundleStatus.COMPLETED, BundleStatus.CANCELLED, BundleStatus.EXPIRED):
         allowed = set()

@@ -1,7 +1,19 @@
+from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.contrib.auth import authenticate
 from rest_framework import serializers
 
+from accounts.login_guard import login_failure_record, login_is_locked, login_success_record
 from accounts.models import Qualification, User, WorkerQualification
+from marketplace.errors import DomainError
+
+
+def _email_verified(user: User) -> bool:
+    """Where verification is mandatory, a token is no way around it: the same rule as the web
+    login (allauth), checked on the user's own address."""
+    if settings.ACCOUNT_EMAIL_VERIFICATION != "mandatory":
+        return True
+    return EmailAddress.objects.filter(user=user, email__iexact=user.email, verified=True).exists()
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -9,13 +21,24 @@ class TokenRequestSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
     def validate(self, attrs):
-        user = authenticate(
-            self.context.get("request"), email=attrs["email"].lower(), password=attrs["password"]
-        )
+        email = attrs["email"].lower()
+        if login_is_locked(email=email):
+            raise DomainError(
+                "Too many failed sign-ins: this account is locked for a while.",
+                code="account_locked",
+                http_status=403,
+            )
+        user = authenticate(self.context.get("request"), email=email, password=attrs["password"])
         if user is None or not user.is_active:
+            login_failure_record(email=email)
             raise serializers.ValidationError(
                 "Unable to log in with those credentials.", code="authorization"
             )
+        if not _email_verified(user):
+            raise serializers.ValidationError(
+                "Confirm your email address before signing in.", code="unverified"
+            )
+        login_success_record(email=email)
         attrs["user"] = user
         return attrs
 

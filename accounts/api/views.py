@@ -3,7 +3,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action, api_view, permission_classes, throttle_classes
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 
 from accounts import services
 from accounts.models import Qualification, User, WorkerQualification
@@ -21,13 +21,31 @@ from .serializers import (
 
 
 class LoginThrottle(AnonRateThrottle):
+    """Per client address. The address is REMOTE_ADDR unless settings name how many trusted
+    proxies sit in front (REST_FRAMEWORK["NUM_PROXIES"]): a client-sent X-Forwarded-For is
+    never believed on its own."""
+
     rate = "30/min"
+
+
+class LoginAccountThrottle(SimpleRateThrottle):
+    """Per account asked for, whatever the address: spreading guesses over many addresses
+    does not buy more of them (the lock in accounts.login_guard then stops them outright)."""
+
+    scope = "login-account"
+    rate = "20/min"
+
+    def get_cache_key(self, request, view):
+        email = request.data.get("email") if hasattr(request.data, "get") else None
+        if not isinstance(email, str) or not email:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
 
 
 @extend_schema(request=TokenRequestSerializer, responses=TokenSerializer)
 @api_view(["POST"])
 @permission_classes([AllowAny])
-@throttle_classes([LoginThrottle])
+@throttle_classes([LoginThrottle, LoginAccountThrottle])
 def token_obtain(request):
     """Exchange email and password for an API token (`Authorization: Token ...`)."""
     serializer = TokenRequestSerializer(data=request.data, context={"request": request})

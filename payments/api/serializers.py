@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from marketplace.api.fields import INT32_MAX, CurrencyField
 from payments.models import Payout, Posting, TopUp
 
 
@@ -35,8 +36,8 @@ class StatementLineSerializer(serializers.ModelSerializer):
 
 
 class TopUpSerializer(serializers.ModelSerializer):
-    amount = serializers.IntegerField(source="amount_minor", min_value=1)
-    currency = serializers.CharField(max_length=3, default="usd")
+    amount = serializers.IntegerField(source="amount_minor", min_value=1, max_value=INT32_MAX)
+    currency = CurrencyField(default="usd")
     client_token = serializers.CharField(max_length=100, required=False)
 
     class Meta:
@@ -76,8 +77,8 @@ class PayoutSerializer(serializers.ModelSerializer):
 class PayoutRequestSerializer(serializers.Serializer):
     """Omit `amount` to be paid the whole available balance."""
 
-    amount = serializers.IntegerField(min_value=1, required=False)
-    currency = serializers.CharField(max_length=3, default="usd")
+    amount = serializers.IntegerField(min_value=1, max_value=INT32_MAX, required=False)
+    currency = CurrencyField(default="usd")
     client_token = serializers.CharField(max_length=100, required=False)
 
 

@@ -4,7 +4,6 @@ user's top-up or payout is a 404, never a 403. Bonuses are served by tasks' API
 
 from __future__ import annotations
 
-import csv
 import io
 import uuid
 from collections.abc import Mapping, Sequence
@@ -26,6 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import User
+from marketplace.csvsafe import SafeWriter
 from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
 from payments import payouts, selectors, services
@@ -49,11 +49,6 @@ def _caller(request: Request) -> User:
     return user
 
 
-def _cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in free text (a bonus reason lands in the worker's CSV)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def _statement_response(
     view: GenericAPIView,
     request: Request,
@@ -64,7 +59,7 @@ def _statement_response(
     """The statement as a paginated JSON page with the balances on top, or all of it as CSV."""
     if request.query_params.get("format") == "csv":
         out = io.StringIO()
-        writer = csv.writer(out)
+        writer = SafeWriter(out)
         writer.writerow(
             [
                 "entry_id",
@@ -84,7 +79,7 @@ def _statement_response(
                     line.entry_id,
                     line.entry.created_at.isoformat(),
                     line.entry.kind,
-                    _cell(line.entry.memo),
+                    line.entry.memo,
                     line.account.kind,
                     line.amount_minor,
                     line.currency,

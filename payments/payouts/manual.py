@@ -5,13 +5,13 @@ spreadsheet never runs one as a formula."""
 
 from __future__ import annotations
 
-import csv
 import io
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from marketplace.csvsafe import SafeWriter
 from marketplace.errors import DomainError
 
 from ..ledger import post_entry
@@ -65,7 +65,7 @@ def manual_batch_export(*, batch: ManualPayoutBatch) -> str:
         )
         rows = list(batch.payouts.select_related("worker").order_by("pk"))
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(
         [
             "payout_id",

@@ -8,6 +8,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from marketplace.api.fields import INT32_MAX, CurrencyField
 from tasks.media import payload_for_viewer
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
 from tasks.selectors import bundle_fees, gold_feedback_for, worker_public_id
@@ -26,8 +27,9 @@ class FeeSerializer(serializers.Serializer):
 
 
 class BundleSerializer(serializers.ModelSerializer):
-    reward = serializers.IntegerField(source="reward_minor", min_value=0)
-    overlap = serializers.IntegerField(write_only=True, required=False, min_value=1)
+    reward = serializers.IntegerField(source="reward_minor", min_value=0, max_value=INT32_MAX)
+    overlap = serializers.IntegerField(write_only=True, required=False, min_value=1, max_value=100)
+    currency = CurrencyField(required=False)
     question = serializers.JSONField()
     requirements = serializers.JSONField(required=False)
     quality_rules = serializers.JSONField(required=False)
@@ -45,9 +47,18 @@ class BundleSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]
         extra_kwargs = {
-            "min_overlap": {"required": False},
-            "max_overlap": {"required": False},
-            "currency": {"required": False},
+            # Bounded as the service checks them (overlap) or as the columns hold them: a value
+            # past a column's range is a 400 here, never a database error.
+            "min_overlap": {"required": False, "min_value": 1, "max_value": 100},
+            "max_overlap": {"required": False, "min_value": 1, "max_value": 100},
+            "time_limit_seconds": {"min_value": 1, "max_value": 7 * 24 * 3600},
+            "auto_approve_after_seconds": {"min_value": 0, "max_value": 365 * 24 * 3600},
+            "min_gold_answers": {"min_value": 0, "max_value": 1000},
+            "target_confidence": {"min_value": 0.5, "max_value": 1},
+            "gold_rate": {"min_value": 0, "max_value": 1},
+            "min_gold_accuracy": {"min_value": 0, "max_value": 1},
+            "min_seconds_per_task": {"min_value": 0, "max_value": 24 * 3600},
+            "max_fast_fraction": {"min_value": 0, "max_value": 1},
         }
 
     def to_service_data(self) -> dict:
@@ -244,7 +255,8 @@ class BlockPreviewSerializer(serializers.Serializer):
 
 class WorkBundleSerializer(serializers.ModelSerializer):
     reward = serializers.IntegerField(source="reward_minor")
-    tasks_left = serializers.IntegerField(read_only=True, default=None)
+    # null where the list was not annotated with the count (a single bundle's page).
+    tasks_left = serializers.IntegerField(read_only=True, default=None, allow_null=True)
 
     class Meta:
         model = Bundle

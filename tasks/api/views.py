@@ -3,12 +3,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+from django import forms
 from django.http import Http404, StreamingHttpResponse
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FileUploadParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -23,10 +29,31 @@ from tasks.quality.block_preview import worker_block_preview
 from . import serializers as s
 
 
+class _BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 instant that every database can compare: a UTC offset within +-14:00 (the
+    real ones; PostgreSQL refuses +23:59) and a year from 1900 to 9000 (no overflow when
+    converted to UTC). Anything else is a 400, not a database error."""
+
+    def to_python(self, value: Any) -> Any:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > timedelta(hours=14):
+            raise forms.ValidationError("UTC offset out of range.", code="invalid")
+        if not 1900 <= parsed.year <= 9000:
+            raise forms.ValidationError("Year out of range.", code="invalid")
+        return parsed
+
+
+class _BoundedIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = _BoundedIsoDateTimeField
+
+
 class AssignmentFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=AssignmentStatus.choices)
     is_gold = filters.BooleanFilter()
-    submitted_after = filters.IsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    submitted_after = _BoundedIsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
 
     class Meta:
         model = Assignment
@@ -147,9 +174,12 @@ class BundleViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"])
     def assignments(self, request, pk=None):
         bundle = self.get_object()
-        queryset = AssignmentFilter(
+        filterset = AssignmentFilter(
             request.GET, bundle.assignments.select_related("bundle", "item").order_by("id")
-        ).qs
+        )
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        queryset = filterset.qs
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(s.RequesterAssignmentSerializer(page, many=True).data)
 
@@ -166,7 +196,10 @@ class BundleViewSet(viewsets.ModelViewSet):
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.STR,
-            (200, "application/json"): OpenApiTypes.OBJECT,
+            (200, "application/json"): {
+                "type": "array",
+                "items": {"type": "object", "additionalProperties": True},
+            },
             (200, "application/x-ndjson"): OpenApiTypes.STR,
             (200, "application/zip"): OpenApiTypes.BINARY,
         },

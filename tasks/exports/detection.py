@@ -19,13 +19,13 @@ as its bounding box plus its points in a LabelMe-style `<polygon><pt><x/><y/></p
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import xml.etree.ElementTree as ET  # noqa: S405 - writing XML, never parsing it
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from marketplace.csvsafe import SafeWriter
 from tasks.models import Bundle
 
 from .common import (
@@ -61,7 +61,7 @@ class _Sources:
 
     def __init__(self) -> None:
         self.buffer = io.StringIO()
-        self.writer = csv.writer(self.buffer)
+        self.writer = SafeWriter(self.buffer)
         self.writer.writerow(["file", "name", "url"])
         self.count = 0
 
@@ -86,7 +86,7 @@ def _yolo_members(bundle: Bundle, base_url: str) -> Iterator[Member]:
                         f"val: images\nnc: {len(values)}\nnames:\n{names}\n", None)  # fmt: skip
     sources, skipped = _Sources(), []
     confidence = io.StringIO()
-    confidence_csv = csv.writer(confidence)
+    confidence_csv = SafeWriter(confidence)
     confidence_csv.writerow(["file", "line", "label", "confidence"])
     for row, ref, found in _labelled(bundle, base_url):
         if ref.size is None:

@@ -7,11 +7,11 @@ are signed URLs in their payload column (and, in JSON and JSONL, described under
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterator
 from typing import Any
 
+from marketplace.csvsafe import SafeWriter
 from tasks.models import Bundle
 from tasks.selectors import bundle_payload_keys
 
@@ -37,7 +37,7 @@ def csv_rows(bundle: Bundle, base_url: str = "") -> Iterator[str]:
     taken = set(RESULT_COLUMNS) | {"judgments"}
     headers = [f"payload.{k}" if k in taken else k for k in keys]
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)
     writer.writerow([*RESULT_COLUMNS, *headers, "judgments"])
     for raw in result_rows(bundle):
         row = public_row(raw, base_url=base_url)

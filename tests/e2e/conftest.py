@@ -145,15 +145,25 @@ def open_context(chromium, site):
     """Browser contexts for one test, closed before its live server stops (a context holds
     keep-alive connections open in server threads)."""
     contexts = []
+    violations: list[str] = []
 
     def make(**options):
         context = chromium.new_context(**options)
+        # Every page runs under the Content-Security-Policy (marketplace.csp): a blocked
+        # script, style or image is a failed test, not a silent console line.
+        context.on(
+            "console",
+            lambda msg: (
+                violations.append(msg.text) if "Content Security Policy" in msg.text else None
+            ),
+        )
         contexts.append(context)
         return context
 
     yield make
     for context in contexts:
         context.close()
+    assert not violations, violations
 
 
 @pytest.fixture

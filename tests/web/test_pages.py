@@ -8,6 +8,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from accounts.services import qualification_create
 from tasks import review, services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
@@ -392,6 +393,8 @@ def test_results_download_works_with_the_session(client, bundle):
 
 
 def test_create_form_takes_dynamic_overlap_auto_approval_and_requirements(client, requester):
+    # Requirements may name only qualifications that exist (issue 16, finding 6).
+    qualification_create(owner=requester, name="sentiment-exam")
     response = login(client, requester).post(
         "/bundles/new/",
         _bundle_form(

@@ -1,0 +1,36 @@
+"""Fields shared by the apps' serializers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from rest_framework import serializers
+
+# The largest value a PostgreSQL `integer` column holds: every integer the API writes into one
+# is bounded by it (a larger one would be a database error, a 500, instead of a 400).
+INT32_MAX = 2**31 - 1
+
+
+def allowed_currencies() -> list[str]:
+    return [c.lower() for c in settings.ALLOWED_CURRENCIES]
+
+
+class CurrencyField(serializers.CharField):
+    """A currency the platform is configured for (settings.ALLOWED_CURRENCIES), lower case.
+    Checked before anything is written, so a refused currency leaves no ledger account."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 3)
+        kwargs.setdefault("min_length", 3)
+        kwargs.setdefault("help_text", "ISO 4217 code, lower case; one the platform accepts.")
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = str(super().to_internal_value(data)).lower()
+        if value not in allowed_currencies():
+            raise serializers.ValidationError(
+                f"Unsupported currency; use one of: {', '.join(allowed_currencies())}.",
+                code="unsupported_currency",
+            )
+        return value
