@@ -60,3 +60,18 @@ def submission_recorded_task(
         is_gold=is_gold,
         retry=False,
     )
+
+
+@shared_task(name="tasks.tasks.assist_decide_task")
+def assist_decide_task(bundle_id: int) -> int:
+    """Decide a live assisted bundle's unfinished items again (after predictions arrive or at
+    publish), so items the model settles complete and the others get their slots. Idempotent:
+    each decision recounts under the item's lock."""
+    from tasks.models import Bundle, BundleStatus, Item, ItemState
+    from tasks.quality import decisions
+
+    live = (BundleStatus.PUBLISHED, BundleStatus.PAUSED)
+    if not Bundle.objects.filter(pk=bundle_id, status__in=live).exists():
+        return 0
+    ids = Item.objects.filter(bundle_id=bundle_id, is_gold=False).exclude(state=ItemState.COMPLETE)
+    return sum(decisions.items_decide(item_ids=list(ids.values_list("id", flat=True))).values())

@@ -30,6 +30,7 @@ class BundleSerializer(serializers.ModelSerializer):
     overlap = serializers.IntegerField(write_only=True, required=False, min_value=1)
     question = serializers.JSONField()
     requirements = serializers.JSONField(required=False)
+    assist = serializers.JSONField(required=False, allow_null=True)
     fee = serializers.SerializerMethodField()
 
     class Meta:
@@ -39,7 +40,7 @@ class BundleSerializer(serializers.ModelSerializer):
             "min_overlap", "max_overlap", "target_confidence", "gold_rate", "min_gold_accuracy",
             "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
             "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
-            "reject_blocked_work", "gold_feedback", "gold_feedback_expected",
+            "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "assist",
             "status", "created_at", "published_at", "finished_at", "fee",
         ]  # fmt: skip
         read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]

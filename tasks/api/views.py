@@ -20,6 +20,7 @@ from tasks.models import Assignment, AssignmentStatus, Bundle, Item
 from tasks.quality import blocking
 
 from . import serializers as s
+from .assist import AssistActions
 
 
 class AssignmentFilter(filters.FilterSet):
@@ -38,7 +39,7 @@ class ItemFilter(filters.FilterSet):
         fields = ["state", "is_gold", "external_id"]
 
 
-class BundleViewSet(viewsets.ModelViewSet):
+class BundleViewSet(AssistActions, viewsets.ModelViewSet):
     """A requester's bundles: create, edit, publish, pause, resume, cancel, upload, results."""
 
     permission_classes = [IsRequester]
