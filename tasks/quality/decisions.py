@@ -230,7 +230,8 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
     claimed = Assignment.objects.filter(item_id=item_id, status=AssignmentStatus.CLAIMED).count()
     target = bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE
     confidence = decision.confidence if decision is not None else float("nan")
-    least = bundle.min_overlap if loop is None else loop.min_overlap
+    # min_overlap 0 (auto-accept) holds only for an item the model has a prediction for.
+    least = max(bundle.min_overlap, 1) if loop is None else loop.min_overlap
     if loop is None:
         needs = item_needs_more_judgments(
             confidence, n, min_overlap=least, max_overlap=bundle.max_overlap, target=target
