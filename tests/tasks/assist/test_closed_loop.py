@@ -149,8 +149,11 @@ def test_without_a_prediction_the_plain_rule_decides(requester, draw):
 
 def test_auto_accept_with_min_overlap_zero_completes_on_the_model_alone(requester, draw):
     bundle = _bundle(requester, items=2, min_overlap=0)
-    _post(requester, bundle, [{"external_id": "r0", "label": "pos", "confidence": 0.99},
-                              {"external_id": "r1", "label": "neg", "confidence": 0.6}])  # fmt: skip
+    lines = [
+        {"external_id": "r0", "label": "pos", "confidence": 0.99},
+        {"external_id": "r1", "label": "neg", "confidence": 0.6},
+    ]
+    _post(requester, bundle, lines)
     bundle = _publish(bundle)
     sure, unsure = bundle.items.order_by("external_id")
     sure.refresh_from_db()
