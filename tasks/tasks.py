@@ -75,3 +75,17 @@ def assist_decide_task(bundle_id: int) -> int:
         return 0
     ids = Item.objects.filter(bundle_id=bundle_id, is_gold=False).exclude(state=ItemState.COMPLETE)
     return sum(decisions.items_decide(item_ids=list(ids.values_list("id", flat=True))).values())
+
+
+@shared_task(name="tasks.tasks.assist_retrain_task")
+def assist_retrain_task(bundle_id: int, force: bool = False) -> int | None:
+    """Retrain a bundle's built-in assist model when enough new consensus labels arrived
+    (idempotent: the same labels give back the same version), then let the new predictions
+    decide the open items. A failing model is recorded, never raised."""
+    from tasks.assist import training
+
+    before = training.AssistModelVersion.objects.filter(bundle_id=bundle_id).count()
+    version = training.bundle_retrain(bundle_id=bundle_id, force=force)
+    if version is not None and version > before:
+        assist_decide_task(bundle_id)
+    return version

@@ -85,6 +85,14 @@ def decide_after_commit(bundle_id: int) -> None:
     transaction.on_commit(lambda: assist_decide_task.delay(bundle_id))
 
 
+def retrain_after_commit(bundle_id: int) -> None:
+    """Ask for a built-in model's retraining once this transaction commits (Celery; the task
+    trains only every `retrain_every` new consensus labels, so asking is cheap)."""
+    from tasks.tasks import assist_retrain_task
+
+    transaction.on_commit(lambda: assist_retrain_task.delay(bundle_id))
+
+
 def _records(lines: Iterable[str | bytes]) -> list[tuple[int, dict[str, Any]]]:
     out = []
     for number, raw in enumerate(lines, start=1):

@@ -20,6 +20,7 @@ from django.db.models import Sum
 
 from tasks.assist import prior as assist
 from tasks.assist.audit import audit_after_commit
+from tasks.assist.predictions import retrain_after_commit
 from tasks.models import (
     Assignment,
     AssignmentStatus,
@@ -251,6 +252,8 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
     Item.objects.filter(pk=item_id).update(judgments_submitted=n, slots_open=slots, state=state)
     if state == ItemState.COMPLETE and loop is not None and loop.provenance.get("audited"):
         audit_after_commit(bundle.pk)
+    if state == ItemState.COMPLETE and bundle.assist and bundle.assist.get("model") != "external":
+        retrain_after_commit(bundle.pk)
     return state
 
 
