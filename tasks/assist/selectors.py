@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Avg, Count, Q
+from django.db.models import Avg, Count, Q, Sum
 
-from tasks.models import AssistModelVersion, Bundle, ItemResult, ItemState
+from tasks.models import AssistModelVersion, Bundle, ItemResult, ItemState, WorkerBundleStats
+from tasks.selectors import bundle_fees
 
 from .audit import audit_figures
 from .prior import auto_accept_on
@@ -62,4 +63,38 @@ def assist_report(bundle: Bundle) -> dict[str, Any]:
         "auto_accept": auto,
         "model_off_reason": status.get("model_off_reason"),
         "last_error": status.get("last_error"),
+        "labels_per_dollar": labels_per_dollar(
+            bundle, items=done["items"], judgments_per_item=done["judgments"]
+        ),
+    }
+
+
+def labels_per_dollar(
+    bundle: Bundle, *, items: int, judgments_per_item: float | None
+) -> dict[str, Any]:
+    """What the completed labels cost against what fixed overlap (`max_overlap` judgments an
+    item) would have cost, with the accuracy figures they were bought at: the crowd's accuracy
+    against gold, the model's held-out accuracy and the audit's agreement. Amounts are in
+    minor units (a judgment costs its reward plus the fee)."""
+    per_judgment = int(bundle_fees([bundle])[bundle.pk]["cost_per_judgment"])
+    bought = round((judgments_per_item or 0.0) * items)
+    spent = bought * per_judgment
+    fixed = items * bundle.max_overlap * per_judgment
+    gold = WorkerBundleStats.objects.filter(bundle=bundle).aggregate(
+        seen=Sum("gold_seen"), correct=Sum("gold_correct")
+    )
+    audit = audit_figures(bundle.pk)
+    return {
+        "currency": bundle.currency,
+        "cost_per_judgment": per_judgment,
+        "labels": items,
+        "judgments_bought": bought,
+        "spent": spent,
+        "fixed_overlap_judgments": items * bundle.max_overlap,
+        "fixed_overlap_cost": fixed,
+        "labels_per_dollar": round(items * 100 / spent, 3) if spent else None,
+        "fixed_overlap_labels_per_dollar": round(items * 100 / fixed, 3) if fixed else None,
+        "saved": fixed - spent,
+        "crowd_gold_accuracy": (gold["correct"] / gold["seen"]) if gold["seen"] else None,
+        "audit_agreement": (1 - audit.rate) if audit.rate is not None else None,
     }

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from django.test import TestCase
+from django.urls import reverse
 
 from tasks.assist import training
 from tasks.models import AssistModelVersion, ItemResult, ItemState, Prediction
@@ -119,3 +120,17 @@ def test_a_failing_model_falls_back_and_is_visible(requester, draw):
     bundle = _publish(bundle)
     claim_submit(bundle, __import__("tests.factories").factories.WorkerFactory(), "pos")
     assert not Prediction.objects.exists()
+
+
+def test_bundle_page_shows_learning_curve_and_labels_per_dollar(requester, client):
+    bundle = _text_bundle(requester)
+    training.bundle_retrain(bundle_id=bundle.pk)
+    training.bundle_retrain(bundle_id=bundle.pk, force=True)
+    client.force_login(requester)
+    page = client.get(reverse("web:bundle-detail", args=[bundle.pk])).content.decode()
+    assert 'id="learning-curve"' in page and 'id="labels-per-dollar"' in page
+    assert "Fixed overlap 5" in page
+    report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
+    lpd = report["labels_per_dollar"]
+    assert lpd["labels"] == 40 and lpd["fixed_overlap_judgments"] == 200
+    assert lpd["judgments_bought"] == 120 and lpd["saved"] > 0
