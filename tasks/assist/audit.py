@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from tasks.models import Bundle, ItemResult, ItemState, Prediction
 
+from .predictions import decide_after_commit
+
 #: Audited items the rate is judged on at least, so two unlucky items do not end the loop.
 AUDIT_MIN_ITEMS = 5
 
@@ -30,16 +32,17 @@ class AuditFigures:
         return self.disagreed / self.audited if self.audited else None
 
 
-def audit_figures(bundle_id: int) -> AuditFigures:
-    """Completed audited items of the bundle, and how many of them people labelled otherwise
-    than the prediction the audit checked (the item's newest prediction)."""
+def audit_figures(bundle_id: int, version: int | None = None) -> AuditFigures:
+    """Completed audited items of the bundle (of one model `version`, or all), and how many of
+    them people labelled otherwise than the prediction the audit checked (the item's newest)."""
     newest = Prediction.objects.filter(item_id=OuterRef("item_id")).order_by("-model_version")
-    rows = (
-        ItemResult.objects.filter(
-            item__bundle_id=bundle_id, audited=True, item__state=ItemState.COMPLETE
-        )
-        .annotate(predicted=Subquery(newest.values("label")[:1]))
-        .values_list("label", "predicted")
+    results = ItemResult.objects.filter(
+        item__bundle_id=bundle_id, audited=True, item__state=ItemState.COMPLETE
+    )
+    if version is not None:
+        results = results.filter(model_version=version)
+    rows = results.annotate(predicted=Subquery(newest.values("label")[:1])).values_list(
+        "label", "predicted"
     )
     audited = disagreed = 0
     for label, predicted in rows:
@@ -66,6 +69,7 @@ def bundle_audit(*, bundle_id: int) -> bool:
         limit = float(bundle.assist.get("audit_limit", 0.10))
         rate = figures.rate
         if figures.audited < AUDIT_MIN_ITEMS or rate is None or rate <= limit:
+            _vet(bundle, status, limit)
             return False
         status.update(
             model_off=True,
@@ -78,3 +82,23 @@ def bundle_audit(*, bundle_id: int) -> bool:
         )
         Bundle.objects.filter(pk=bundle_id).update(assist_status=status)
         return True
+
+
+def _vet(bundle: Bundle, status: dict[str, Any], limit: float) -> None:
+    """A model version may auto-accept (complete items with no judgment) only once its own
+    audit has passed: AUDIT_MIN_ITEMS audited items at or under the limit. Until then it is a
+    prior for items people judge, where it cannot overrule them. On vetting, the open items
+    are decided again so the ones it settles complete."""
+    version = (
+        Prediction.objects.filter(bundle_id=bundle.pk)
+        .order_by("-model_version")
+        .values_list("model_version", flat=True)
+        .first()
+    )
+    if version is None or status.get("vetted_version") == version:
+        return
+    figures = audit_figures(bundle.pk, version)
+    if figures.audited < AUDIT_MIN_ITEMS or figures.rate is None or figures.rate > limit:
+        return
+    Bundle.objects.filter(pk=bundle.pk).update(assist_status={**status, "vetted_version": version})
+    decide_after_commit(bundle.pk)

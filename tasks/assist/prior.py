@@ -49,13 +49,18 @@ def assist_active(bundle: Bundle) -> bool:
     return bool(bundle.assist) and not (bundle.assist_status or {}).get("model_off")
 
 
-def auto_accept_on(bundle: Bundle) -> bool:
-    """Whether an item may complete on the model alone (no judgment at all)."""
-    return (
+def auto_accept_on(bundle: Bundle, version: int | None = None) -> bool:
+    """Whether an item may complete on the model alone (no judgment at all): the bundle allows
+    it, and (given the `version` of the item's prediction) that version passed its audit
+    (`tasks.assist.audit`), so a new, unproven model never labels items alone."""
+    allowed = (
         assist_active(bundle)
         and bool((bundle.assist or {}).get("auto_accept"))
         and bundle.min_overlap == 0
     )
+    if not allowed or version is None:
+        return allowed
+    return (bundle.assist_status or {}).get("vetted_version") == version
 
 
 def is_audited(item_id: int, rate: float) -> bool:
@@ -110,7 +115,7 @@ def effective_min_overlap(bundle: Bundle, prior: Prior | None) -> int:
     without a usable prior at least one, auto-accepted ones may need none."""
     if prior is not None and prior.audited:
         return min(bundle.max_overlap, max(bundle.min_overlap, AUDIT_OVERLAP))
-    if prior is None or not auto_accept_on(bundle):
+    if prior is None or not auto_accept_on(bundle, prior.model_version):
         return max(bundle.min_overlap, 1)
     return bundle.min_overlap
 

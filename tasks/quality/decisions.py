@@ -307,7 +307,7 @@ def _assisted(
     if assist.humans_overrule(labels, prior.index, codec.n_classes):
         overruled = len(answers) < bundle.max_overlap
         return Assisted(None, least, overruled, assist.provenance(None, len(answers), None))
-    if not len(answers) and not assist.auto_accept_on(bundle):
+    if not len(answers) and not assist.auto_accept_on(bundle, prior.model_version):
         return Assisted(None, least, False, assist.provenance(None, 0, None))
     acc = np.asarray(accuracies, dtype=np.float64)
     weights = accuracy_weights(acc, codec.n_classes) if len(labels) else np.zeros(0)

@@ -38,6 +38,13 @@ def _post(requester, bundle, lines, content_type="application/x-ndjson"):
         )
 
 
+def _vetted(bundle, version=1):
+    """As if `version` had passed its audit (see test_a_new_model_auto_accepts_only_once_vetted)."""
+    Bundle.objects.filter(pk=bundle.pk).update(assist_status={"vetted_version": version})
+    bundle.refresh_from_db()
+    return bundle
+
+
 def _publish(bundle):
     fund(bundle.requester)
     with TestCase.captureOnCommitCallbacks(execute=True):
@@ -154,6 +161,7 @@ def test_auto_accept_with_min_overlap_zero_completes_on_the_model_alone(requeste
         {"external_id": "r1", "label": "neg", "confidence": 0.6},
     ]
     _post(requester, bundle, lines)
+    bundle = _vetted(bundle)
     bundle = _publish(bundle)
     sure, unsure = bundle.items.order_by("external_id")
     sure.refresh_from_db()
@@ -244,6 +252,7 @@ def test_whole_bundle_aggregation_keeps_the_models_results(requester, draw):
 
     bundle = _bundle(requester, items=2, min_overlap=0)
     _post(requester, bundle, [{"external_id": "r0", "label": "pos", "confidence": 0.99}])
+    bundle = _vetted(bundle)
     bundle = _publish(bundle)
     bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     kept = ItemResult.objects.get(item__external_id="r0", item__bundle=bundle)
@@ -253,9 +262,25 @@ def test_whole_bundle_aggregation_keeps_the_models_results(requester, draw):
 def test_csv_results_carry_provenance(requester, draw):
     bundle = _bundle(requester, items=1, min_overlap=0)
     _post(requester, bundle, [{"external_id": "r0", "label": "pos", "confidence": 0.99}])
+    bundle = _vetted(bundle)
     bundle = _publish(bundle)
     response = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/results/?format=csv")
     text = b"".join(response.streaming_content).decode()
     header, row = text.splitlines()[:2]
     assert header.split(",")[-4:] == ["provenance", "audited", "model_version", "judgments"]
     assert ",model,False,1," in row
+
+
+def test_a_new_model_auto_accepts_only_once_vetted(requester, draw):
+    bundle = _bundle(requester, items=40, min_overlap=0, max_overlap=3,
+                     assist={**ASSIST, "audit_rate": 0.3})  # fmt: skip
+    _post(requester, bundle, [{"external_id": f"r{n}", "label": "pos", "confidence": 0.99}
+                              for n in range(40)])  # fmt: skip
+    bundle = _publish(bundle)
+    assert not bundle.items.filter(state=ItemState.COMPLETE).exists()  # unproven: no auto-accept
+    while "vetted_version" not in Bundle.objects.get(pk=bundle.pk).assist_status:
+        claim_submit(bundle, WorkerFactory(), "pos")  # people agree with the model
+    auto = ItemResult.objects.filter(item__bundle=bundle, provenance="model")
+    assert auto.exists() and all(r.judgments == 0 for r in auto)
+    audited = ItemResult.objects.filter(item__bundle=bundle, audited=True)
+    assert audited.count() >= audit.AUDIT_MIN_ITEMS
