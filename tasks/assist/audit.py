@@ -65,7 +65,12 @@ def bundle_audit(*, bundle_id: int) -> bool:
         status: dict[str, Any] = dict(bundle.assist_status or {})
         if not bundle.assist or status.get("model_off"):
             return bool(status.get("model_off"))
-        figures = audit_figures(bundle_id)
+        # The newest version is judged on its own audit once it has enough; before that, on
+        # the bundle's whole audit (a broken new version must not hide behind its elders).
+        newest = _newest_version(bundle_id)
+        figures = audit_figures(bundle_id, newest)
+        if figures.audited < AUDIT_MIN_ITEMS:
+            figures = audit_figures(bundle_id)
         limit = float(bundle.assist.get("audit_limit", 0.10))
         rate = figures.rate
         if figures.audited < AUDIT_MIN_ITEMS or rate is None or rate <= limit:
@@ -89,12 +94,7 @@ def _vet(bundle: Bundle, status: dict[str, Any], limit: float) -> None:
     audit has passed: AUDIT_MIN_ITEMS audited items at or under the limit. Until then it is a
     prior for items people judge, where it cannot overrule them. On vetting, the open items
     are decided again so the ones it settles complete."""
-    version = (
-        Prediction.objects.filter(bundle_id=bundle.pk)
-        .order_by("-model_version")
-        .values_list("model_version", flat=True)
-        .first()
-    )
+    version = _newest_version(bundle.pk)
     if version is None or status.get("vetted_version") == version:
         return
     figures = audit_figures(bundle.pk, version)
@@ -102,3 +102,12 @@ def _vet(bundle: Bundle, status: dict[str, Any], limit: float) -> None:
         return
     Bundle.objects.filter(pk=bundle.pk).update(assist_status={**status, "vetted_version": version})
     decide_after_commit(bundle.pk)
+
+
+def _newest_version(bundle_id: int) -> int | None:
+    return (
+        Prediction.objects.filter(bundle_id=bundle_id)
+        .order_by("-model_version")
+        .values_list("model_version", flat=True)
+        .first()
+    )
