@@ -73,6 +73,7 @@ bench: install bench-install
 	$(BENCH_VENV)/bin/python -m bench.aggregation $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.overlap $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.annotation $(BENCH_ARGS) || status=1; \
+	$(PY) -m bench.closed_loop $(BENCH_ARGS) || status=1; \
 	exit $$status
 
 clean:

@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=40)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale", type=float, default=1.0)
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)  # make bench passes every bench the same args
     setup()
     rows, ok = [], True
     fixed_j = loop_j = 0.0

@@ -203,7 +203,11 @@ def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
             bundle=bundle, version=version, kind=kind, trained_on=len(labelled),
             predictions=len(ids), heldout_accuracy=float(correct.mean()),
         )  # fmt: skip
-        _status(bundle.pk, last_error=None, trained_at=timezone.now().isoformat())
+        # A built-in version was checked on held-out consensus (its calibration is that
+        # check), so it may auto-accept at once; the audit keeps watching it. Posted
+        # predictions have no such check and wait for their audit (`tasks.assist.audit`).
+        _status(bundle.pk, last_error=None, trained_at=timezone.now().isoformat(),
+                vetted_version=version)  # fmt: skip
     return version
 
 

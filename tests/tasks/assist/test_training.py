@@ -63,6 +63,8 @@ def test_retraining_is_versioned_idempotent_and_cross_fitted(requester, monkeypa
     monkeypatch.setattr(training, "make_model", Spy)
     version = training.bundle_retrain(bundle_id=bundle.pk)
     assert version == 1
+    bundle.refresh_from_db()  # checked on held-out consensus: it may auto-accept at once
+    assert bundle.assist_status["vetted_version"] == 1
     # cross-fitting: every scoring call saw only items its own fit did not see
     assert all(not (fit & score) for fit, score in zip(fitted, scored, strict=True))
     row = AssistModelVersion.objects.get(bundle=bundle)
