@@ -43,6 +43,8 @@ from .rules import (
 
 #: The fields of `ItemResult` a decision or a whole-bundle run (re)writes.
 RESULT_FIELDS = ["label", "confidence", "method", "judgments", "updated_at"]
+#: The provenance of a decision people alone made (`ItemResult`'s defaults).
+HUMAN = {"provenance": "human", "audited": False, "model_version": None}
 #: Annotation types take skills in (0, 1]: a worker's estimate is kept inside this range.
 SKILL_RANGE = (0.05, 1.0)
 
@@ -223,7 +225,8 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         item_id=item_id,
         decision=decision,
         judgments=n,
-        provenance=loop.provenance if loop is not None else None,
+        # On an assisted bundle a plain decision resets what an earlier model decision wrote.
+        provenance=loop.provenance if loop is not None else (HUMAN if bundle.assist else None),
     )
     if bundle.status not in LIVE_STATUSES:
         Item.objects.filter(pk=item_id).update(judgments_submitted=n)

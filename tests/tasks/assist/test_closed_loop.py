@@ -284,3 +284,19 @@ def test_a_new_model_auto_accepts_only_once_vetted(requester, draw):
     assert auto.exists() and all(r.judgments == 0 for r in auto)
     audited = ItemResult.objects.filter(item__bundle=bundle, audited=True)
     assert audited.count() >= audit.AUDIT_MIN_ITEMS
+
+
+def test_a_plain_decision_resets_an_earlier_model_provenance(requester, draw):
+    # given: an item the model labelled with no judgment (not yet confident enough to complete)
+    bundle = _bundle(requester, items=1, min_overlap=0, max_overlap=3)
+    _post(requester, bundle, [{"external_id": "r0", "label": "pos", "confidence": 0.9}])
+    bundle = _publish(_vetted(bundle))
+    item = bundle.items.get()
+    assert ItemResult.objects.get(item=item).provenance == "model"
+    # when: the audit switches the model off and people answer
+    Bundle.objects.filter(pk=bundle.pk).update(assist_status={"model_off": True})
+    for _ in range(3):
+        claim_submit(bundle, WorkerFactory(), "neg")
+    # then: the result is people's, and says so
+    result = ItemResult.objects.get(item=item)
+    assert (result.label, result.provenance, result.model_version) == ("neg", "human", None)
