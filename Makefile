@@ -32,7 +32,7 @@ chromium:
 # (.importlinter), and types on payments and the service/selector layers.
 MYPY_PATHS ?= payments accounts/services.py tasks/services.py tasks/selectors.py \
 	tasks/review.py tasks/escrow.py tasks/lifecycle.py tasks/locking.py tasks/bonuses.py \
-	tasks/work tasks/quality tasks/annotation tasks/schema.py tasks/media tasks/exports tasks/ingest
+	tasks/work tasks/quality tasks/annotation tasks/schema.py tasks/media tasks/exports tasks/ingest tasks/assist
 check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -73,6 +73,7 @@ bench: install bench-install
 	$(BENCH_VENV)/bin/python -m bench.aggregation $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.overlap $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.annotation $(BENCH_ARGS) || status=1; \
+	$(PY) -m bench.closed_loop $(BENCH_ARGS) || status=1; \
 	exit $$status
 
 clean:

@@ -66,6 +66,12 @@ class Bundle(models.Model):
     # Gold judgments still paid for by escrow (reserved at publish at the gold rate); a gold
     # claim takes one, a returned, expired or rejected gold claim gives it back. Never negative.
     gold_slots_open = models.PositiveIntegerField(default=0)
+    # The closed loop (DESIGN.md): the requester's opt-in, as validated by
+    # `tasks.assist.settings.assist_validate`; None means nothing about the bundle changes.
+    assist = models.JSONField(null=True, blank=True, default=None)
+    # What the loop found out by itself (auto-accept switched off by the audit, the last model
+    # failure), kept apart from the requester's settings so their choice is never rewritten.
+    assist_status = models.JSONField(default=dict, blank=True)
     status = models.CharField(
         max_length=16, choices=BundleStatus.choices, default=BundleStatus.DRAFT, db_index=True
     )
@@ -77,7 +83,7 @@ class Bundle(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(max_overlap__gte=models.F("min_overlap")) & Q(min_overlap__gte=1),
+                condition=Q(max_overlap__gte=models.F("min_overlap")) & Q(min_overlap__gte=0),
                 name="bundle_overlap_range",
             ),
             models.CheckConstraint(
@@ -249,6 +255,11 @@ class ItemResult(models.Model):
     confidence = models.FloatField(null=True)
     method = models.CharField(max_length=32)
     judgments = models.PositiveIntegerField(default=0)
+    # The closed loop's provenance: "human", "model+human" or "model"; audited items were
+    # decided by people alone to check the model; the model version whose prediction counted.
+    provenance = models.CharField(max_length=12, default="human")
+    audited = models.BooleanField(default=False)
+    model_version = models.PositiveIntegerField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -311,3 +322,51 @@ class QualityRuleEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of worker {self.worker_id} in bundle {self.bundle_id}"
+
+
+class Prediction(models.Model):
+    """A model's guess for one item (the requester's own model posted through the API, or a
+    built-in one): the label in the answer's shape, its confidence and the model version.
+    The newest version of an item's predictions is the one the stopping rule uses."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="predictions")
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="predictions")
+    label = models.JSONField()
+    confidence = models.FloatField()
+    model_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["item", "model_version"], name="prediction_item_version_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["bundle", "model_version"])]
+
+    def __str__(self) -> str:
+        return f"prediction v{self.model_version} for item {self.item_id}: {self.label}"
+
+
+class AssistModelVersion(models.Model):
+    """One version of a bundle's assist model: where it came from ("external" for posted
+    predictions), how many consensus labels it saw and its held-out accuracy (the learning
+    curve is these rows in order)."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="model_versions")
+    version = models.PositiveIntegerField()
+    kind = models.CharField(max_length=200)
+    trained_on = models.PositiveIntegerField(default=0)
+    predictions = models.PositiveIntegerField(default=0)
+    heldout_accuracy = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bundle", "version"], name="assist_model_version_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"bundle {self.bundle_id} model v{self.version}"

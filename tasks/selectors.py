@@ -331,6 +331,9 @@ def bundle_result_rows(bundle: Bundle, *, chunk_size: int = 2000) -> Iterator[di
                 "label": result.label if result else None,
                 "confidence": result.confidence if result else None,
                 "method": result.method if result else None,
+                "provenance": result.provenance if result else None,
+                "audited": result.audited if result else False,
+                "model_version": result.model_version if result else None,
                 "judgments": judgments.get(item["id"], []),
             }
         last_id = ids[-1]

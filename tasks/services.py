@@ -25,6 +25,8 @@ from payments import selectors as payment_selectors
 from payments import services as payments
 
 from . import work
+from .assist.predictions import decide_after_commit
+from .assist.settings import assist_validate, overlap_validate
 from .escrow import escrow_settle
 from .lifecycle import aggregate_after_commit, bundle_transition
 from .locking import lock_bundle
@@ -53,7 +55,7 @@ QUALITY_RULES = {
 EDITABLE_WHEN_DRAFT = {
     "title", "instructions", "question", "reward_minor", "currency", "min_overlap",
     "max_overlap", "target_confidence", "gold_rate", "time_limit_seconds",
-    "auto_approve_after_seconds", "expires_at", "requirements", *QUALITY_RULES,
+    "auto_approve_after_seconds", "expires_at", "requirements", "assist", *QUALITY_RULES,
 }  # fmt: skip
 EDITABLE_WHEN_LIVE = {"title", "instructions", "time_limit_seconds", "expires_at", *QUALITY_RULES}
 
@@ -81,10 +83,12 @@ def bundle_validate_settings(data: dict[str, Any]) -> dict[str, Any]:
         clean["max_overlap"] = high = low
     if high is not None and low is None:
         clean["min_overlap"] = low = high
-    if low is not None and high is not None and not 1 <= low <= high <= 100:
+    if low is not None and high is not None and not 0 <= low <= high <= 100:
         raise DomainError(
             "Overlap must satisfy 1 <= min_overlap <= max_overlap <= 100.", code="invalid_overlap"
         )
+    if "assist" in clean:
+        clean["assist"] = assist_validate(clean["assist"])
     target = clean.get("target_confidence")
     if target is not None and not 0.5 <= target < 1:
         raise DomainError("target_confidence must be in [0.5, 1).", code="invalid_target")
@@ -119,6 +123,7 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
         raise DomainError("A question schema is required.", code="invalid_question")
     requirements_check_known(clean.get("requirements"), owner_id=requester.pk)
     bundle = Bundle(requester=requester, **clean)
+    overlap_validate(assist=bundle.assist, min_overlap=bundle.min_overlap)
     _check_feedback_setting(bundle)
     bundle.save()
     BundleEvent.objects.create(bundle=bundle, from_status="", to_status=bundle.status, by=requester)
@@ -145,6 +150,7 @@ def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
         setattr(bundle, key, value)
     if bundle.min_overlap > bundle.max_overlap:
         raise DomainError("min_overlap must not exceed max_overlap.", code="invalid_overlap")
+    overlap_validate(assist=bundle.assist, min_overlap=bundle.min_overlap)
     _check_feedback_setting(bundle)
     bundle.save()
     return bundle
@@ -176,6 +182,8 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
             "gold_rate is set but the bundle has no gold items.", code="no_gold", http_status=409
         )
     _reserve_for_items(bundle, real_items, idempotency_key=f"bundle-{bundle.pk}-publish")
+    if bundle.assist:
+        decide_after_commit(bundle.pk)  # the model may settle items before anyone claims
     return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by, published_at=timezone.now())
 
 

@@ -78,3 +78,32 @@ def submission_recorded_task(
         is_gold=is_gold,
         retry=False,
     )
+
+
+@shared_task(name="tasks.tasks.assist_decide_task")
+def assist_decide_task(bundle_id: int) -> int:
+    """Decide a live assisted bundle's unfinished items again (after predictions arrive or at
+    publish), so items the model settles complete and the others get their slots. Idempotent:
+    each decision recounts under the item's lock."""
+    from tasks.models import Bundle, BundleStatus, Item, ItemState
+    from tasks.quality import decisions
+
+    live = (BundleStatus.PUBLISHED, BundleStatus.PAUSED)
+    if not Bundle.objects.filter(pk=bundle_id, status__in=live).exists():
+        return 0
+    ids = Item.objects.filter(bundle_id=bundle_id, is_gold=False).exclude(state=ItemState.COMPLETE)
+    return sum(decisions.items_decide(item_ids=list(ids.values_list("id", flat=True))).values())
+
+
+@shared_task(name="tasks.tasks.assist_retrain_task")
+def assist_retrain_task(bundle_id: int, force: bool = False) -> int | None:
+    """Retrain a bundle's built-in assist model when enough new consensus labels arrived
+    (idempotent: the same labels give back the same version), then let the new predictions
+    decide the open items. A failing model is recorded, never raised."""
+    from tasks.assist import training
+
+    before = training.AssistModelVersion.objects.filter(bundle_id=bundle_id).count()
+    version = training.bundle_retrain(bundle_id=bundle_id, force=force)
+    if version is not None and version > before:
+        assist_decide_task(bundle_id)
+    return version

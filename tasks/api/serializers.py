@@ -33,6 +33,7 @@ class BundleSerializer(serializers.ModelSerializer):
     question = serializers.JSONField()
     requirements = serializers.JSONField(required=False)
     quality_rules = serializers.JSONField(required=False)
+    assist = serializers.JSONField(required=False, allow_null=True)
     fee = serializers.SerializerMethodField()
 
     class Meta:
@@ -43,6 +44,7 @@ class BundleSerializer(serializers.ModelSerializer):
             "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
             "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
             "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "quality_rules",
+            "assist",
             "status", "created_at", "published_at", "finished_at", "fee",
         ]  # fmt: skip
         read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]

@@ -27,6 +27,7 @@ from tasks.quality import blocking, rules_engine
 from tasks.quality.block_preview import worker_block_preview
 
 from . import serializers as s
+from .assist import AssistActions
 
 
 class _BoundedIsoDateTimeField(IsoDateTimeField):
@@ -66,7 +67,7 @@ class ItemFilter(filters.FilterSet):
         fields = ["state", "is_gold", "external_id"]
 
 
-class BundleViewSet(viewsets.ModelViewSet):
+class BundleViewSet(AssistActions, viewsets.ModelViewSet):
     """A requester's bundles: create, edit, publish, pause, resume, cancel, upload, results."""
 
     permission_classes = [IsRequester]

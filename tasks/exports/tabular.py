@@ -18,6 +18,8 @@ from tasks.selectors import bundle_payload_keys
 from .common import dumps, public_row, result_rows, visible_payload_keys
 
 RESULT_COLUMNS = ["item_id", "external_id", "is_gold", "label", "confidence", "method"]
+#: The closed loop's columns (DESIGN.md), after the payload's, before the judgments.
+PROVENANCE_COLUMNS = ["provenance", "audited", "model_version"]
 
 
 def jsonl(bundle: Bundle, base_url: str = "") -> Iterator[str]:
@@ -34,11 +36,11 @@ def json_array(bundle: Bundle, base_url: str = "") -> Iterator[str]:
 
 def csv_rows(bundle: Bundle, base_url: str = "") -> Iterator[str]:
     keys = visible_payload_keys(bundle_payload_keys(bundle))
-    taken = set(RESULT_COLUMNS) | {"judgments"}
+    taken = set(RESULT_COLUMNS) | set(PROVENANCE_COLUMNS) | {"judgments"}
     headers = [f"payload.{k}" if k in taken else k for k in keys]
     buffer = io.StringIO()
     writer = SafeWriter(buffer)
-    writer.writerow([*RESULT_COLUMNS, *headers, "judgments"])
+    writer.writerow([*RESULT_COLUMNS, *headers, *PROVENANCE_COLUMNS, "judgments"])
     for raw in result_rows(bundle):
         row = public_row(raw, base_url=base_url)
         payload = row["payload"] if isinstance(row["payload"], dict) else {}
@@ -54,6 +56,7 @@ def csv_rows(bundle: Bundle, base_url: str = "") -> Iterator[str]:
                 "" if row["confidence"] is None else row["confidence"],
                 row["method"] or "",
                 *[_cell(payload.get(k)) for k in keys],
+                *[_cell(row.get(k)) for k in PROVENANCE_COLUMNS],
                 dumps(row["judgments"]),
             ]
         )

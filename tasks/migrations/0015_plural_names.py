@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tasks', '0013_quality_rules'),
+        ('tasks', '0014_assist'),
     ]
 
     operations = [

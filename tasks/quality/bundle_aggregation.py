@@ -121,7 +121,19 @@ def bundle_aggregate(*, bundle_id: int, method: BundleMethod = "dawid_skene") ->
             results.append(ItemResult(item_id=item_id, label=labels[i],
                                       confidence=float(confidence[i]), method=used,
                                       judgments=int(counts[i])))  # fmt: skip
-    return _results_write(bundle_id, results, data.worker_ids, quality)
+    keep = _model_results(bundle) if bundle.assist else set()
+    results = [r for r in results if r.item_id not in keep]
+    return _results_write(bundle_id, results, data.worker_ids, quality, keep=keep)
+
+
+def _model_results(bundle: Bundle) -> set[int]:
+    """Items the closed loop decided with the model (provenance "model" or "model+human"):
+    a whole-bundle run over people's answers alone must not overwrite or delete them."""
+    return set(
+        ItemResult.objects.filter(item__bundle_id=bundle.pk)
+        .exclude(provenance="human")
+        .values_list("item_id", flat=True)
+    )
 
 
 def _results_write(
@@ -129,12 +141,14 @@ def _results_write(
     results: list[ItemResult],
     worker_ids: np.ndarray,
     quality: np.ndarray | None,
+    *,
+    keep: set[int] | frozenset[int] = frozenset(),
 ) -> int:
     """Replace the bundle's results by `results` (and store the workers' estimated quality)
-    in one transaction; returns the rows written."""
+    in one transaction, leaving the items in `keep` alone; returns the rows written."""
     with transaction.atomic():
         ItemResult.objects.filter(item__bundle_id=bundle_id).exclude(
-            item_id__in=[r.item_id for r in results]
+            item_id__in=[r.item_id for r in results] + list(keep)
         ).delete()
         ItemResult.objects.bulk_create(
             results,

@@ -18,6 +18,9 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Sum
 
+from tasks.assist import prior as assist
+from tasks.assist.audit import audit_after_commit
+from tasks.assist.predictions import retrain_after_commit
 from tasks.models import (
     Assignment,
     AssignmentStatus,
@@ -40,6 +43,8 @@ from .rules import (
 
 #: The fields of `ItemResult` a decision or a whole-bundle run (re)writes.
 RESULT_FIELDS = ["label", "confidence", "method", "judgments", "updated_at"]
+#: The provenance of a decision people alone made (`ItemResult`'s defaults).
+HUMAN = {"provenance": "human", "audited": False, "model_version": None}
 #: Annotation types take skills in (0, 1]: a worker's estimate is kept inside this range.
 SKILL_RANGE = (0.05, 1.0)
 
@@ -212,28 +217,46 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         [accuracy[w] for w, _ in counted],
         payload=item.payload,
     )
-    _result_write(item_id=item_id, decision=decision, judgments=len(counted))
     n = len(counted)
+    loop = _assisted(bundle, item_id, [a for _, a in counted], [accuracy[w] for w, _ in counted])
+    if loop is not None and loop.decision is not None:
+        decision = loop.decision
+    _result_write(
+        item_id=item_id,
+        decision=decision,
+        judgments=n,
+        # On an assisted bundle a plain decision resets what an earlier model decision wrote.
+        provenance=loop.provenance if loop is not None else (HUMAN if bundle.assist else None),
+    )
     if bundle.status not in LIVE_STATUSES:
         Item.objects.filter(pk=item_id).update(judgments_submitted=n)
         return item.state
     claimed = Assignment.objects.filter(item_id=item_id, status=AssignmentStatus.CLAIMED).count()
     target = bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE
     confidence = decision.confidence if decision is not None else float("nan")
-    needs = item_needs_more_judgments(
-        confidence, n, min_overlap=bundle.min_overlap, max_overlap=bundle.max_overlap, target=target
-    )
+    # min_overlap 0 (auto-accept) holds only for an item the model has a prediction for.
+    least = max(bundle.min_overlap, 1) if loop is None else loop.min_overlap
+    if loop is None:
+        needs = item_needs_more_judgments(
+            confidence, n, min_overlap=least, max_overlap=bundle.max_overlap, target=target
+        )
+    else:
+        needs = loop.overruled or n < least or (n < bundle.max_overlap and not confidence >= target)
     if not needs:
         state, slots = ItemState.COMPLETE, 0
     elif not reopen:
         Item.objects.filter(pk=item_id).update(judgments_submitted=n)
         return item.state
     else:
-        wanted = max(bundle.min_overlap - n, 1)
+        wanted = max(least - n, 1)
         room = max(bundle.max_overlap - n - claimed, 0)
         slots = min(max(wanted - claimed, 0), room)
         state = ItemState.OPEN if slots > 0 else ItemState.FULL
     Item.objects.filter(pk=item_id).update(judgments_submitted=n, slots_open=slots, state=state)
+    if state == ItemState.COMPLETE and loop is not None and loop.provenance.get("audited"):
+        audit_after_commit(bundle.pk)
+    if state == ItemState.COMPLETE and bundle.assist and bundle.assist.get("model") != "external":
+        retrain_after_commit(bundle.pk)
     return state
 
 
@@ -257,12 +280,60 @@ def items_decide_waiting(*, bundle_id: int) -> int:
     return sum(items_decide(item_ids=list(waiting)).values())
 
 
-def _result_write(*, item_id: int, decision: Decision | None, judgments: int) -> None:
+@dataclass(frozen=True)
+class Assisted:
+    """The closed loop's part in one item's decision (`tasks.assist.prior`): the decision with
+    the model's prior (None: keep people's), the fewest judgments the item needs, whether the
+    people who judged it overrule the model (then it needs more), and the provenance."""
+
+    decision: Decision | None
+    min_overlap: int
+    overruled: bool
+    provenance: Mapping[str, Any]
+
+
+def _assisted(
+    bundle: Any, item_id: int, answers: Sequence[Any], accuracies: Sequence[float]
+) -> Assisted | None:
+    """None unless the bundle has `assist`, a choice or rating question and the item a usable
+    prediction: the plain rule then decides exactly as without the loop."""
+    if not bundle.assist or bundle.question["type"] not in ("single_choice", "rating"):
+        return None
+    codec = ChoiceCodec(bundle.question)
+    prior = assist.item_prior(bundle=bundle, item_id=item_id, values=codec.values)
+    if prior is None:
+        return None
+    least = assist.effective_min_overlap(bundle, prior)
+    if prior.audited:
+        return Assisted(None, least, False, assist.provenance(prior, len(answers), None))
+    labels = codec.encode(answers)
+    if assist.humans_overrule(labels, prior.index, codec.n_classes):
+        overruled = len(answers) < bundle.max_overlap
+        return Assisted(None, least, overruled, assist.provenance(None, len(answers), None))
+    if not len(answers) and not assist.auto_accept_on(bundle, prior.model_version):
+        return Assisted(None, least, False, assist.provenance(None, 0, None))
+    acc = np.asarray(accuracies, dtype=np.float64)
+    weights = accuracy_weights(acc, codec.n_classes) if len(labels) else np.zeros(0)
+    post = assist.posterior(prior.probs, labels, weights)
+    best = int(np.argmax(post))
+    decision = Decision(codec.decode(best), float(post[best]), "assisted")
+    return Assisted(decision, least, False, assist.provenance(prior, len(answers), None))
+
+
+def _result_write(
+    *,
+    item_id: int,
+    decision: Decision | None,
+    judgments: int,
+    provenance: Mapping[str, Any] | None = None,
+) -> None:
     """Upsert (one statement, so it never races a whole-bundle run into a duplicate) or, with
-    nothing left that counts, delete the item's result."""
+    nothing left that counts, delete the item's result. Provenance is written only by the
+    closed loop (`provenance` given); a plain decision leaves the defaults."""
     if decision is None:
         ItemResult.objects.filter(item_id=item_id).delete()
         return
+    extra = dict(provenance or {})
     ItemResult.objects.bulk_create(
         [
             ItemResult(
@@ -271,11 +342,12 @@ def _result_write(*, item_id: int, decision: Decision | None, judgments: int) ->
                 confidence=decision.confidence,
                 method=decision.method,
                 judgments=judgments,
+                **extra,
             )
         ],
         update_conflicts=True,
         unique_fields=["item"],
-        update_fields=RESULT_FIELDS,
+        update_fields=[*RESULT_FIELDS, *extra],
     )
 
 

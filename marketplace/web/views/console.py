@@ -16,6 +16,7 @@ from payments import services as payments
 from payments.fees import FeeTerms, fee_terms
 from payments.ledger import InsufficientFunds
 from tasks import exports, review, selectors, services
+from tasks.assist.selectors import assist_report
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
 from tasks.quality.block_preview import worker_block_preview as block_worker_preview
@@ -166,6 +167,7 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
         }
     )
     context.update(_quality_context(bundle, extra.pop("block_forms", None)))
+    context.update(_assist_context(bundle))
     context.update(extra)
     return context
 
@@ -178,6 +180,35 @@ def _gold_text(question: dict[str, Any], item: Any) -> Any:
     if annotation.is_annotation(question):
         return display.answer_text(question, item.gold)
     return item.gold
+
+
+def _assist_context(bundle: Bundle) -> dict[str, Any]:
+    """The closed loop's section (bundles with `assist` only): the report, the learning curve
+    as SVG points (x: labels, y: held-out accuracy) and the labels-per-dollar amounts."""
+    if not bundle.assist:
+        return {"assist": None}
+    report = assist_report(bundle)
+    points = [p for p in report["learning_curve"] if p["heldout_accuracy"] is not None]
+    most = max([p["labels"] for p in points] + [1])
+    curve = [
+        {
+            "x": round(30 + 280 * p["labels"] / most, 1),
+            "y": round(120 - 110 * p["heldout_accuracy"], 1),
+            "version": p["version"],
+            "kind": p["kind"],
+            "labels": p["labels"],
+            "accuracy": f"{p['heldout_accuracy']:.3f}",
+        }
+        for p in points
+    ]
+    lpd = report["labels_per_dollar"]
+    return {
+        "assist": report,
+        "curve": curve,
+        "curve_points": " ".join(f"{p['x']},{p['y']}" for p in curve),
+        "lpd_spent": money(lpd["spent"], bundle.currency),
+        "lpd_fixed": money(lpd["fixed_overlap_cost"], bundle.currency),
+    }
 
 
 EXPORT_LABELS = {

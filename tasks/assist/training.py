@@ -1,0 +1,218 @@
+"""Built-in assist models, trained on a bundle's consensus labels (never on gold, which is
+kept to measure): "text" (TF-IDF + logistic regression over the payload's strings) and
+"features" (logistic regression over the payload's numbers), or a requester's class by dotted
+path (`fit(payloads, labels)`, `predict_proba(payloads)`, `classes_`).
+
+Cross-fitted: labelled items are scored by the fold model that did not see them, unlabelled
+items by the model trained on every label; the out-of-fold scores give the held-out accuracy
+and calibrate the confidence (isotonic with enough labels, Platt otherwise). Each run is a new
+`AssistModelVersion` with its predictions; a run over the same labels returns the version
+already made (idempotent). A run that raises or takes too long stores nothing but the error
+(`Bundle.assist_status["last_error"]`, shown in the assist report): claiming never waits on a
+model, and without predictions the stopping rule is the plain one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from tasks.models import AssistModelVersion, Bundle, Item, ItemResult, ItemState, Prediction
+
+#: Fewest consensus labels (and of at least two classes) a model is trained on.
+MIN_LABELS = 20
+FOLDS = 5
+#: Seconds a training run may take before its result is thrown away (setting overrides).
+DEFAULT_TIME_BUDGET = 60.0
+
+
+class TrainingFailed(Exception):
+    pass
+
+
+def consensus_results(bundle_id: int) -> Any:
+    """Results of completed real items decided with people in it (model-only acceptances are
+    left out, so the model never learns from itself)."""
+    return ItemResult.objects.filter(
+        item__bundle_id=bundle_id, item__is_gold=False, item__state=ItemState.COMPLETE
+    ).exclude(provenance="model")
+
+
+def consensus_labels(bundle_id: int) -> dict[int, Any]:
+    """Item id -> consensus label (`consensus_results`)."""
+    return dict(consensus_results(bundle_id).values_list("item_id", "label"))
+
+
+def text_of(payload: Any) -> str:
+    if isinstance(payload, dict):
+        return " ".join(text_of(v) for k, v in payload.items() if not str(k).startswith("_"))
+    if isinstance(payload, list):
+        return " ".join(text_of(v) for v in payload)
+    return payload if isinstance(payload, str) else ""
+
+
+def numbers_of(payload: Any) -> list[float]:
+    if isinstance(payload, dict):
+        return [x for k in sorted(payload) for x in numbers_of(payload[k])]
+    if isinstance(payload, list):
+        return [x for v in payload for x in numbers_of(v)]
+    if isinstance(payload, bool) or not isinstance(payload, int | float):
+        return []
+    return [float(payload)]
+
+
+def make_model(kind: str) -> Any:
+    """A fresh, unfitted estimator over payloads for the model name or dotted path."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+    if kind == "text":
+        return make_pipeline(
+            FunctionTransformer(lambda ps: [text_of(p) for p in ps]),
+            TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True),
+            LogisticRegression(max_iter=1000, C=4.0),
+        )
+    if kind == "features":
+        return make_pipeline(
+            FunctionTransformer(lambda ps: np.asarray([numbers_of(p) for p in ps])),
+            StandardScaler(),
+            LogisticRegression(max_iter=2000),
+        )
+    if "." in kind:
+        return import_string(kind)()
+    raise TrainingFailed(f"No built-in model {kind!r}.")
+
+
+def cross_fit(
+    kind: str, payloads: Sequence[Any], labels: Sequence[Any], others: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[Any]]:
+    """(out-of-fold probabilities of the labelled items, probabilities of the others, the
+    classes); no labelled item is scored by a model that saw its label."""
+    from sklearn.model_selection import StratifiedKFold
+
+    classes = sorted(set(labels), key=str)
+    y = np.asarray([classes.index(v) for v in labels])
+    counts = np.bincount(y)
+    folds = int(min(FOLDS, counts.min())) if counts.min() >= 2 else 2
+    oof = np.zeros((len(labels), len(classes)))
+    idx = np.arange(len(labels))
+    splitter = StratifiedKFold(n_splits=max(folds, 2), shuffle=True, random_state=0)
+    for train, test in splitter.split(idx, y if counts.min() >= 2 else np.zeros_like(y)):
+        model = make_model(kind)
+        model.fit([payloads[i] for i in train], y[train])
+        oof[np.ix_(test, _columns(model, len(classes)))] = model.predict_proba(
+            [payloads[i] for i in test]
+        )
+    rest = np.zeros((len(others), len(classes)))
+    if len(others):
+        model = make_model(kind)
+        model.fit(list(payloads), y)
+        rest[:, _columns(model, len(classes))] = model.predict_proba(list(others))
+    return oof, rest, y, counts, classes
+
+
+def _columns(model: Any, n: int) -> list[int]:
+    return [int(c) for c in getattr(model, "classes_", range(n))]
+
+
+def calibrate(confidence: np.ndarray, correct: np.ndarray) -> Any:
+    """A map raw confidence -> probability of being right, fitted on held-out consensus."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    if len(correct) >= 100 and 0 < correct.mean() < 1:
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
+        iso.fit(confidence, correct)
+        return iso.predict
+    if 0 < correct.mean() < 1:
+        platt = LogisticRegression().fit(confidence.reshape(-1, 1), correct)
+        return lambda c: platt.predict_proba(np.asarray(c).reshape(-1, 1))[:, 1]
+    return lambda c: np.full(len(c), float(correct.mean()) if len(correct) else 0.5)
+
+
+def bundle_retrain(*, bundle_id: int, force: bool = False) -> int | None:
+    """Train the bundle's built-in model when `retrain_every` new consensus labels arrived
+    since the last version (or `force`); returns the version made or already there, None when
+    there is nothing to train on. Errors are recorded for the requester, never raised."""
+    bundle = Bundle.objects.get(pk=bundle_id)
+    assist = bundle.assist or {}
+    kind = str(assist.get("model", "external"))
+    if kind in ("external", "embedding") or not assist:
+        return None
+    count = consensus_results(bundle_id).count()  # cheap: most calls stop here
+    last = AssistModelVersion.objects.filter(bundle_id=bundle_id).order_by("-version").first()
+    if last is not None and last.kind == kind and last.trained_on == count:
+        return last.version  # the same labels: the same model
+    every = int(assist.get("retrain_every", 200))
+    trained = last.trained_on if last is not None else 0
+    # The first model as soon as there are MIN_LABELS labels, then one per `retrain_every`.
+    due = count >= MIN_LABELS if last is None else count - trained >= every
+    if not (force or due):
+        return None
+    labels = consensus_labels(bundle_id)
+    if len(labels) < MIN_LABELS or len({str(v) for v in labels.values()}) < 2:
+        return None
+    try:
+        return _train(bundle, kind, labels)
+    except Exception as exc:  # noqa: BLE001 - any model failure falls back to the plain rule
+        _status(bundle_id, last_error=f"{type(exc).__name__}: {exc}"[:500])
+        return None
+
+
+def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
+    started = time.monotonic()
+    payloads = dict(Item.objects.filter(bundle=bundle, is_gold=False).values_list("id", "payload"))
+    labelled = sorted(labels)
+    others = [i for i in payloads if i not in labels]
+    oof, rest, y, _, classes = cross_fit(
+        kind, [payloads[i] for i in labelled], [labels[i] for i in labelled],
+        [payloads[i] for i in others],
+    )  # fmt: skip
+    correct = (oof.argmax(1) == y).astype(float)
+    calibrated = calibrate(oof.max(1), correct)
+    budget = float(getattr(settings, "ASSIST_TRAIN_SECONDS", DEFAULT_TIME_BUDGET))
+    if time.monotonic() - started > budget:
+        raise TrainingFailed(f"training took over {budget:.0f}s; its model is not used")
+    scores = np.vstack([oof, rest]) if len(others) else oof
+    ids = labelled + others
+    confidence = np.clip(calibrated(scores.max(1)), 0.0, 1.0)
+    with transaction.atomic():
+        Bundle.objects.select_for_update().filter(pk=bundle.pk).first()
+        last = AssistModelVersion.objects.filter(bundle=bundle).order_by("-version").first()
+        if last is not None and last.kind == kind and last.trained_on == len(labelled):
+            return last.version  # a concurrent run made it first
+        version = (last.version if last else 0) + 1
+        Prediction.objects.bulk_create(
+            [
+                Prediction(bundle_id=bundle.pk, item_id=item_id, label=classes[int(best)],
+                           confidence=float(conf), model_version=version)
+                for item_id, best, conf in zip(ids, scores.argmax(1), confidence, strict=True)
+            ],
+            batch_size=2000,
+        )  # fmt: skip
+        AssistModelVersion.objects.create(
+            bundle=bundle, version=version, kind=kind, trained_on=len(labelled),
+            predictions=len(ids), heldout_accuracy=float(correct.mean()),
+        )  # fmt: skip
+        # A built-in version was checked on held-out consensus (its calibration is that
+        # check), so it may auto-accept at once; the audit keeps watching it. Posted
+        # predictions have no such check and wait for their audit (`tasks.assist.audit`).
+        _status(bundle.pk, last_error=None, trained_at=timezone.now().isoformat(),
+                vetted_version=version)  # fmt: skip
+    return version
+
+
+def _status(bundle_id: int, **changes: Any) -> None:
+    with transaction.atomic():
+        bundle = Bundle.objects.select_for_update().get(pk=bundle_id)
+        status = {**(bundle.assist_status or {}), **changes}
+        Bundle.objects.filter(pk=bundle_id).update(assist_status=status)

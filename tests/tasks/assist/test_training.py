@@ -1,0 +1,138 @@
+"""Built-in assist models: trained on consensus (never gold), cross-fitted, calibrated,
+versioned and idempotent; a failing model falls back to the plain rule, visibly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from django.test import TestCase
+from django.urls import reverse
+
+from tasks.assist import training
+from tasks.models import AssistModelVersion, ItemResult, ItemState, Prediction
+from tasks.tasks import assist_retrain_task
+from tests.conftest import client_for
+from tests.factories import BundleFactory, ItemFactory
+
+pytestmark = pytest.mark.django_db
+
+WORDS = {"pos": ["great", "lovely", "superb", "fine"], "neg": ["awful", "bad", "poor", "dull"]}
+
+
+def _text_bundle(requester, *, labelled=40, unlabelled=10, model="text", every=20):
+    bundle = BundleFactory(
+        requester=requester, min_overlap=1, max_overlap=5, target_confidence=0.95,
+        assist={"model": model, "auto_accept": False, "audit_rate": 0.05,
+                "show_prelabels": False, "retrain_every": every, "audit_limit": 0.1},
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    for n in range(labelled + unlabelled):
+        truth = "pos" if n % 2 else "neg"
+        text = " ".join(rng.choice(WORDS[truth], 3)) + f" item{n}"
+        item = ItemFactory(bundle=bundle, payload={"text": text, "n": float(n % 2)})
+        if n < labelled:
+            item.state = ItemState.COMPLETE
+            item.save(update_fields=["state"])
+            ItemResult.objects.create(item=item, label=truth, confidence=0.99, method="one_coin",
+                                      judgments=3)  # fmt: skip
+    # gold is never trained on: a gold item with a contradicting answer changes nothing
+    ItemFactory(bundle=bundle, gold="pos", payload={"text": "awful awful awful", "n": 0.0})
+    return bundle
+
+
+def test_retraining_is_versioned_idempotent_and_cross_fitted(requester, monkeypatch):
+    bundle = _text_bundle(requester)
+    fitted: list[set[str]] = []
+    scored: list[set[str]] = []
+    real = training.make_model
+
+    class Spy:
+        def __init__(self, kind):
+            self.model = real(kind)
+
+        def fit(self, payloads, y):
+            fitted.append({p["text"] for p in payloads})
+            self.model.fit(payloads, y)
+            self.classes_ = self.model.classes_
+            return self
+
+        def predict_proba(self, payloads):
+            scored.append({p["text"] for p in payloads})
+            return self.model.predict_proba(payloads)
+
+    monkeypatch.setattr(training, "make_model", Spy)
+    version = training.bundle_retrain(bundle_id=bundle.pk)
+    assert version == 1
+    bundle.refresh_from_db()  # checked on held-out consensus: it may auto-accept at once
+    assert bundle.assist_status["vetted_version"] == 1
+    # cross-fitting: every scoring call saw only items its own fit did not see
+    assert all(not (fit & score) for fit, score in zip(fitted, scored, strict=True))
+    row = AssistModelVersion.objects.get(bundle=bundle)
+    assert (row.version, row.kind, row.trained_on) == (1, "text", 40)
+    assert row.heldout_accuracy > 0.8
+    assert Prediction.objects.filter(bundle=bundle, model_version=1).count() == 50
+    assert not Prediction.objects.filter(item__is_gold=True).exists()
+    # the same labels again: the same version, nothing new
+    assert training.bundle_retrain(bundle_id=bundle.pk, force=True) == 1
+    assert AssistModelVersion.objects.filter(bundle=bundle).count() == 1
+    # fewer than retrain_every new labels: no new version
+    item = bundle.items.filter(state=ItemState.OPEN, is_gold=False).first()
+    item.state = ItemState.COMPLETE
+    item.save(update_fields=["state"])
+    ItemResult.objects.create(item=item, label="pos", confidence=0.9, method="one_coin")
+    assert training.bundle_retrain(bundle_id=bundle.pk) is None
+    assert training.bundle_retrain(bundle_id=bundle.pk, force=True) == 2
+    report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
+    assert [p["labels"] for p in report["learning_curve"]] == [40, 41]
+    assert report["model_version"] == 2 and report["heldout_accuracy"] > 0.8
+
+
+def test_calibrated_confidence_is_a_probability(requester):
+    bundle = _text_bundle(requester, labelled=60)
+    training.bundle_retrain(bundle_id=bundle.pk)
+    conf = np.array(Prediction.objects.values_list("confidence", flat=True))
+    assert ((conf >= 0) & (conf <= 1)).all()
+
+
+def test_features_model(requester):
+    bundle = _text_bundle(requester, model="features")
+    assert training.bundle_retrain(bundle_id=bundle.pk) == 1
+    assert AssistModelVersion.objects.get(bundle=bundle).heldout_accuracy == 1.0
+
+
+class Broken:
+    def fit(self, payloads, y):
+        raise RuntimeError("the model's server is down")
+
+
+def test_a_failing_model_falls_back_and_is_visible(requester, draw):
+    from tests.tasks.assist.test_closed_loop import _publish
+    from tests.tasks.quality.conftest import claim_submit
+
+    bundle = _text_bundle(
+        requester, model="tests.tasks.assist.test_training.Broken", labelled=20, unlabelled=1
+    )
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        assert assist_retrain_task(bundle.pk, force=True) is None
+    bundle.refresh_from_db()
+    assert "the model's server is down" in bundle.assist_status["last_error"]
+    report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
+    assert "server is down" in report["last_error"]
+    # claiming and the plain rule go on as without the loop
+    bundle = _publish(bundle)
+    claim_submit(bundle, __import__("tests.factories").factories.WorkerFactory(), "pos")
+    assert not Prediction.objects.exists()
+
+
+def test_bundle_page_shows_learning_curve_and_labels_per_dollar(requester, client):
+    bundle = _text_bundle(requester)
+    training.bundle_retrain(bundle_id=bundle.pk)
+    training.bundle_retrain(bundle_id=bundle.pk, force=True)
+    client.force_login(requester)
+    page = client.get(reverse("web:bundle-detail", args=[bundle.pk])).content.decode()
+    assert 'id="learning-curve"' in page and 'id="labels-per-dollar"' in page
+    assert "Fixed overlap 5" in page
+    report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
+    lpd = report["labels_per_dollar"]
+    assert lpd["labels"] == 40 and lpd["fixed_overlap_judgments"] == 200
+    assert lpd["judgments_bought"] == 120 and lpd["saved"] > 0
