@@ -51,7 +51,7 @@ class BundleSerializer(serializers.ModelSerializer):
         extra_kwargs = {
             # Bounded as the service checks them (overlap) or as the columns hold them: a value
             # past a column's range is a 400 here, never a database error.
-            "min_overlap": {"required": False, "min_value": 1, "max_value": 100},
+            "min_overlap": {"required": False, "min_value": 0, "max_value": 100},
             "max_overlap": {"required": False, "min_value": 1, "max_value": 100},
             "time_limit_seconds": {"min_value": 1, "max_value": 7 * 24 * 3600},
             "auto_approve_after_seconds": {"min_value": 0, "max_value": 365 * 24 * 3600},
