@@ -359,7 +359,7 @@ def assignment_submit(
     if submission.follow_up is not None:
         transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
     else:
-        follow_up_after_commit(submission.assignment)
+        follow_up_after_commit(submission.assignment, bundle=bundle)
     return submission.assignment
 
 
@@ -374,7 +374,7 @@ def assignment_submit_and_claim_next(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
     if step is not None:
-        follow_up_after_commit(step.submitted)
+        follow_up_after_commit(step.submitted, bundle=bundle)
         return step
     submitted = assignment_submit(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
@@ -382,10 +382,19 @@ def assignment_submit_and_claim_next(
     return work.claim_next(submitted=submitted, bundle=bundle, worker=worker)
 
 
-def follow_up_after_commit(assignment: Assignment) -> None:
-    """A submission the hot path's own rules do not follow up still gets the quality follow-up
-    once committed: its item's live label moves, and the bundle's rules engine weighs it (the
-    write itself stays the hot path's one statement)."""
+def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = None) -> None:
+    """A submission the hot path's own rules do not follow up gets the quality follow-up once
+    committed only where the bundle's rules engine must weigh it (the write itself stays the
+    hot path's one statement). A fixed-overlap bundle without rules pays no follow-up per
+    answer: deciding the item on every answer cost the claim/submit loop 7x its throughput
+    (bench/claim.py), so its live labels come from the re-aggregation beat instead."""
+    if bundle is None or bundle.pk != assignment.bundle_id:
+        rules = Bundle.objects.filter(pk=assignment.bundle_id).values_list("quality_rules")
+        has_rules = bool(rules.first()[0]) if rules.exists() else False
+    else:
+        has_rules = bool(bundle.quality_rules)
+    if not has_rules:
+        return
     follow_up = work.FollowUp(
         assignment_id=assignment.pk, bundle_id=assignment.bundle_id,
         worker_id=assignment.worker_id, item_id=assignment.item_id,
