@@ -389,8 +389,10 @@ def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = No
     answer: deciding the item on every answer cost the claim/submit loop 7x its throughput
     (bench/claim.py), so its live labels come from the re-aggregation beat instead."""
     if bundle is None or bundle.pk != assignment.bundle_id:
-        rules = Bundle.objects.filter(pk=assignment.bundle_id).values_list("quality_rules")
-        has_rules = bool(rules.first()[0]) if rules.exists() else False
+        rules = Bundle.objects.filter(pk=assignment.bundle_id).values_list(
+            "quality_rules", flat=True
+        )
+        has_rules = bool(rules.first())
     else:
         has_rules = bool(bundle.quality_rules)
     if not has_rules:
