@@ -32,7 +32,7 @@ import numpy as np
 
 from .base import Aggregate, ItemContext
 from .errors import InvalidAnswer, InvalidQuestion
-from .fields import field_name, flag, image_size
+from .fields import field_name, flag, gold_threshold_passes, image_size
 from .geometry import box_iou, boxes_xyxy
 from .matching import cluster_across_workers, f1_at_iou
 from .shape_fields import (
@@ -120,7 +120,7 @@ class BoundingBox:
                          question["iou_threshold"])  # fmt: skip
 
     def gold_passes(self, question: Mapping[str, Any], score: float) -> bool:
-        return score >= question["gold_threshold"] - 1e-9
+        return gold_threshold_passes(question, score)
 
     def aggregate(
         self,

@@ -86,6 +86,12 @@ def image_size(payload: Mapping[str, Any], field: str) -> tuple[int, int] | None
     return (width, height) if width is not None and height is not None else None
 
 
+def gold_threshold_passes(question: Mapping[str, Any], score: float) -> bool:
+    """The gold rule of the graded types (shapes, spans, transcription): a score at or above
+    the question's `gold_threshold`, with a float tolerance so an exact threshold passes."""
+    return score >= question["gold_threshold"] - 1e-9
+
+
 def _positive_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None

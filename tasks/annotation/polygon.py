@@ -32,7 +32,7 @@ import numpy as np
 
 from .base import Aggregate, ItemContext
 from .errors import InvalidAnswer, InvalidQuestion
-from .fields import field_name, flag, image_size
+from .fields import field_name, flag, gold_threshold_passes, image_size
 from .geometry import Canvas, polygon_area, polygon_iou_matrix
 from .masks import connected_parts, outline_loops, rle_encode, simplify_ring
 from .matching import f1_at_iou
@@ -122,7 +122,7 @@ class PolygonType:
                          question["iou_threshold"])  # fmt: skip
 
     def gold_passes(self, question: Mapping[str, Any], score: float) -> bool:
-        return score >= question["gold_threshold"] - 1e-9
+        return gold_threshold_passes(question, score)
 
     def aggregate(
         self,

@@ -28,7 +28,7 @@ import numpy as np
 
 from .base import Aggregate, ItemContext
 from .errors import InvalidAnswer, InvalidQuestion
-from .fields import field_name, flag
+from .fields import field_name, flag, gold_threshold_passes
 from .shape_fields import (
     DEFAULT_GOLD_THRESHOLD,
     answer_list,
@@ -100,7 +100,7 @@ class TextSpans:
         return span_f1(answer["spans"], gold["spans"])
 
     def gold_passes(self, question: Mapping[str, Any], score: float) -> bool:
-        return score >= question["gold_threshold"] - 1e-9
+        return gold_threshold_passes(question, score)
 
     def aggregate(
         self,

@@ -30,7 +30,7 @@ import numpy as np
 
 from .base import Aggregate, ItemContext
 from .errors import InvalidAnswer, InvalidQuestion
-from .fields import field_name, image_size
+from .fields import field_name, gold_threshold_passes, image_size
 from .text_align import rover, text_similarity
 from .voting import posterior, winner
 
@@ -90,7 +90,7 @@ class Transcription:
         return text_similarity(normalise(question, str(answer)), normalise(question, str(gold)))
 
     def gold_passes(self, question: Mapping[str, Any], score: float) -> bool:
-        return score >= question["gold_threshold"] - 1e-12
+        return gold_threshold_passes(question, score)
 
     def aggregate(
         self,

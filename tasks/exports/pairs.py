@@ -16,7 +16,6 @@ of workers not blocked in the bundle, each worker with their own lapse rate.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from types import ModuleType
 from typing import Any
 
 from tasks.annotation import pairwise
@@ -61,10 +60,10 @@ def pairs(bundle: Bundle, base_url: str = "") -> Iterator[str]:
 
 def ranking(bundle: Bundle, base_url: str = "") -> Iterator[str]:
     """Computed when the stream is read."""
-    return _ranking(bundle, pairwise)
+    return _ranking(bundle)
 
 
-def _ranking(bundle: Bundle, pairwise: ModuleType) -> Iterator[str]:
+def _ranking(bundle: Bundle) -> Iterator[str]:
     blocked = {
         worker_public_id(bundle.requester_id, worker_id)
         for worker_id in WorkerBundleStats.objects.filter(bundle=bundle, blocked=True).values_list(
