@@ -24,7 +24,9 @@ pytestmark = pytest.mark.django_db
 
 PAYOUTS = int(os.environ.get("PAYOUT_FAULT_COUNT", "1000"))
 WORKERS = 25
-MAX_ROUNDS = 60
+# A loaded machine turns some healthy requests into client timeouts too; they only cost
+# rounds (each retry is idempotent), so the bound is generous.
+MAX_ROUNDS = 200
 
 
 @pytest.mark.parametrize("only_kind", [None, *FAULT_KINDS], ids=["all-kinds", *FAULT_KINDS])
@@ -35,7 +37,7 @@ def test_1000_payouts_with_20_percent_faults_converge(fake_stripe, settings, cap
     rng = random.Random(seed)
     settings.PAYOUT_RETRY_BASE_SECONDS = 0
     settings.PAYOUT_MINIMUM_MINOR = 500
-    stripe_gateway.configure(timeout=0.2 if only_kind != "timeout" else 0.05)
+    stripe_gateway.configure(timeout=0.2 if only_kind != "timeout" else 0.1)
 
     # given: workers who earned enough for their share of the payouts
     amounts = [rng.randint(500, 1_500) for _ in range(PAYOUTS)]
