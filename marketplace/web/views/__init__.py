@@ -18,6 +18,7 @@ from .console import (
     worker_block,
     worker_unblock,
 )
+from .messages import inbox, requester_message, thread_page, worker_ask
 from .money import (
     balance,
     balance_test_funds,
@@ -48,12 +49,16 @@ __all__ = [
     "bundle_state",
     "bundle_upload",
     "earnings",
+    "inbox",
     "instructions_preview",
     "payout_details",
     "payout_request",
     "payout_setup",
+    "requester_message",
     "task_preview",
+    "thread_page",
     "work_bundle",
+    "worker_ask",
     "work_list",
     "work_next",
     "work_skip",
