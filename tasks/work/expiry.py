@@ -13,8 +13,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.notifications import notify
 from tasks.locking import lock_bundle, lock_claim_for_release
-from tasks.models import Assignment, AssignmentStatus
+from tasks.models import Assignment, AssignmentStatus, Bundle
 from tasks.states import assignment_transition, give_slot_back, release_claim_slot
 
 
@@ -49,26 +50,43 @@ def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) ->
     Gold claims (a few per bundle) go one by one after the batches, each taking its bundle
     first, since their slot goes back to the bundle row."""
     now = now or timezone.now()
-    total = 0
+    expired_of: dict[int, list[int]] = {}  # worker id -> bundle ids of their expired claims
     due_claims = Assignment.objects.filter(status=AssignmentStatus.CLAIMED, deadline__lte=now)
     while True:
         with transaction.atomic():
             query = due_claims.filter(is_gold=False)
             if connection.vendor == "postgresql":
                 query = query.select_for_update(skip_locked=True)
-            due = list(query.values_list("id", "item_id")[:batch_size])
-            for assignment_id, item_id in due:
+            due = list(query.values_list("id", "item_id", "worker_id", "bundle_id")[:batch_size])
+            for assignment_id, item_id, worker_id, bundle_id in due:
                 expired = Assignment.objects.filter(
                     pk=assignment_id, status=AssignmentStatus.CLAIMED
                 ).update(status=AssignmentStatus.EXPIRED)
                 if expired:
                     give_slot_back(item_id)
-                total += expired
+                    expired_of.setdefault(worker_id, []).append(bundle_id)
         if len(due) < batch_size:
             break
-    gold = due_claims.filter(is_gold=True).values_list("id", "bundle_id", "item_id")
-    for assignment_id, bundle_id, item_id in list(gold):
-        total += claim_expire(
+    gold = due_claims.filter(is_gold=True).values_list("id", "bundle_id", "item_id", "worker_id")
+    for assignment_id, bundle_id, item_id, worker_id in list(gold):
+        if claim_expire(
             assignment_id=assignment_id, bundle_id=bundle_id, item_id=item_id, is_gold=True
-        )
-    return total
+        ):
+            expired_of.setdefault(worker_id, []).append(bundle_id)
+    _notify_expired(expired_of)
+    return sum(len(bundles) for bundles in expired_of.values())
+
+
+def _notify_expired(expired_of: dict[int, list[int]]) -> None:
+    """One email per worker and run, naming the bundles whose claims they let expire (the
+    task went back to the pool unpaid: they should know, not wonder)."""
+    if not expired_of:
+        return
+    bundle_ids = {b for bundles in expired_of.values() for b in bundles}
+    titles = dict(Bundle.objects.filter(pk__in=bundle_ids).values_list("id", "title"))
+    for worker in User.objects.filter(pk__in=expired_of):
+        bundles = expired_of[worker.pk]
+        names = sorted({titles.get(b, f"bundle {b}") for b in bundles})
+        context = {"count": len(bundles), "titles": names}
+        subject = f"{len(bundles)} claimed task{'s' if len(bundles) != 1 else ''} expired"
+        notify(worker, subject, "claims_expired", context)
