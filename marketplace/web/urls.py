@@ -18,6 +18,7 @@ urlpatterns = [
     path("work/<int:bundle_id>/next/", views.work_next, name="work-next"),
     path("work/tasks/<int:assignment_id>/submit/", views.work_submit, name="work-submit"),
     path("work/tasks/<int:assignment_id>/skip/", views.work_skip, name="work-skip"),
+    path("work/<int:bundle_id>/preview/", views.work_preview, name="work-preview"),
     path("work/<int:bundle_id>/ask/", views.worker_ask, name="worker-ask"),
     # Messages (both roles)
     path("messages/", views.inbox, name="inbox"),
