@@ -11,7 +11,6 @@ from .console import (
     bundle_list,
     bundle_progress,
     bundle_publish,
-    bundle_review,
     bundle_state,
     bundle_upload,
     instructions_preview,
@@ -28,6 +27,7 @@ from .money import (
     payout_setup,
 )
 from .preview import task_preview
+from .review import bundle_review
 from .work import (
     work_bundle,
     work_list,
