@@ -9,8 +9,9 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import self_declared
 from accounts.models import WorkerQualification
 from marketplace.errors import DomainError, Forbidden
 from payments import stripe_gateway as gateway
@@ -23,7 +24,8 @@ from .. import annotation, display, find_work
 from ..forms import answer_from_post
 from ..markdown import render_markdown
 from ..money import money
-from .common import _is_htmx, worker_required
+from ..profile_forms import WorkerProfileForm
+from .common import _is_htmx, signed_in_user, worker_required
 
 # ---------------------------------------------------------------------------------------------
 # Worker workspace
@@ -222,13 +224,27 @@ def work_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
     return _after_answer(request, assignment.bundle, {"kind": "ok", "text": "Task skipped."})
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @worker_required
 def worker_profile(request: HttpRequest) -> HttpResponse:
-    """The worker's own standing: account status, review record, qualifications, payouts."""
-    profile = request.user.worker_profile
+    """The worker's own standing (account status, review record, qualifications, payouts) and
+    what they declare about themselves (country, self-declared qualifications)."""
+    user = signed_in_user(request)
+    profile = user.worker_profile
+    declared = self_declared.declared_values(user)
+    form = WorkerProfileForm(request.POST or None, initial={"country": profile.country, **declared})
+    if request.method == "POST" and form.is_valid():
+        try:
+            self_declared.worker_declare(
+                worker=user, country=form.cleaned_data["country"], values=form.declared()
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("web:worker-profile")
     grants = (
-        WorkerQualification.objects.filter(worker=request.user)
+        WorkerQualification.objects.filter(worker=user)
         .select_related("qualification")
         .order_by("qualification__name", "qualification_id")
     )
@@ -237,16 +253,27 @@ def worker_profile(request: HttpRequest) -> HttpResponse:
             "name": g.qualification.name,
             "description": g.qualification.description,
             "value": g.value,
-            "source": "Platform" if g.qualification.owner_id is None else "Requester",
+            "source": _grant_source(g),
         }
         for g in grants
     ]
-    account = ConnectedAccount.objects.filter(worker=request.user).first()
+    account = ConnectedAccount.objects.filter(worker=user).first()
     context = {
         "profile": profile,
         "reviewed": profile.approved_count + profile.rejected_count,
         "qualifications": qualifications,
         "payout_account": account,
         "stripe_on": gateway.is_configured(),
+        "form": form,
     }
-    return render(request, "web/work/profile.html", context)
+    return render(request, "web/work/profile.html", context, status=400 if form.errors else 200)
+
+
+def _grant_source(grant: WorkerQualification) -> str:
+    if grant.qualification.owner_id is not None:
+        return "Requester"
+    return (
+        "You (self-declared)"
+        if grant.qualification.name in self_declared.SELF_DECLARED
+        else "Platform"
+    )
