@@ -45,9 +45,7 @@ def pending_matching(bundle: Bundle, criteria: ReviewFilter) -> QuerySet[Assignm
     elif criteria.gold == "correct":
         query = query.filter(is_gold=True, gold_correct=True)
     if criteria.disagree:
-        labelled = ItemResult.objects.filter(item=OuterRef("item_id")).exclude(label=None)
-        agreeing = labelled.filter(label=OuterRef("answer"))
-        query = query.filter(Exists(labelled)).exclude(Exists(agreeing))
+        query = disagreeing(query)
     if criteria.max_confidence is not None:
         query = query.filter(item__result__confidence__lte=criteria.max_confidence)
     if criteria.up_to is not None:
@@ -134,12 +132,13 @@ def matching_summary(bundle: Bundle, criteria: ReviewFilter) -> dict[str, Any]:
     return {"count": count, "workers": workers, "rewards_minor": count * bundle.reward_minor}
 
 
+def disagreeing(query: QuerySet[Assignment]) -> QuerySet[Assignment]:
+    """The answers of `query` that differ from their item's current label (items without a
+    label yet are left out: there is nothing to disagree with)."""
+    labelled = ItemResult.objects.filter(item=OuterRef("item_id")).exclude(label=None)
+    return query.filter(Exists(labelled)).exclude(Exists(labelled.filter(label=OuterRef("answer"))))
+
+
 def disagreeing_ids(ids: list[int]) -> set[int]:
     """Among these answers, the ones that differ from their item's current label."""
-    labelled = ItemResult.objects.filter(item=OuterRef("item_id")).exclude(label=None)
-    return set(
-        Assignment.objects.filter(pk__in=ids)
-        .filter(Exists(labelled))
-        .exclude(Exists(labelled.filter(label=OuterRef("answer"))))
-        .values_list("id", flat=True)
-    )
+    return set(disagreeing(Assignment.objects.filter(pk__in=ids)).values_list("id", flat=True))

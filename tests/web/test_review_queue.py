@@ -191,3 +191,28 @@ def test_keyset_pages_cost_the_same_queries_deep_in_the_queue(
         found = re.search(r'href="([^"]+)" id="review-next"', html)
         url = found[1].replace("&amp;", "&") if found else ""
     assert pages == 3 and len(seen) == len(set(seen)) == 250
+
+
+def test_the_api_filters_the_queue_the_same_way(queue):
+    from tests.conftest import client_for
+
+    bundle, items, (w1, w2, w3) = queue
+    api = client_for(bundle.requester)
+    base = f"/api/v1/assignments/?bundle={bundle.pk}&status=submitted"
+
+    def ids(query):
+        response = api.get(base + query)
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["results"]}
+
+    of_w3 = set(Assignment.objects.filter(worker=w3).values_list("id", flat=True))
+    assert ids(f"&worker_id={worker_public_id(bundle.requester_id, w3.pk)}") == of_w3
+    assert ids("&worker_id=w_000000000000") == set()
+    assert ids("&disagrees=true") == of_w3
+    assert len(ids("&disagrees=false")) == 4
+    assert ids("&gold_correct=false") == {Assignment.objects.get(worker=w3, item=items[1]).pk}
+    unsure = set(Assignment.objects.filter(item=items[1]).values_list("id", flat=True))
+    assert ids("&max_confidence=0.6") == unsure
+    # Another requester's pseudonym for the same worker matches nothing of theirs.
+    other = RequesterFactory()
+    assert client_for(other).get(base).json()["results"] == []
