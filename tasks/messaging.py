@@ -99,12 +99,16 @@ def thread_for(user: User, thread_id: int) -> tuple[MessageThread, str]:
 
 
 def unread_count(user: User) -> int:
-    """Messages the user has not read, as worker and as requester (one query)."""
-    totals = MessageThread.objects.filter(Q(worker=user) | Q(bundle__requester=user)).aggregate(
-        worker=Sum("worker_unread", filter=Q(worker=user)),
-        requester=Sum("requester_unread", filter=Q(bundle__requester=user)),
-    )
-    return (totals["worker"] or 0) + (totals["requester"] or 0)
+    """Messages the user has not read, as worker and as requester: one indexed query per
+    role the user has (the navigation asks on every page)."""
+    total = 0
+    if user.is_worker:
+        mine = MessageThread.objects.filter(worker=user, worker_unread__gt=0)
+        total += mine.aggregate(n=Sum("worker_unread"))["n"] or 0
+    if user.is_requester:
+        theirs = MessageThread.objects.filter(bundle__requester=user, requester_unread__gt=0)
+        total += theirs.aggregate(n=Sum("requester_unread"))["n"] or 0
+    return total
 
 
 def counterpart_name(thread: MessageThread, side: str) -> str:

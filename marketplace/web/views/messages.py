@@ -106,8 +106,11 @@ def worker_ask(request: HttpRequest, bundle_id: int) -> HttpResponse:
     if existing is not None:
         return redirect("web:message-thread", thread_id=existing.pk)
     bundle = selectors.bundle_for_worker(user, bundle_id)
-    if bundle is None and not user.assignments.filter(bundle_id=bundle_id).exists():
-        raise Http404("No such bundle.")
+    if bundle is None:  # not open to them now: a bundle they worked on still is
+        worked = user.assignments.filter(bundle_id=bundle_id).select_related("bundle").first()
+        if worked is None:
+            raise Http404("No such bundle.")
+        bundle = worked.bundle
     form = MessageForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -118,8 +121,7 @@ def worker_ask(request: HttpRequest, bundle_id: int) -> HttpResponse:
         else:
             flash.success(request, "Message sent to the requester.")
             return redirect("web:message-thread", thread_id=thread.pk)
-    title = bundle.title if bundle else ""
-    return _render_thread(request, None, "worker", form, new_title=f"Ask about {title}")
+    return _render_thread(request, None, "worker", form, new_title=f"Ask about {bundle.title}")
 
 
 @require_http_methods(["GET", "POST"])

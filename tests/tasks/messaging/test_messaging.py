@@ -212,3 +212,18 @@ def test_admins_read_threads(admin_client, worked):
     messaging.message_post(thread=thread, author=worker, body="Dispute: my answer was right")
     page = admin_client.get(f"/admin/tasks/messagethread/{thread.pk}/change/")
     assert page.status_code == 200 and "Dispute: my answer was right" in page.content.decode()
+
+
+def test_a_worker_asks_from_the_pages_also_about_a_bundle_no_longer_open(client, worked):
+    bundle, worker = worked
+    services.bundle_cancel(bundle=bundle, by=bundle.requester)
+    client.force_login(worker)
+    page = client.get(f"/work/{bundle.pk}/ask/")
+    assert page.status_code == 200 and f"Ask about {bundle.title}" in page.content.decode()
+    sent = client.post(f"/work/{bundle.pk}/ask/", {"body": "Why was it cancelled?"})
+    assert sent.status_code == 302
+    assert MessageThread.objects.get().worker_id == worker.pk
+    client.force_login(WorkerFactory())  # never worked there, and it is not open: nothing
+    assert client.get(f"/work/{bundle.pk}/ask/").status_code == 404
+    assert client.post(f"/work/{bundle.pk}/ask/", {"body": "hi"}).status_code == 404
+    assert MessageThread.objects.count() == 1
