@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from .models import Assignment, AssignmentStatus, Bundle, ItemResult
 from .selectors import bundle_worker_from_public_id
@@ -135,8 +135,11 @@ def matching_summary(bundle: Bundle, criteria: ReviewFilter) -> dict[str, Any]:
 def disagreeing(query: QuerySet[Assignment]) -> QuerySet[Assignment]:
     """The answers of `query` that differ from their item's current label (items without a
     label yet are left out: there is nothing to disagree with)."""
-    labelled = ItemResult.objects.filter(item=OuterRef("item_id")).exclude(label=None)
-    return query.filter(Exists(labelled)).exclude(Exists(labelled.filter(label=OuterRef("answer"))))
+    return (
+        query.filter(item__result__label__isnull=False)
+        .exclude(item__result__label=None)
+        .exclude(answer=F("item__result__label"))
+    )
 
 
 def disagreeing_ids(ids: list[int]) -> set[int]:
