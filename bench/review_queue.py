@@ -35,10 +35,7 @@ def build(answers: int):
 
     from accounts.models import User
     from accounts.services import user_create
-    from tasks.models import (
-        Assignment, AssignmentStatus, Bundle, BundleStatus, Item, ItemResult, ItemState,
-        WorkerBundleStats,
-    )  # fmt: skip
+    from tasks import models as m
 
     cleanup()
     requester = user_create(email=REQUESTER_EMAIL, password=None, requester=True)
@@ -48,32 +45,32 @@ def build(answers: int):
     ]
     now = timezone.now()
     with transaction.atomic():
-        bundle = Bundle.objects.create(
+        bundle = m.Bundle.objects.create(
             requester=requester, title="bench review", question={"type": "single_choice",
             "choices": [{"value": "pos", "label": "P"}, {"value": "neg", "label": "N"}]},
-            reward_minor=5, status=BundleStatus.PUBLISHED, published_at=now,
+            reward_minor=5, status=m.BundleStatus.PUBLISHED, published_at=now,
         )  # fmt: skip
         for start in range(0, answers, 10_000):
             count = min(10_000, answers - start)
-            items = Item.objects.bulk_create(
-                Item(bundle=bundle, payload={"text": f"review {start + n}"}, slots_open=0,
-                     state=ItemState.COMPLETE, judgments_submitted=1)
+            items = m.Item.objects.bulk_create(
+                m.Item(bundle=bundle, payload={"text": f"review {start + n}"}, slots_open=0,
+                     state=m.ItemState.COMPLETE, judgments_submitted=1)
                 for n in range(count)
             )  # fmt: skip
-            Assignment.objects.bulk_create(
-                Assignment(bundle=bundle, item=item, worker=workers[n % WORKERS],
-                           status=AssignmentStatus.SUBMITTED,
+            m.Assignment.objects.bulk_create(
+                m.Assignment(bundle=bundle, item=item, worker=workers[n % WORKERS],
+                           status=m.AssignmentStatus.SUBMITTED,
                            answer="neg" if (start + n) % 10 == 0 else "pos",
                            claimed_at=now, deadline=now, submitted_at=now, seconds_spent=5.0)
                 for n, item in enumerate(items)
             )  # fmt: skip
-            ItemResult.objects.bulk_create(
-                ItemResult(item=item, label="pos", confidence=0.5 + (n % 50) / 100,
+            m.ItemResult.objects.bulk_create(
+                m.ItemResult(item=item, label="pos", confidence=0.5 + (n % 50) / 100,
                            method="majority", judgments=1)
                 for n, item in enumerate(items)
             )  # fmt: skip
-        WorkerBundleStats.objects.bulk_create(
-            WorkerBundleStats(worker=w, bundle=bundle, submitted=answers // WORKERS)
+        m.WorkerBundleStats.objects.bulk_create(
+            m.WorkerBundleStats(worker=w, bundle=bundle, submitted=answers // WORKERS)
             for w in workers
         )
     from django.db import connection
@@ -136,15 +133,16 @@ def main() -> int:
             list(query.order_by("id")[len(ids) - size : len(ids)])
             query.count()
 
+        page = review_queue.review_page
+        g_cursor = f"{last_item}-{ids[-size - 1]}"
+        d_cursor = str(d_ids[-size - 1])
         rows = [
-            ["plain", "first", timed(lambda: review_queue.review_page(bundle, plain))],
-            ["plain", "last", timed(lambda: review_queue.review_page(bundle, plain, cursor=last_cursor))],
-            ["grouped", "first", timed(lambda: review_queue.review_page(bundle, plain, by_item=True))],
-            ["grouped", "last", timed(lambda: review_queue.review_page(
-                bundle, plain, cursor=f"{last_item}-{ids[-size - 1]}", by_item=True))],
-            ["disagree", "first", timed(lambda: review_queue.review_page(bundle, disagree))],
-            ["disagree", "last", timed(lambda: review_queue.review_page(
-                bundle, disagree, cursor=str(d_ids[-size - 1])))],
+            ["plain", "first", timed(lambda: page(bundle, plain))],
+            ["plain", "last", timed(lambda: page(bundle, plain, cursor=last_cursor))],
+            ["grouped", "first", timed(lambda: page(bundle, plain, by_item=True))],
+            ["grouped", "last", timed(lambda: page(bundle, plain, cursor=g_cursor, by_item=True))],
+            ["disagree", "first", timed(lambda: page(bundle, disagree))],
+            ["disagree", "last", timed(lambda: page(bundle, disagree, cursor=d_cursor))],
             ["offset (baseline)", "last", timed(offset_last)],
         ]  # fmt: skip
         print_table(["view", "page", "ms (median)"], rows)
