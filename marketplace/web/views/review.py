@@ -104,12 +104,16 @@ def _queue_context(
         "total": page.total,
         "up_to": page.newest_id,
         "filter_query": query,
-        "next_url": f"?{query}&after={page.next_cursor}".replace("?&", "?")
-        if page.next_cursor
-        else "",
-        "first_url": f"?{query}" if request.GET.get("after") else "",
+        "next_url": _page_url(query, page.next_cursor) if page.next_cursor else "",
+        "first_url": _page_url(query, None) if request.GET.get("after") else "",
         "annotating": annotation.is_annotation(bundle.question),
     }
+
+
+def _page_url(filter_query: str, cursor: str | None) -> str:
+    """The queue's URL (relative) with its filters and, for a later page, the keyset cursor."""
+    parts = [p for p in (filter_query, urlencode({"after": cursor}) if cursor else "") if p]
+    return "?" + "&".join(parts)
 
 
 def _row(
