@@ -4,12 +4,13 @@ paged by keyset so page 500 of 100k answers costs what page 1 does (no OFFSET, a
 number of queries); grouped by item with the aggregate when asked.
 
 The bulk actions of the review page act on exactly what a filter matched when the requester
-confirmed it: `ReviewFilter.up_to` pins the newest answer they saw, so work arriving between
-the confirm page and the click is not swept in."""
+confirmed it: `ReviewFilter.as_of` pins the moment the queue was shown, so work submitted
+since (a claim older than the page but answered after it, too) is not swept in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from django.db.models import F, Q, QuerySet
@@ -26,10 +27,10 @@ class ReviewFilter:
     gold: str = ""  # "incorrect", "correct" or "" (any)
     disagree: bool = False  # the answer differs from the item's current label
     max_confidence: float | None = None  # the item's label is at most this confident
-    up_to: int | None = None  # only answers with an id up to this one
+    as_of: datetime | None = None  # only answers submitted by then
 
-    def pinned(self, newest_id: int | None) -> ReviewFilter:
-        return replace(self, up_to=newest_id)
+    def pinned(self, as_of: datetime | None) -> ReviewFilter:
+        return replace(self, as_of=as_of)
 
 
 def pending_matching(bundle: Bundle, criteria: ReviewFilter) -> QuerySet[Assignment]:
@@ -48,8 +49,8 @@ def pending_matching(bundle: Bundle, criteria: ReviewFilter) -> QuerySet[Assignm
         query = disagreeing(query)
     if criteria.max_confidence is not None:
         query = query.filter(item__result__confidence__lte=criteria.max_confidence)
-    if criteria.up_to is not None:
-        query = query.filter(pk__lte=criteria.up_to)
+    if criteria.as_of is not None:
+        query = query.filter(submitted_at__lte=criteria.as_of)
     return query
 
 
@@ -58,7 +59,6 @@ class QueuePage:
     rows: list[Assignment]
     total: int
     next_cursor: str | None
-    newest_id: int | None
     results: dict[int, ItemResult]
 
 
@@ -83,8 +83,8 @@ def review_page(
     size: int = PAGE_SIZE,
 ) -> QueuePage:
     """One page of the matching answers after `cursor` (oldest first, or item by item), with
-    the total, the cursor of the next page, the newest matching id (what a bulk action pins)
-    and the aggregated results of the page's items. Five queries whatever the page."""
+    the total, the cursor of the next page and the aggregated results of the page's items.
+    Four queries whatever the page (one more to resolve a worker's pseudonym)."""
     matching = pending_matching(bundle, criteria)
     query = matching.select_related("item")
     position = _parse_cursor(cursor, by_item)
@@ -104,7 +104,6 @@ def review_page(
     if more and rows:
         last = rows[-1]
         next_cursor = f"{last.item_id}-{last.pk}" if by_item else str(last.pk)
-    newest = matching.order_by("-id").values_list("id", flat=True).first()
     results = {
         r.item_id: r for r in ItemResult.objects.filter(item_id__in={a.item_id for a in rows})
     }
@@ -112,7 +111,6 @@ def review_page(
         rows=rows,
         total=matching.count(),
         next_cursor=next_cursor,
-        newest_id=newest,
         results=results,
     )
 

@@ -53,10 +53,11 @@ class ReviewFilterForm(forms.Form):
 
 class BulkReviewForm(forms.Form):
     """Approve or reject everything a filter matched, up to the newest answer the requester
-    saw counted (`up_to`); `confirm` is set only by the confirmation page's button."""
+    were counted (submitted by `as_of`, when the queue was shown); `confirm` is set only by the
+    confirmation page's button."""
 
     bulk = forms.ChoiceField(choices=[("approve", "Approve"), ("reject", "Reject")])
-    up_to = forms.IntegerField(min_value=0)
+    as_of = forms.DateTimeField()
     confirm = forms.CharField(required=False)
     reason = forms.CharField(
         max_length=1000,

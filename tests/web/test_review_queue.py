@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.utils import timezone
 
 from payments.models import Payout  # noqa: F401  (the app's models load with the ledger)
 from tasks import services, work
@@ -92,39 +93,39 @@ def test_grouped_by_item_with_the_aggregate(client, queue):
 
 def test_bulk_approve_of_a_filter_confirms_count_and_money_then_pays_only_those(client, queue):
     bundle, items, (w1, w2, w3) = queue
+    early, counted = ItemFactory(bundle=bundle, slots_open=1), ItemFactory(bundle=bundle)
+    for extra in (early, counted):
+        ItemResult.objects.create(item=extra, label="pos", confidence=0.5, method="mv", judgments=1)
+    slow = WorkerFactory()
+    held = work.assignment_claim(bundle=bundle, worker=slow)  # claimed before the queue is shown
+    assert held.item_id == early.pk
+    assert answer(bundle, WorkerFactory(), "pos").item_id == counted.pk
     client.force_login(bundle.requester)
-    html = get(client, bundle, "?max_confidence=99&disagree=")
-    up_to = re.search(r'name="up_to" value="(\d+)"', html)[1]
-    post = {"bulk": "approve", "up_to": up_to, "max_confidence": "60"}
+    html = get(client, bundle, "?max_confidence=60")
+    as_of = re.search(r'name="as_of" value="([^"]+)"', html)[1]
+    post = {"bulk": "approve", "as_of": as_of, "max_confidence": "60"}
     confirm = client.post(f"/bundles/{bundle.pk}/review/", post)
     page = confirm.content.decode()
-    assert confirm.status_code == 200 and "Approve 3 answers?" in page
-    assert "$0.30" in page and "3</strong> workers" in page  # 3 x 10 cents in rewards
+    assert confirm.status_code == 200 and "Approve 4 answers?" in page
+    assert "$0.40" in page and "4</strong> workers" in page  # 4 x 10 cents in rewards
     assert Assignment.objects.filter(status=AssignmentStatus.APPROVED).count() == 0
-    # An answer arriving after the confirm page is not swept into the action.
-    extra = ItemFactory(bundle=bundle)
-    ItemResult.objects.create(item=extra, label="pos", confidence=0.5, method="mv", judgments=1)
-    late = answer(bundle, WorkerFactory(), "pos")
-    assert late.item_id == extra.pk
+    # Answered after the queue was shown (though claimed before): not swept into the action.
+    services.assignment_submit(assignment_id=held.pk, worker=slow, answer="pos")
     done = client.post(f"/bundles/{bundle.pk}/review/", {**post, "confirm": "yes"})
     assert done.status_code == 302 and "max_confidence=60" in done["Location"]
-    approved = set(
-        Assignment.objects.filter(status=AssignmentStatus.APPROVED).values_list(
-            "item_id", flat=True
-        )
-    )
-    assert approved == {items[1].pk}
-    assert Assignment.objects.get(pk=late.pk).status == AssignmentStatus.SUBMITTED
-    assert Assignment.objects.filter(status=AssignmentStatus.APPROVED).count() == 3
+    approved = Assignment.objects.filter(status=AssignmentStatus.APPROVED)
+    assert set(approved.values_list("item_id", flat=True)) == {items[1].pk, counted.pk}
+    assert approved.count() == 4
+    assert Assignment.objects.get(pk=held.pk).status == AssignmentStatus.SUBMITTED
     assert_ledger_balanced()
 
 
 def test_bulk_reject_needs_a_reason_the_workers_read(client, queue):
     bundle, items, (w1, w2, w3) = queue
     client.force_login(bundle.requester)
-    up_to = Assignment.objects.order_by("-id").first().pk
+    as_of = timezone.now().isoformat()
     public = worker_public_id(bundle.requester_id, w3.pk)
-    post = {"bulk": "reject", "up_to": up_to, "worker": public, "confirm": "yes"}
+    post = {"bulk": "reject", "as_of": as_of, "worker": public, "confirm": "yes"}
     refused = client.post(f"/bundles/{bundle.pk}/review/", post)
     assert refused.status_code == 400 and "Give a reason to reject" in refused.content.decode()
     assert not Assignment.objects.filter(status=AssignmentStatus.REJECTED).exists()
@@ -139,7 +140,7 @@ def test_another_requester_reaches_nothing(client, queue):
     bundle, _, _ = queue
     client.force_login(RequesterFactory())
     assert client.get(f"/bundles/{bundle.pk}/review/").status_code == 404
-    post = {"bulk": "approve", "up_to": 10**6, "confirm": "yes"}
+    post = {"bulk": "approve", "as_of": timezone.now().isoformat(), "confirm": "yes"}
     assert client.post(f"/bundles/{bundle.pk}/review/", post).status_code == 404
     ids = list(Assignment.objects.values_list("id", flat=True))
     assert (

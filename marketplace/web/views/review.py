@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from tasks import review, review_queue, selectors
@@ -102,7 +103,7 @@ def _queue_context(
         "filters": filters,
         "filtered": filters.active(),
         "total": page.total,
-        "up_to": page.newest_id,
+        "as_of": timezone.now().isoformat(),
         "filter_query": query,
         "next_url": _page_url(query, page.next_cursor) if page.next_cursor else "",
         "first_url": _page_url(query, None) if request.GET.get("after") else "",
@@ -169,7 +170,7 @@ def _bulk(request: HttpRequest, bundle: Bundle) -> HttpResponse:
         messages.error(request, "That bulk action was incomplete; nothing was reviewed.")
         return _back_to_queue(bundle, query)
     data = form.cleaned_data
-    criteria = filters.criteria().pinned(data.get("up_to"))
+    criteria = filters.criteria().pinned(data.get("as_of"))
     approve = data.get("bulk") == "approve"
     if data.get("confirm") != "yes" or form.errors:
         summary = review_queue.matching_summary(bundle, criteria)
