@@ -186,6 +186,7 @@ def _bulk(request: HttpRequest, bundle: Bundle) -> HttpResponse:
                 (k, request.POST.get(k)) for k in FILTER_FIELDS if request.POST.get(k)
             ],
             "filter_query": query,
+            "filtered": filters.active(),
             "limit": BULK_LIMIT,
         }
         status = 400 if form.errors else 200
