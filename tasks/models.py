@@ -413,3 +413,14 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"message {self.pk} in thread {self.thread_id}"
+
+
+class ClaimReminder(models.Model):
+    """A long claim whose worker was told by email that it is about to expire: one row per
+    claim, so the once-a-minute sweep tells them once."""
+
+    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="+")
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"expiry reminder for assignment {self.assignment_id}"

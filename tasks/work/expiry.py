@@ -7,7 +7,7 @@ lock order, `tasks.locking`): cancel and expiry hold the bundle while they end i
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -15,7 +15,9 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.notifications import notify
 from tasks.locking import lock_bundle, lock_claim_for_release
-from tasks.models import Assignment, AssignmentStatus, Bundle
+from django.db.models import Exists, OuterRef
+
+from tasks.models import Assignment, AssignmentStatus, Bundle, ClaimReminder
 from tasks.states import assignment_transition, give_slot_back, release_claim_slot
 
 
@@ -90,3 +92,46 @@ def _notify_expired(expired_of: dict[int, list[int]]) -> None:
         context = {"count": len(bundles), "titles": names}
         subject = f"{len(bundles)} claimed task{'s' if len(bundles) != 1 else ''} expired"
         notify(worker, subject, "claims_expired", context)
+
+
+# Claims of at least this time limit get a reminder this long before their deadline; shorter
+# ones are worked in one sitting (the task page counts down) and an email would only be noise.
+REMIND_CLAIMS_FROM_SECONDS = 3600
+REMIND_BEFORE = timedelta(minutes=15)
+
+
+def claims_remind_expiring(*, now: datetime | None = None) -> int:
+    """Email workers whose long claims expire within `REMIND_BEFORE`, once per claim (a
+    `ClaimReminder` row taken in the same transaction as the mail is queued); one email per
+    worker and run. Returns the number of claims reminded."""
+    now = now or timezone.now()
+    due = (
+        Assignment.objects.filter(
+            status=AssignmentStatus.CLAIMED,
+            deadline__gt=now,
+            deadline__lte=now + REMIND_BEFORE,
+            bundle__time_limit_seconds__gte=REMIND_CLAIMS_FROM_SECONDS,
+        )
+        .exclude(Exists(ClaimReminder.objects.filter(assignment=OuterRef("pk"))))
+        .values_list("id", "worker_id", "bundle__title", "deadline")
+    )
+    reminded = 0
+    with transaction.atomic():
+        by_worker: dict[int, list[tuple[str, datetime]]] = {}
+        for assignment_id, worker_id, title, deadline in list(due[:1000]):
+            # A concurrent sweep may take the same claim: only the one that creates the row
+            # mails (get_or_create survives the race on the unique assignment).
+            _, created = ClaimReminder.objects.get_or_create(assignment_id=assignment_id)
+            if created:
+                by_worker.setdefault(worker_id, []).append((title, deadline))
+        for worker in User.objects.filter(pk__in=by_worker):
+            claims = sorted(by_worker[worker.pk], key=lambda claim: claim[1])
+            minutes = max(1, int((claims[0][1] - now).total_seconds() // 60))
+            notify(
+                worker,
+                f"A claimed task expires in {minutes} min",
+                "claims_expiring",
+                {"claims": [{"title": t, "deadline": d} for t, d in claims], "minutes": minutes},
+            )
+            reminded += len(claims)
+    return reminded

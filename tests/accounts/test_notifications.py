@@ -114,3 +114,31 @@ def test_a_manual_payout_marked_paid_mails_the_worker(settings, django_capture_o
         assert payouts.manual_batch_mark_paid(batch=payout.batch, by=None) == 1
     assert [m.to for m in mail.outbox] == [[a.email]]
     assert "10.00 USD" in mail.outbox[0].subject and "bank transfer" in mail.outbox[0].body
+
+
+def test_long_claims_about_to_expire_get_one_reminder(
+    requester, django_capture_on_commit_callbacks
+):
+    long = BundleFactory(
+        requester=requester, title="Transcribe interviews", time_limit_seconds=7200
+    )
+    short = BundleFactory(requester=requester, title="Quick sentiment")
+    for bundle in (long, short):
+        ItemFactory(bundle=bundle)
+    long, short = publish(long), publish(short)
+    worker = WorkerFactory()
+    held = work.assignment_claim(bundle=long, worker=worker)
+    quick = work.assignment_claim(bundle=short, worker=worker)
+    early = held.deadline - timedelta(minutes=30)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert work.claims_remind_expiring(now=early) == 0  # not yet within 15 minutes
+    soon = held.deadline - timedelta(minutes=10)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert work.claims_remind_expiring(now=soon) == 1
+        assert work.claims_remind_expiring(now=soon + timedelta(minutes=1)) == 0  # once
+    assert [m.to for m in mail.outbox] == [[worker.email]]
+    assert "Transcribe interviews" in mail.outbox[0].body and "10 min" in mail.outbox[0].subject
+    # A ten-minute claim is worked in one sitting: never an email, even right before its end.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert work.claims_remind_expiring(now=quick.deadline - timedelta(minutes=1)) == 0
+    assert len(mail.outbox) == 1
