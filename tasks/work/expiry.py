@@ -1,5 +1,6 @@
 """Claims that end without an answer: given back by the worker, or expired past their deadline.
-Either way the slot goes back to the pool and nothing is paid.
+Either way the slot goes back to the pool and nothing is paid. Workers hear of it by email:
+a reminder before a long claim expires, and a note when claims expired.
 
 A gold claim's slot goes back to its bundle row, so ending one locks the bundle first (the one
 lock order, `tasks.locking`): cancel and expiry hold the bundle while they end its claims.
@@ -10,13 +11,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notify
 from tasks.locking import lock_bundle, lock_claim_for_release
-from django.db.models import Exists, OuterRef
-
 from tasks.models import Assignment, AssignmentStatus, Bundle, ClaimReminder
 from tasks.states import assignment_transition, give_slot_back, release_claim_slot
 
