@@ -66,6 +66,12 @@ class RequesterProfile(models.Model):
     def __str__(self) -> str:
         return f"requester {self.user}"
 
+    @property
+    def public_name(self) -> str:
+        """How workers see the requester: the organisation they named, else a numbered label;
+        never the email address."""
+        return self.organization.strip() or f"Requester #{self.user_id}"
+
 
 class WorkerStatus(models.TextChoices):
     ACTIVE = "active", "Active"

@@ -22,6 +22,10 @@ SYSTEM_QUALIFICATIONS = {
     "approval_rate": "Percent of reviewed assignments approved (100 before any review).",
     "approved_count": "Number of approved assignments.",
     "country": "The worker's country (ISO 3166-1 alpha-2); use In / NotIn / EqualTo.",
+    # Self-declared by the worker (accounts.self_declared): integers, named like the others.
+    "english_level": "English, as the worker declares it: 1 basic ... 4 native.",
+    "education_level": "Highest education, as the worker declares it: 1 secondary ... 4 PhD.",
+    "birth_year": "Year of birth, as the worker declares it.",
 }
 
 _NUMERIC: dict[str, Callable[[Any, Any], bool]] = {

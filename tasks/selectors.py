@@ -64,23 +64,11 @@ def bundles_for_worker(worker: User) -> list[Bundle]:
 
     Requirements are evaluated in Python against the worker's values fetched once, which
     stays cheap for the few hundred live bundles a marketplace has at a time."""
-    # Tasks left *for this worker*: open items they have not worked on (a worker answers an
-    # item once), so a bundle they have exhausted is not listed with others' slots as "left".
-    claimable = (
-        Item.objects.filter(
-            bundle=OuterRef("pk"), state=ItemState.OPEN, is_gold=False, slots_open__gt=0
-        )
-        .exclude(Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker)))
-        .order_by()
-        .values("bundle")
-        .annotate(n=Sum(Value(1)))  # a count of the items
-        .values("n")
-    )
     live = list(
         Bundle.objects.filter(status=BundleStatus.PUBLISHED)
         .exclude(requester=worker)
         .exclude(worker_stats__worker=worker, worker_stats__blocked=True)
-        .annotate(tasks_left=Coalesce(Subquery(claimable), 0))
+        .annotate(tasks_left=Coalesce(_claimable_count(worker), 0))
         .filter(tasks_left__gt=0)
         .order_by("-published_at", "-id")
     )
@@ -90,6 +78,36 @@ def bundles_for_worker(worker: User) -> list[Bundle]:
         for b in live
         if not requirement_failures(requirements_parse(b.requirements), values, b.requester_id)
     ]
+
+
+def _claimable_items(worker: User, bundle: Any) -> QuerySet[Item]:
+    """Tasks left *for this worker*: open items they have not worked on (a worker answers an
+    item once), so a bundle they have exhausted is not listed with others' slots as "left"."""
+    return Item.objects.filter(
+        bundle=bundle, state=ItemState.OPEN, is_gold=False, slots_open__gt=0
+    ).exclude(Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker)))
+
+
+def _claimable_count(worker: User) -> Subquery:
+    """`_claimable_items` counted per outer bundle row, as a subquery."""
+    counted = (
+        _claimable_items(worker, OuterRef("pk"))
+        .order_by()
+        .values("bundle")
+        .annotate(n=Sum(Value(1)))  # a count of the items
+        .values("n")
+    )
+    return Subquery(counted)
+
+
+def tasks_left_for_worker(worker: User, bundle: Bundle) -> int:
+    return _claimable_items(worker, bundle.pk).count()
+
+
+def bundle_sample_item(bundle: Bundle) -> Item | None:
+    """The item a worker previews a bundle on: its first real item, never a gold one (a gold
+    item shown ahead would be recognised, and answered from memory, when served)."""
+    return bundle.items.filter(is_gold=False).only("id", "payload").order_by("id").first()
 
 
 def bundle_for_worker(worker: User, bundle_id: int) -> Bundle | None:

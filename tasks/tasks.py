@@ -8,8 +8,10 @@ from .quality.rules import BundleMethod
 
 @shared_task(name="tasks.tasks.expire_claims_task")
 def expire_claims_task() -> int:
-    """Expire claims past their deadline; a bundle whose last live claim that was completes."""
+    """Expire claims past their deadline (a bundle whose last live claim that was completes),
+    and remind the workers of long claims about to expire."""
     expired = work.assignments_expire()
+    work.claims_remind_expiring()
     lifecycle.bundles_complete_due()
     return expired
 

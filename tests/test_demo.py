@@ -48,6 +48,12 @@ def test_demo_data_loads_idempotently_with_a_caught_spammer(
     assert results.count() == 16
     assert all(r.label in ("pos", "neg") and r.confidence > 0.5 for r in results)
     assert ledger_problems() == []
+    # A demo message thread: worker1 asked, the requester answered (unread for worker1).
+    from tasks import messaging
+
+    worker1 = User.objects.get(email="worker1@crowdmarket.local")
+    assert messaging.unread_count(worker1) == 1
+    assert messaging.threads_of_worker(worker1).get().messages.count() == 2
 
 
 def test_the_demo_prints_the_address_make_run_serves(capsys):

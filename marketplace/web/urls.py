@@ -18,6 +18,11 @@ urlpatterns = [
     path("work/<int:bundle_id>/next/", views.work_next, name="work-next"),
     path("work/tasks/<int:assignment_id>/submit/", views.work_submit, name="work-submit"),
     path("work/tasks/<int:assignment_id>/skip/", views.work_skip, name="work-skip"),
+    path("work/<int:bundle_id>/preview/", views.work_preview, name="work-preview"),
+    path("work/<int:bundle_id>/ask/", views.worker_ask, name="worker-ask"),
+    # Messages (both roles)
+    path("messages/", views.inbox, name="inbox"),
+    path("messages/<int:thread_id>/", views.thread_page, name="message-thread"),
     # Requester console
     path("bundles/", views.bundle_list, name="bundle-list"),
     path("bundles/new/", views.bundle_create, name="bundle-create"),
@@ -30,6 +35,11 @@ urlpatterns = [
         "bundles/<int:bundle_id>/workers/<str:public_id>/bonus/",
         views.worker_bonus,
         name="worker-bonus",
+    ),
+    path(
+        "bundles/<int:bundle_id>/workers/<str:public_id>/message/",
+        views.requester_message,
+        name="requester-message",
     ),
     path(
         "bundles/<int:bundle_id>/workers/<str:public_id>/block/",

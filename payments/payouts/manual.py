@@ -25,6 +25,7 @@ from ..models import (
 )
 from ._shared import ledger_account
 from .details import BankDetails, payout_details_get
+from .notices import payout_notify_sent
 
 #: Characters that make a spreadsheet treat a cell as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -132,6 +133,7 @@ def manual_batch_mark_paid(*, batch: ManualPayoutBatch, by: User | None) -> int:
             Payout.objects.filter(pk=payout.pk).update(
                 status=PayoutStatus.PAID, paid_at=timezone.now()
             )
+            payout_notify_sent(payout.pk)
             marked += 1
         ManualPayoutBatch.objects.filter(pk=batch.pk).update(
             status=ManualBatchStatus.PAID, paid_at=timezone.now(), paid_by=by

@@ -16,6 +16,7 @@ from marketplace.errors import DomainError
 from ..ledger import post_entry
 from ..models import AccountKind, EntryKind, Payout, PayoutStatus
 from ._shared import ledger_account
+from .notices import payout_notify_sent
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ def payout_record_paid(*, payout_id: int, transfer_id: str, amount_minor: int) -
                 last_error="",
                 failure_code="",
             )
+            payout_notify_sent(payout.pk)
     payout.refresh_from_db()
     return payout
 

@@ -1,12 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import bonuses, media, views
+from . import bonuses, media, messages, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
 router.register("assignments", views.AssignmentReviewViewSet, basename="assignment")
 router.register("bonuses", bonuses.BonusViewSet, basename="bonus")
+router.register("threads", messages.ThreadViewSet, basename="thread")
 router.register("work/bundles", views.WorkBundleViewSet, basename="work-bundle")
 router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-assignment")
 

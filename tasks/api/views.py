@@ -21,7 +21,7 @@ from rest_framework.response import Response
 from accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
-from tasks import exports, review, selectors, services, work
+from tasks import exports, review, review_queue, selectors, services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle, Item
 from tasks.quality import blocking, rules_engine
 from tasks.quality.block_preview import worker_block_preview
@@ -55,10 +55,28 @@ class AssignmentFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=AssignmentStatus.choices)
     is_gold = filters.BooleanFilter()
     submitted_after = _BoundedIsoDateTimeFilter(field_name="submitted_at", lookup_expr="gte")
+    # The review queue's filters (issue 15), as on the review page.
+    worker_id = filters.CharFilter(method="filter_worker", help_text="The worker's pseudonym.")
+    gold_correct = filters.BooleanFilter(help_text="false: gold answers that failed.")
+    disagrees = filters.BooleanFilter(
+        method="filter_disagrees", help_text="true: answers that differ from the item's label."
+    )
+    max_confidence = filters.NumberFilter(
+        field_name="item__result__confidence", lookup_expr="lte",
+        help_text="The item's label is at most this confident (0 to 1).",
+    )  # fmt: skip
 
     class Meta:
         model = Assignment
-        fields = ["status", "is_gold", "item"]
+        fields = ["status", "is_gold", "item", "bundle"]
+
+    def filter_worker(self, queryset, name, value):
+        worker = selectors.requester_worker_from_public_id(self.request.user.pk, value)
+        return queryset.filter(worker_id=worker) if worker is not None else queryset.none()
+
+    def filter_disagrees(self, queryset, name, value):
+        matching = review_queue.disagreeing(queryset)
+        return matching if value else queryset.exclude(pk__in=matching.values("pk"))
 
 
 class ItemFilter(filters.FilterSet):

@@ -27,7 +27,7 @@ from .claim import (
     claim_statement,
     gold_rate_for,
 )
-from .expiry import assignment_return, assignments_expire, claim_expire
+from .expiry import assignment_return, assignments_expire, claim_expire, claims_remind_expiring
 from .loop import SubmittedAndNext, claim_next, submission_record_and_claim
 from .standing import NoTasksAvailable, WorkerStanding, worker_standing
 from .submit import FollowUp, Submission, submission_record
@@ -44,6 +44,7 @@ __all__ = [
     "assignment_return",
     "assignments_expire",
     "claim_expire",
+    "claims_remind_expiring",
     "claim_next",
     "claim_statement",
     "gold_rate_for",

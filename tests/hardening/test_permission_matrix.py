@@ -45,6 +45,10 @@ MATRIX: dict[str, dict[str, tuple[int, int, int]]] = {
     "assignment-reject": {"post": (401, 403, 404)},
     "bonus-list": {"get": (401, 403, 200), "post": (401, 403, 400)},
     "bonus-detail": {"get": (401, 403, 404)},
+    "thread-list": {"get": (401, 200, 200), "post": (401, 400, 400)},  # both sides: their own
+    "thread-detail": {"get": (401, 404, 404)},
+    "thread-messages": {"post": (401, 404, 404)},
+    "thread-read": {"post": (401, 404, 404)},
     "work-bundle-list": {"get": (401, 200, 403)},
     "work-bundle-detail": {"get": (401, 404, 403)},
     "work-bundle-claim": {"post": (401, 404, 403)},

@@ -11,13 +11,13 @@ from .console import (
     bundle_list,
     bundle_progress,
     bundle_publish,
-    bundle_review,
     bundle_state,
     bundle_upload,
     instructions_preview,
     worker_block,
     worker_unblock,
 )
+from .messages import inbox, requester_message, thread_page, worker_ask
 from .money import (
     balance,
     balance_test_funds,
@@ -27,10 +27,12 @@ from .money import (
     payout_setup,
 )
 from .preview import task_preview
+from .review import bundle_review
 from .work import (
     work_bundle,
     work_list,
     work_next,
+    work_preview,
     work_skip,
     work_submit,
     worker_profile,
@@ -48,14 +50,19 @@ __all__ = [
     "bundle_state",
     "bundle_upload",
     "earnings",
+    "inbox",
     "instructions_preview",
     "payout_details",
     "payout_request",
     "payout_setup",
+    "requester_message",
     "task_preview",
+    "thread_page",
     "work_bundle",
+    "worker_ask",
     "work_list",
     "work_next",
+    "work_preview",
     "work_skip",
     "work_submit",
     "worker_block",

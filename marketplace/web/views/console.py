@@ -1,4 +1,4 @@
-"""The requester console: bundles, uploads, publishing, quality, review."""
+"""The requester console: bundles, uploads, publishing, quality (the review queue: review.py)."""
 
 from __future__ import annotations
 
@@ -15,23 +15,17 @@ from marketplace.errors import DomainError
 from payments import services as payments
 from payments.fees import FeeTerms, fee_terms
 from payments.ledger import InsufficientFunds
-from tasks import exports, review, selectors, services
+from tasks import exports, selectors, services
 from tasks.assist.selectors import assist_report
-from tasks.models import AssignmentStatus, Bundle, BundleStatus
+from tasks.models import Bundle, BundleStatus
 from tasks.quality import blocking
 from tasks.quality.block_preview import worker_block_preview as block_worker_preview
 from tasks.quality.selectors import bundle_worker_report
 
 from .. import annotation, charts, display, gallery
-from ..forms import (
-    BundleCreateForm,
-    ItemUploadForm,
-    ReviewForm,
-    WorkerBlockForm,
-)
+from ..forms import BundleCreateForm, ItemUploadForm, WorkerBlockForm
 from ..markdown import render_markdown
 from ..money import money
-from ..overlays import review_overlays
 from .common import PROGRESS_POLL_SECONDS, requester_required
 
 # ---------------------------------------------------------------------------------------------
@@ -427,56 +421,3 @@ def bundle_state(request: HttpRequest, bundle_id: int, action: str) -> HttpRespo
     else:
         messages.success(request, f"Bundle {bundle.title!r}: {action} done.")
     return redirect("web:bundle-detail", bundle_id=bundle.pk)
-
-
-REVIEW_PAGE = 200
-
-
-@require_http_methods(["GET", "POST"])
-@requester_required
-def bundle_review(request: HttpRequest, bundle_id: int) -> HttpResponse:
-    bundle = _own_bundle(request, bundle_id)
-    pending = (
-        selectors.assignments_of_requester(request.user)
-        .filter(bundle=bundle, status=AssignmentStatus.SUBMITTED)
-        .order_by("submitted_at", "id")
-    )
-    pending_ids = list(pending.values_list("id", flat=True))
-    form = ReviewForm(request.POST or None, assignment_ids=pending_ids)
-    if request.method == "POST" and form.is_valid():
-        approve = form.cleaned_data["action"] == "approve"
-        summary = review.assignments_review(
-            requester=request.user,
-            assignment_ids=form.cleaned_data["ids"],
-            approve=approve,
-            reason=form.cleaned_data.get("reason", ""),
-        )
-        if summary.done:
-            verb = "Approved" if approve else "Rejected"
-            messages.success(request, f"{verb} {len(summary.done)} answer(s).")
-        for assignment_id, error in summary.errors.items():
-            messages.error(request, f"Answer #{assignment_id}: {error['detail']}")
-        return redirect("web:bundle-review", bundle_id=bundle.pk)
-    selected = {int(v) for v in request.POST.getlist("ids") if v.isdigit()}
-    shown = list(pending[:REVIEW_PAGE])
-    overlays = review_overlays(bundle, shown)  # annotation shapes over the image or text
-    rows = [
-        {
-            "assignment": a,
-            "checked": a.pk in selected,
-            "fields": display.item_fields(a.item_id, a.item.payload),
-            "answer": display.answer_text(bundle.question, a.answer),
-            "worker": selectors.worker_public_id(bundle.requester_id, a.worker_id),
-            "seconds": display.duration(a.seconds_spent),
-            "overlay": overlays.get(a.pk),
-        }
-        for a in shown
-    ]
-    context = {
-        "bundle": bundle,
-        "rows": rows,
-        "form": form,
-        "total": len(pending_ids),
-        "annotating": annotation.is_annotation(bundle.question),
-    }
-    return render(request, "web/console/review.html", context, status=400 if form.errors else 200)

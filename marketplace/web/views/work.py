@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import self_declared
 from accounts.models import WorkerQualification
 from marketplace.errors import DomainError, Forbidden
 from payments import stripe_gateway as gateway
@@ -18,40 +20,54 @@ from tasks import selectors, services, work
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.schema import InvalidAnswer
 
-from .. import annotation, display
+from .. import annotation, display, find_work
 from ..forms import answer_from_post
 from ..markdown import render_markdown
 from ..money import money
-from .common import _is_htmx, worker_required
+from ..profile_forms import WorkerProfileForm
+from .common import _is_htmx, signed_in_user, worker_required
 
 # ---------------------------------------------------------------------------------------------
 # Worker workspace
 
 
+FIND_WORK_PAGE = 30
+
+
 @require_GET
 @worker_required
 def work_list(request: HttpRequest) -> HttpResponse:
-    bundles = selectors.bundles_for_worker(request.user)
-    medians = display.median_seconds_by_bundle([b.pk for b in bundles])
-    approval = display.requester_approval_rates(b.requester_id for b in bundles)
-    rows = []
-    for bundle in bundles:
-        median = medians.get(bundle.pk)
-        hourly = display.hourly_minor(bundle, median)
-        rows.append(
-            {
-                "bundle": bundle,
-                "reward": money(bundle.reward_minor, bundle.currency),
-                "tasks_left": bundle.tasks_left,
-                "median": display.duration(median) if median else "",
-                "hourly": money(hourly, bundle.currency) if hourly is not None else "",
-                "time_limit": display.duration(bundle.time_limit_seconds),
-                "requester_approval": (
-                    f"{approval[bundle.requester_id]}%" if bundle.requester_id in approval else ""
-                ),
-            }
-        )
-    return render(request, "web/work/list.html", {"rows": rows})
+    """Bundles open to the worker: search, filters, sort (`find_work`), 30 to a page."""
+    rows = find_work.work_rows(selectors.bundles_for_worker(request.user))
+    form = find_work.FindWorkForm(
+        request.GET or None,
+        requesters={r["bundle"].requester_id: r["requester_name"] for r in rows},
+        types=sorted({r["type"] for r in rows}),
+    )
+    shown = find_work.filter_and_sort(rows, form.cleaned_data if form.is_valid() else {})
+    page = Paginator(shown, FIND_WORK_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "rows": page.object_list, "total": len(rows)}
+    return render(request, "web/work/list.html", context)
+
+
+@require_GET
+@worker_required
+def work_preview(request: HttpRequest, bundle_id: int) -> HttpResponse:
+    """A bundle before accepting: instructions, pay, the requester, and the task page for one
+    sample item that is never gold (nothing of a gold item or answer reaches the page)."""
+    bundle = selectors.bundle_for_worker(request.user, bundle_id)
+    if bundle is None:
+        return render(request, "web/work/unavailable.html", status=404)
+    bundle.tasks_left = selectors.tasks_left_for_worker(request.user, bundle)  # type: ignore[attr-defined]
+    row = find_work.work_rows([bundle])[0]
+    sample = selectors.bundle_sample_item(bundle)
+    context = {**_task_context(bundle, None), "row": row, "sample": sample}
+    if sample is not None:
+        context["fields"] = display.task_fields(bundle.question, sample.pk, sample.payload)
+        if annotation.is_annotation(bundle.question):
+            payload = display.tool_payload(sample.pk, sample.payload)
+            context["tool"] = annotation.tool_config(bundle.question, payload)
+    return render(request, "web/work/preview.html", context)
 
 
 def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, Any]:
@@ -208,13 +224,27 @@ def work_skip(request: HttpRequest, assignment_id: int) -> HttpResponse:
     return _after_answer(request, assignment.bundle, {"kind": "ok", "text": "Task skipped."})
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @worker_required
 def worker_profile(request: HttpRequest) -> HttpResponse:
-    """The worker's own standing: account status, review record, qualifications, payouts."""
-    profile = request.user.worker_profile
+    """The worker's own standing (account status, review record, qualifications, payouts) and
+    what they declare about themselves (country, self-declared qualifications)."""
+    user = signed_in_user(request)
+    profile = user.worker_profile
+    declared = self_declared.declared_values(user)
+    form = WorkerProfileForm(request.POST or None, initial={"country": profile.country, **declared})
+    if request.method == "POST" and form.is_valid():
+        try:
+            self_declared.worker_declare(
+                worker=user, country=form.cleaned_data["country"], values=form.declared()
+            )
+        except DomainError as exc:
+            form.add_error(None, exc.detail)
+        else:
+            messages.success(request, "Profile saved.")
+            return redirect("web:worker-profile")
     grants = (
-        WorkerQualification.objects.filter(worker=request.user)
+        WorkerQualification.objects.filter(worker=user)
         .select_related("qualification")
         .order_by("qualification__name", "qualification_id")
     )
@@ -223,16 +253,27 @@ def worker_profile(request: HttpRequest) -> HttpResponse:
             "name": g.qualification.name,
             "description": g.qualification.description,
             "value": g.value,
-            "source": "Platform" if g.qualification.owner_id is None else "Requester",
+            "source": _grant_source(g),
         }
         for g in grants
     ]
-    account = ConnectedAccount.objects.filter(worker=request.user).first()
+    account = ConnectedAccount.objects.filter(worker=user).first()
     context = {
         "profile": profile,
         "reviewed": profile.approved_count + profile.rejected_count,
         "qualifications": qualifications,
         "payout_account": account,
         "stripe_on": gateway.is_configured(),
+        "form": form,
     }
-    return render(request, "web/work/profile.html", context)
+    return render(request, "web/work/profile.html", context, status=400 if form.errors else 200)
+
+
+def _grant_source(grant: WorkerQualification) -> str:
+    if grant.qualification.owner_id is not None:
+        return "Requester"
+    return (
+        "You (self-declared)"
+        if grant.qualification.name in self_declared.SELF_DECLARED
+        else "Platform"
+    )

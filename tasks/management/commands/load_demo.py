@@ -13,11 +13,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.models import User
+from accounts.models import RequesterProfile, User
 from accounts.services import user_create
 from marketplace.errors import DomainError
 from payments.services import balance_credit
-from tasks import review, services, work
+from tasks import messaging, review, services, work
 from tasks.management.demo_annotation import load_annotation_demo
 from tasks.models import Bundle
 
@@ -70,6 +70,7 @@ class Command(BaseCommand):
         if requester is not None:  # the three demo workers answer the annotation bundles
             workers = [User.objects.get(email=email) for email in WORKERS]
             annotation_lines = load_annotation_demo(requester=requester, workers=workers)
+            self._demo_messages(requester, workers[0])
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {PASSWORD})"))
         self.stdout.write(f"  admin      {ADMIN}   -> {base}/admin/")
         self.stdout.write(f"  requester  {REQUESTER}")
@@ -85,6 +86,23 @@ class Command(BaseCommand):
             )
         for line in annotation_lines:
             self.stdout.write(line)
+
+    def _demo_messages(self, requester, worker):
+        """A question and its answer on a bundle the first demo worker worked on, so the
+        Messages page and its unread count have something to show."""
+        RequesterProfile.objects.filter(user=requester).update(organization="Demo Data Lab")
+        bundle = Bundle.objects.filter(requester=requester, assignments__worker=worker).first()
+        if bundle is None:
+            return
+        thread = messaging.worker_thread_open(worker=worker, bundle_id=bundle.pk)
+        messaging.message_post(
+            thread=thread, author=worker, body="Should partly hidden objects get a box too?"
+        )
+        messaging.message_post(
+            thread=thread,
+            author=requester,
+            body="Yes: box the visible part, as long as you can tell what it is.",
+        )
 
     def _demo_bundle(self, requester):
         bundle = services.bundle_create(
