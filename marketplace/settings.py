@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "tasks",
     "marketplace",
     "marketplace.web",
+    "marketplace.mturk",
 ]
 
 MIDDLEWARE = [
