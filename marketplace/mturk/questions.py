@@ -408,3 +408,65 @@ def answers_xml(answer: Mapping[str, Any], question: ParsedQuestion | None = Non
             ET.SubElement(element, "FreeText").text = _clean(_free_text(value))
     body = ET.tostring(root, encoding="us-ascii", xml_declaration=False).decode("ascii")
     return '<?xml version="1.0" encoding="ASCII"?>' + body
+
+
+def form_answer_problem(question: ParsedQuestion, answer: Mapping[str, Any]) -> str | None:
+    """What is wrong with a worker's answer to a QuestionForm, or None when it fits.
+
+    MTurk checked required questions, selection identifiers and counts, numbers and lengths in
+    the worker's browser; the same checks run here so the worker API cannot skip them. The
+    answer-format regex stays a browser check (a requester's pattern run on our servers could
+    backtrack without end). HTMLQuestion and ExternalQuestion answers are whatever the form
+    sent, as on MTurk."""
+    if question.kind != "QuestionForm":
+        return None
+    known = {q.identifier for q in question.questions}
+    unknown = [name for name in answer if name not in known]
+    if unknown:
+        return f"unknown question(s): {', '.join(sorted(unknown)[:5])}"
+    for q in question.questions:
+        value = answer.get(q.identifier)
+        empty = value in (None, "", []) or (isinstance(value, str) and not value.strip())
+        if empty:
+            if q.required:
+                return f"{q.identifier}: an answer is required"
+            continue
+        problem = _selection_problem(q, value) if q.answer_type == "Selection" else None
+        if q.answer_type == "FreeText":
+            problem = _free_text_problem(q, value)
+        if problem:
+            return f"{q.identifier}: {problem}"
+    return None
+
+
+def _selection_problem(q: FormQuestion, value: Any) -> str | None:
+    chosen = [value] if isinstance(value, str) else value
+    if not isinstance(chosen, list) or not all(isinstance(v, str) for v in chosen):
+        return "choose by selection identifier"
+    allowed = {s.identifier for s in q.selections}
+    if any(v not in allowed for v in chosen):
+        return f"choose from {', '.join(s.identifier for s in q.selections)}"
+    if len(set(chosen)) != len(chosen):
+        return "a selection is repeated"
+    if not q.min_selections <= len(chosen) <= q.max_selections:
+        return f"choose between {q.min_selections} and {q.max_selections}"
+    return None
+
+
+def _free_text_problem(q: FormQuestion, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return "the answer must be text"
+    if q.min_length is not None and len(value) < q.min_length:
+        return f"the answer must be at least {q.min_length} characters long"
+    if q.max_length is not None and len(value) > q.max_length:
+        return f"the answer must be at most {q.max_length} characters long"
+    if q.numeric:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            return "the answer must be a whole number"
+        if q.min_value is not None and number < q.min_value:
+            return f"the answer must be at least {q.min_value}"
+        if q.max_value is not None and number > q.max_value:
+            return f"the answer must be at most {q.max_value}"
+    return None
