@@ -7,6 +7,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.validate import ParamValidator
 
 from accounts.models import User
 from marketplace.mturk.keys import access_key_create
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def mturk_client(base_url: str, key_id: str, secret: str, **config: Any) -> Any:
     """The unmodified boto3 client, pointed at our server (no retries: errors show at once)."""
-    return boto3.client(
+    client = boto3.client(
         "mturk",
         endpoint_url=base_url + "/mturk/",
         region_name="us-east-1",
@@ -36,6 +37,20 @@ def mturk_client(base_url: str, key_id: str, secret: str, **config: Any) -> Any:
         aws_secret_access_key=secret,
         config=Config(retries={"max_attempts": 1}, **config),
     )
+    client.meta.events.register("after-call.mturk", response_matches_model)
+    return client
+
+
+def response_matches_model(
+    http_response: Any, parsed: dict[str, Any], model: Any, **_: Any
+) -> None:
+    """Every successful answer, as boto3 parsed it, must validate against the operation's
+    output shape in botocore's model (types, structure, list members)."""
+    if http_response.status_code != 200 or model.output_shape is None:
+        return
+    body = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+    report = ParamValidator().validate(body, model.output_shape)
+    assert not report.has_errors(), f"{model.name}: {report.generate_report()}"
 
 
 @pytest.fixture
