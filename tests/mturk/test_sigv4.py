@@ -98,9 +98,9 @@ def test_tampered_body_refused(live_server, key):
     url = live_server.url + "/mturk/"
     request = _signed(url, key_row.access_key_id, secret, b"{}")
     prepared = request.prepare()
-    ok = requests.post(url, data=b"{}", headers=dict(prepared.headers))
+    ok = requests.post(url, data=b"{}", headers=dict(prepared.headers), timeout=30)
     assert ok.status_code == 200, ok.text
-    tampered = requests.post(url, data=b'{"x": 1}', headers=dict(prepared.headers))
+    tampered = requests.post(url, data=b'{"x": 1}', headers=dict(prepared.headers), timeout=30)
     assert tampered.status_code == 400
     body = tampered.json()
     assert body["__type"] == "RequestError"
@@ -111,18 +111,21 @@ def test_other_service_scope_refused(live_server, key):
     key_row, secret = key
     url = live_server.url + "/mturk/"
     prepared = _signed(url, key_row.access_key_id, secret, b"{}", service="sqs").prepare()
-    answer = requests.post(url, data=b"{}", headers=dict(prepared.headers))
+    answer = requests.post(url, data=b"{}", headers=dict(prepared.headers), timeout=30)
     assert answer.status_code == 400 and "mturk-requester" in answer.json()["Message"]
 
 
 def test_unsigned_and_unknown_operation_refused(live_server):
     url = live_server.url + "/mturk/"
-    unsigned = requests.post(url, data=b"{}", headers={"X-Amz-Target": TARGET})
+    unsigned = requests.post(url, data=b"{}", headers={"X-Amz-Target": TARGET}, timeout=30)
     assert unsigned.status_code == 400
     assert unsigned.json()["TurkErrorCode"] == "AWS.MechanicalTurk.MissingAuth"
     unknown = requests.post(
-        url, data=b"{}", headers={"X-Amz-Target": "MTurkRequesterServiceV20170117.Nope"}
+        url,
+        data=b"{}",
+        headers={"X-Amz-Target": "MTurkRequesterServiceV20170117.Nope"},
+        timeout=30,
     )
     assert unknown.status_code == 400 and unknown.json()["__type"] == "RequestError"
-    assert requests.get(url).status_code == 400
-    assert json.loads(requests.get(url).content)["__type"] == "RequestError"
+    assert requests.get(url, timeout=30).status_code == 400
+    assert json.loads(requests.get(url, timeout=30).content)["__type"] == "RequestError"
