@@ -63,7 +63,9 @@ def mturk_requester(transactional_db: None) -> User:
 @pytest.fixture
 def mturk(live_server: Any, mturk_requester: User) -> Any:
     key, secret = access_key_create(requester=mturk_requester)
-    return mturk_client(live_server.url, key.access_key_id, secret)
+    client = mturk_client(live_server.url, key.access_key_id, secret)
+    yield client
+    client.close()  # a kept-alive connection would outlive the test's database
 
 
 @pytest.fixture
@@ -72,7 +74,9 @@ def other_mturk(live_server: Any) -> Any:
     other = RequesterFactory()
     fund(other, 10_000)
     key, secret = access_key_create(requester=other)
-    return mturk_client(live_server.url, key.access_key_id, secret)
+    client = mturk_client(live_server.url, key.access_key_id, secret)
+    yield client
+    client.close()
 
 
 HIT_TYPE = {

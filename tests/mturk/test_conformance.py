@@ -56,7 +56,9 @@ def raw_client(live_server, mturk_requester):
     """boto3's client with its own parameter validation off: what a hand-written client may
     send reaches the server, which must refuse it itself."""
     key, secret = access_key_create(requester=mturk_requester)
-    return mturk_client(live_server.url, key.access_key_id, secret, parameter_validation=False)
+    client = mturk_client(live_server.url, key.access_key_id, secret, parameter_validation=False)
+    yield client
+    client.close()
 
 
 def _snake(name: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.review import assignment_approve, assignment_reject
+from tasks.models import AssignmentStatus
+from tasks.review import assignment_approve, assignment_override_rejection, assignment_reject
 
 from ..hits import hit_of
 from ..models import AssignmentFeedback
@@ -36,12 +37,12 @@ def get_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 @operation("ApproveAssignment")
 def approve_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     assignment = assignment_of(call.requester, params["AssignmentId"])
-    if params.get("OverrideRejection"):
-        raise request_error(
-            "Overriding a rejection is not supported: pay the worker with SendBonus instead.",
-            "UnsupportedParameter",
+    if params.get("OverrideRejection") and assignment.status == AssignmentStatus.REJECTED:
+        assignment_override_rejection(
+            assignment_id=assignment.pk, by=call.requester, requester=call.requester
         )
-    assignment_approve(assignment_id=assignment.pk, by=call.requester, requester=call.requester)
+    else:
+        assignment_approve(assignment_id=assignment.pk, by=call.requester, requester=call.requester)
     feedback = params.get("RequesterFeedback", "")
     if feedback:
         AssignmentFeedback.objects.update_or_create(
