@@ -4,8 +4,8 @@ auto-granting) and notifications, through boto3."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 import threading
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
