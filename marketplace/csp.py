@@ -29,6 +29,9 @@ POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+#: The task page of MTurk HITs: the same, plus frames of our own HIT documents (sandboxed)
+#: and of requesters' ExternalQuestion pages (https, or a local development server).
+HIT_PAGE_POLICY = POLICY + "; frame-src 'self' https: http://localhost:* http://127.0.0.1:*"
 _CDN = "https://cdn.jsdelivr.net"
 DOCS_POLICY = "; ".join(
     [
