@@ -134,3 +134,21 @@ def test_testers_must_be_workers():
         sandbox_tester_add(requester=requester, worker=RequesterFactory())
     with pytest.raises(DomainError):
         sandbox_tester_add(requester=requester, worker="nobody@example.com")
+
+
+def test_sandbox_tester_command_adds_lists_and_removes():
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    requester = RequesterFactory(email="lab@example.com")
+    a, b = WorkerFactory(email="a@example.com"), WorkerFactory(email="b@example.com")
+    out = StringIO()
+    call_command("sandbox_tester", "lab@example.com", a.email, b.email, stdout=out)
+    assert out.getvalue().split() == ["a@example.com", "b@example.com"]
+    out = StringIO()
+    call_command("sandbox_tester", "lab@example.com", b.email, "--remove", stdout=out)
+    assert out.getvalue().split() == ["a@example.com"]
+    with pytest.raises(CommandError):
+        call_command("sandbox_tester", "lab@example.com", requester.email)
