@@ -39,7 +39,7 @@ from .models import (
 )
 from .quality import services as quality
 from .quality.rules_engine import quality_rules_validate
-from .sandbox import PLAY_MONEY_CURRENCY, is_sandbox, sandbox_settings
+from .sandbox import PLAY_MONEY_CURRENCY, sandbox_settings
 from .schema import annotation_type, question_validate
 from .states import (
     ASSIGNMENT_TRANSITIONS,  # noqa: F401
@@ -189,8 +189,6 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
         raise DomainError(
             "gold_rate is set but the bundle has no gold items.", code="no_gold", http_status=409
         )
-    if is_sandbox(bundle.currency):  # the sandbox pays in play money, always there to spend
-        payments.play_money_fill(requester=bundle.requester)
     _reserve_for_items(bundle, real_items, idempotency_key=f"bundle-{bundle.pk}-publish")
     if bundle.assist:
         decide_after_commit(bundle.pk)  # the model may settle items before anyone claims

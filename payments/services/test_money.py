@@ -16,10 +16,15 @@ from accounts.models import User
 from marketplace.errors import DomainError
 
 from .. import stripe_gateway as gateway
-from ..ledger import PLAY_MONEY_CURRENCY, IdempotencyConflict, account_get, normalize_currency
+from ..ledger import (
+    PLAY_MONEY_CURRENCY,
+    IdempotencyConflict,
+    account_balance,
+    account_get,
+    normalize_currency,
+)
 from ..models import AccountKind, EntryKind, JournalEntry
 from ._shared import positive_amount
-from .balances import requester_available
 from .debt import requester_credit
 
 #: At most this much per click (minor units): test money is for trying things out.
@@ -88,7 +93,7 @@ def play_money_fill(*, requester: User) -> int:
     if not getattr(requester, "is_requester", False):
         raise DomainError(f"{requester} is not a requester.", code="not_a_requester")
     for _ in range(3):
-        available = requester_available(requester_id=requester.pk, currency=PLAY_MONEY_CURRENCY)
+        available = _play_available(requester)
         missing = PLAY_MONEY_BALANCE_MINOR - available
         if missing <= 0:
             return available
@@ -110,4 +115,14 @@ def play_money_fill(*, requester: User) -> int:
             )
         except IdempotencyConflict:  # a concurrent fill took this key: read again
             continue
-    return requester_available(requester_id=requester.pk, currency=PLAY_MONEY_CURRENCY)
+    return _play_available(requester)
+
+
+def _play_available(requester: User) -> int:
+    account = account_get(
+        kind=AccountKind.REQUESTER_AVAILABLE,
+        currency=PLAY_MONEY_CURRENCY,
+        owner_id=requester.pk,
+        create=False,
+    )
+    return 0 if account is None else account_balance(account)
