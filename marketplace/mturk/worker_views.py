@@ -11,19 +11,16 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from marketplace.csp import POLICY
+from marketplace.csp import FRAMED_POLICY
 from marketplace.errors import DomainError
 from tasks.schema import InvalidAnswer
 
 from .worker import external_submit as record
 
-#: Our usual policy, but framed by our own task page (the HIT's frame lands here).
-SUBMITTED_POLICY = POLICY.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
-
 
 def _page(request: HttpRequest, context: dict, status: int) -> HttpResponse:
     response = render(request, "mturk/submitted.html", context, status=status)
-    response["Content-Security-Policy"] = SUBMITTED_POLICY
+    response["Content-Security-Policy"] = FRAMED_POLICY  # the HIT's frame lands here
     return response
 
 

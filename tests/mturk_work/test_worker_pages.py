@@ -82,7 +82,9 @@ def test_frame_of_another_workers_assignment_is_not_served(client):
     owner, other = WorkerFactory(), WorkerFactory()
     assignment = claim(bundle, owner)
     client.force_login(other)
-    assert client.get(f"/work/tasks/{assignment.pk}/hit/").status_code == 404
+    gone = client.get(f"/work/tasks/{assignment.pk}/hit/")
+    assert gone.status_code == 404 and "Task not open" in gone.content.decode()
+    assert "frame-ancestors 'self'" in gone["Content-Security-Policy"]  # shown in the frame
     client.force_login(bundle.requester)
     assert client.get(f"/work/tasks/{assignment.pk}/hit/").status_code == 403
 

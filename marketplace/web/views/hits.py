@@ -7,6 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_GET
 
+from marketplace.csp import FRAMED_POLICY
 from marketplace.mturk.worker import preview_item
 from tasks import selectors
 from tasks.models import AssignmentStatus
@@ -24,7 +25,10 @@ def _frame(request: HttpRequest, html: str, *, preview: bool) -> HttpResponse:
 
 
 def _gone(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/work/unavailable.html", status=404)
+    """Shown in the frame (a task submitted or expired meanwhile), so it may be framed."""
+    response = render(request, "web/work/hit_gone.html", status=404)
+    response["Content-Security-Policy"] = FRAMED_POLICY
+    return response
 
 
 @require_GET
