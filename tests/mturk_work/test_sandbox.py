@@ -71,6 +71,9 @@ def test_only_the_requesters_testers_see_and_claim_sandbox_work(api, client):
         assert f"/work/{bundle.pk}/" not in client.get("/work/").content.decode()
         assert client.get(f"/work/{bundle.pk}/preview/hit/").status_code == 404
 
+    client.force_login(tester)
+    listing = client.get("/work/").content.decode()
+    assert f"/work/{bundle.pk}/" in listing and "0.25 XTS (play money)" in listing
     api.force_authenticate(tester)
     rows = api.get("/api/v1/work/bundles/").json()
     rows = rows["results"] if isinstance(rows, dict) else rows
