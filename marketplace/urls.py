@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/v1/", include("payments.api.urls")),
     path("payments/", include("payments.urls")),
     path("mturk/", include("marketplace.mturk.urls")),
+    path("mturk/", include("marketplace.mturk.worker_urls")),
 ]
 
 handler400 = "marketplace.views.bad_request"

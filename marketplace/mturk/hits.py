@@ -32,6 +32,7 @@ from tasks.models import (
     ItemState,
     WorkerBundleStats,
 )
+from tasks.sandbox import PLAY_MONEY_CURRENCY
 from tasks.services import bundle_create
 
 from .errors import MTurkRequestError
@@ -116,9 +117,12 @@ def _signature(props: dict[str, Any]) -> str:
 
 
 @transaction.atomic
-def hit_type_get_or_create(*, requester: User, params: dict[str, Any]) -> HITType:
+def hit_type_get_or_create(
+    *, requester: User, params: dict[str, Any], sandbox: bool = False
+) -> HITType:
     """The requester's HIT type with exactly these properties, made (with its bundle, a
-    draft until its first HIT) when new: MTurk hands back the same id for the same type."""
+    draft until its first HIT) when new: MTurk hands back the same id for the same type.
+    Through the sandbox endpoint its bundle is paid in play money (tasks.sandbox)."""
     props = {
         "Title": params["Title"],
         "Description": params["Description"],
@@ -128,6 +132,8 @@ def hit_type_get_or_create(*, requester: User, params: dict[str, Any]) -> HITTyp
         "AutoApprovalDelayInSeconds": params.get("AutoApprovalDelayInSeconds", 3 * 86400),
         "QualificationRequirements": params.get("QualificationRequirements", []),
     }
+    if sandbox:  # the sandbox's types are its own, as MTurk's sandbox was another world
+        props["Sandbox"] = True
     signature = _signature(props)
     found = HITType.objects.filter(requester=requester, signature=signature).first()
     if found is not None:
@@ -156,12 +162,15 @@ def hit_type_get_or_create(*, requester: User, params: dict[str, Any]) -> HITTyp
         auto_approval_delay_seconds=delay,
         qualification_requirements=props["QualificationRequirements"],
     )
-    hit_type.bundle = _bundle_new(hit_type, requirements, reward_minor)
+    currency = PLAY_MONEY_CURRENCY if sandbox else "usd"
+    hit_type.bundle = _bundle_new(hit_type, requirements, reward_minor, currency)
     hit_type.save()
     return hit_type
 
 
-def _bundle_new(hit_type: HITType, requirements: list[dict[str, Any]], reward: int) -> Bundle:
+def _bundle_new(
+    hit_type: HITType, requirements: list[dict[str, Any]], reward: int, currency: str
+) -> Bundle:
     bundle = bundle_create(
         requester=hit_type.requester,
         data={
@@ -169,7 +178,7 @@ def _bundle_new(hit_type: HITType, requirements: list[dict[str, Any]], reward: i
             "instructions": hit_type.description,
             "question": FORM_QUESTION,
             "reward_minor": reward,
-            "currency": "usd",
+            "currency": currency,
             "min_overlap": MAX_ASSIGNMENTS,
             "max_overlap": MAX_ASSIGNMENTS,
             "time_limit_seconds": hit_type.assignment_duration_seconds,
@@ -194,7 +203,9 @@ def _live_bundle(hit_type: HITType) -> Bundle:
     bundle = lock_bundle(hit_type.bundle_id)
     if bundle.status in LIVE:
         return bundle
-    hit_type.bundle = _bundle_new(hit_type, bundle.requirements, bundle.reward_minor)
+    hit_type.bundle = _bundle_new(
+        hit_type, bundle.requirements, bundle.reward_minor, bundle.currency
+    )
     HITType.objects.filter(pk=hit_type.pk).update(bundle=hit_type.bundle)
     return lock_bundle(hit_type.bundle.pk)
 

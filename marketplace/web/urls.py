@@ -18,6 +18,8 @@ urlpatterns = [
     path("work/<int:bundle_id>/next/", views.work_next, name="work-next"),
     path("work/tasks/<int:assignment_id>/submit/", views.work_submit, name="work-submit"),
     path("work/tasks/<int:assignment_id>/skip/", views.work_skip, name="work-skip"),
+    path("work/tasks/<int:assignment_id>/hit/", views.hit_frame, name="hit-frame"),
+    path("work/<int:bundle_id>/preview/hit/", views.hit_preview_frame, name="hit-preview-frame"),
     # Requester console
     path("bundles/", views.bundle_list, name="bundle-list"),
     path("bundles/new/", views.bundle_create, name="bundle-create"),

@@ -3,7 +3,9 @@ submit them.
 
 question: {"type": "form", "gold_threshold": 1.0}
   answer: {"field": "value", "tags": ["a", "b"]}   (field name -> text, or a list of texts for
-          multi-select; at most MAX_FIELDS fields, each value at most MAX_VALUE_CHARS)
+          multi-select; at most MAX_FIELDS fields, each value at most MAX_VALUE_CHARS; {} is
+          an answer too: an ExternalQuestion may keep its data on the requester's server and
+          post only its assignmentId, as oTree does)
 
 Each item names its own form: the payload's `mturk_question` is the HIT's Question XML. For a
 QuestionForm the answer must fit that form (required questions, selection identifiers and
@@ -115,7 +117,7 @@ class Form:
 
 
 def _fields(raw: Any) -> dict[str, Any]:
-    if not isinstance(raw, dict) or not raw:
+    if not isinstance(raw, dict):
         raise InvalidAnswer('answer must be an object of form fields: {"field": "value"}.')
     if len(raw) > MAX_FIELDS:
         raise InvalidAnswer(f"answer has more than {MAX_FIELDS} fields.")

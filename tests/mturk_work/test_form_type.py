@@ -24,7 +24,7 @@ def test_answer_is_an_object_of_texts():
     ("answer", "message"),
     [
         ("cat", "object of form fields"),
-        ({}, "object of form fields"),
+        ([], "object of form fields"),
         ({"n": 3}, "text or a list"),
         ({"n": ["a", 1]}, "list holds"),
         ({"n": "x" * (MAX_VALUE_CHARS + 1)}, "longer than"),

@@ -57,14 +57,14 @@ def _create(call: Call, hit_type: HITType, params: dict[str, Any]) -> dict[str, 
 
 @operation("CreateHITType")
 def create_hit_type(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hit_type = hit_type_get_or_create(requester=call.requester, params=params)
+    hit_type = hit_type_get_or_create(requester=call.requester, params=params, sandbox=call.sandbox)
     return {"HITTypeId": hit_type.hit_type_id}
 
 
 @operation("CreateHIT")
 def create_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     _unsupported(params)
-    hit_type = hit_type_get_or_create(requester=call.requester, params=params)
+    hit_type = hit_type_get_or_create(requester=call.requester, params=params, sandbox=call.sandbox)
     return _create(call, hit_type, params)
 
 

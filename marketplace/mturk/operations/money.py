@@ -8,6 +8,7 @@ from typing import Any
 from payments import services as payments
 from tasks.bonuses import bonus_grant
 from tasks.models import Bundle
+from tasks.sandbox import PLAY_MONEY_CURRENCY
 from tasks.selectors import worker_public_id
 
 from ..hits import hit_of, token_use
@@ -23,12 +24,15 @@ CURRENCY = "usd"
 def get_account_balance(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     """Available: what the requester may spend; on hold: what their bundles' escrow holds
     for work not yet paid (rewards and fees)."""
-    available = payments.requester_available(requester_id=call.requester.pk, currency=CURRENCY)
+    currency = PLAY_MONEY_CURRENCY if call.sandbox else CURRENCY
+    if call.sandbox:  # MTurk's sandbox showed $10,000.00: play money, filled up on sight
+        payments.play_money_fill(requester=call.requester)
+    available = payments.requester_available(requester_id=call.requester.pk, currency=currency)
     bundle_ids = Bundle.objects.filter(requester=call.requester).values_list("pk", flat=True)
     held = sum(
         holding.balance_minor
         for holding in payments.escrow_holdings(bundle_ids=list(bundle_ids)).values()
-        if holding.currency == CURRENCY
+        if holding.currency == currency
     )
     return {"AvailableBalance": money_text(available), "OnHoldBalance": money_text(held)}
 
@@ -46,7 +50,7 @@ def send_bonus(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     bonus = bonus_grant(
         requester=call.requester,
         amount_minor=amount,
-        currency=CURRENCY,
+        currency=assignment.bundle.currency,  # play money for a sandbox HIT
         reason=params["Reason"],
         client_token=f"mturk-{token or uuid.uuid4().hex}",
         assignment_id=assignment.pk,

@@ -18,6 +18,7 @@ from .console import (
     worker_block,
     worker_unblock,
 )
+from .hits import hit_frame, hit_preview_frame
 from .money import (
     balance,
     balance_test_funds,
@@ -48,6 +49,8 @@ __all__ = [
     "bundle_state",
     "bundle_upload",
     "earnings",
+    "hit_frame",
+    "hit_preview_frame",
     "instructions_preview",
     "payout_details",
     "payout_request",
