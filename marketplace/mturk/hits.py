@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -457,11 +457,13 @@ def hit_change_type(*, hit: HIT, hit_type: HITType) -> HIT:
     return hit
 
 
-def hit_of(requester: User, hit_id: str) -> HIT:
-    """The requester's HIT, or the same RequestError for unknown and foreign ids."""
+def hit_of(requester: User, sandbox: bool, hit_id: str) -> HIT:
+    """The requester's HIT on this endpoint (sandbox or live), or the same RequestError for
+    unknown, foreign and other-endpoint ids."""
+    currency = Q(item__bundle__currency=PLAY_MONEY_CURRENCY)
     hit = (
         HIT.objects.select_related("item", "hit_type", "item__bundle")
-        .filter(requester=requester, hit_id=hit_id)
+        .filter(currency if sandbox else ~currency, requester=requester, hit_id=hit_id)
         .first()
     )
     if hit is None:

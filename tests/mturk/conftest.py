@@ -27,11 +27,13 @@ HTML_QUESTION = """<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSM
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def mturk_client(base_url: str, key_id: str, secret: str, **config: Any) -> Any:
+def mturk_client(
+    base_url: str, key_id: str, secret: str, path: str = "/mturk/", **config: Any
+) -> Any:
     """The unmodified boto3 client, pointed at our server (no retries: errors show at once)."""
     client = boto3.client(
         "mturk",
-        endpoint_url=base_url + "/mturk/",
+        endpoint_url=base_url + path,
         region_name="us-east-1",
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,

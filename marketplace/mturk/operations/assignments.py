@@ -15,8 +15,8 @@ from ..selectors import OUR_STATUS, assignment_of, assignment_shape, assignments
 
 @operation("ListAssignmentsForHIT")
 def list_assignments_for_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hit = hit_of(call.requester, params["HITId"])
-    rows = assignments_of(call.requester).filter(item_id=hit.item_id)
+    hit = hit_of(call.requester, call.sandbox, params["HITId"])
+    rows = assignments_of(call.requester, call.sandbox).filter(item_id=hit.item_id)
     wanted = params.get("AssignmentStatuses")
     if wanted:
         unknown = set(wanted) - set(OUR_STATUS)
@@ -29,14 +29,14 @@ def list_assignments_for_hit(call: Call, params: dict[str, Any]) -> dict[str, An
 
 @operation("GetAssignment")
 def get_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
-    hit = hit_of(call.requester, assignment.item.mturk_hit.hit_id)
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
+    hit = hit_of(call.requester, call.sandbox, assignment.item.mturk_hit.hit_id)
     return {"Assignment": assignment_shape(assignment), "HIT": hit_shape(hit)}
 
 
 @operation("ApproveAssignment")
 def approve_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
     if params.get("OverrideRejection") and assignment.status == AssignmentStatus.REJECTED:
         assignment_override_rejection(
             assignment_id=assignment.pk, by=call.requester, requester=call.requester
@@ -53,7 +53,7 @@ def approve_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("RejectAssignment")
 def reject_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
     assignment_reject(
         assignment_id=assignment.pk,
         by=call.requester,
@@ -65,7 +65,7 @@ def reject_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("GetFileUploadURL")
 def get_file_upload_url(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
     answer = assignment.answer if isinstance(assignment.answer, dict) else {}
     identifier = params["QuestionIdentifier"]
     if identifier not in answer:
