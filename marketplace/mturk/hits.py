@@ -285,7 +285,7 @@ def hit_close(hit: HIT, *, dispose: bool = False) -> int:
     item = Item.objects.select_for_update().get(pk=hit.item_id)
     slots = item.slots_open
     Item.objects.filter(pk=item.pk).update(slots_open=0, state=ItemState.COMPLETE)
-    if slots:
+    if slots and bundle.status in LIVE:  # a finished bundle's escrow is settled already
         payments.escrow_release(
             requester_id=hit.requester_id,
             bundle_id=bundle.pk,

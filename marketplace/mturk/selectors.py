@@ -9,7 +9,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from tasks.models import Assignment, AssignmentStatus, ItemState
+from tasks.models import Assignment, AssignmentStatus, BundleStatus, ItemState
 from tasks.sandbox import PLAY_MONEY_CURRENCY
 from tasks.selectors import worker_public_id
 
@@ -43,7 +43,7 @@ def hits_of(requester: User, sandbox: bool) -> QuerySet[HIT]:
         HIT.objects.filter(
             in_world(sandbox, "item__bundle"), requester=requester, disposed_at__isnull=True
         )  # fmt: skip
-        .select_related("hit_type", "item")
+        .select_related("hit_type", "item", "item__bundle")
         .annotate(
             n_claimed=Count(
                 "item__assignments", filter=Q(item__assignments__status=AssignmentStatus.CLAIMED)
@@ -79,7 +79,9 @@ def hit_status(hit: HIT, claimed: int) -> tuple[str, int]:
     """(HITStatus, NumberOfAssignmentsAvailable) now."""
     if hit.disposed_at is not None:
         return "Disposed", 0
-    expired = hit.expires_at <= timezone.now() or hit.item.state == ItemState.COMPLETE
+    # A bundle cancelled (or paused) in the console hands out nothing either.
+    stopped = hit.item.bundle.status != BundleStatus.PUBLISHED
+    expired = hit.expires_at <= timezone.now() or hit.item.state == ItemState.COMPLETE or stopped
     available = 0 if expired else hit.item.slots_open
     if hit.reviewing:
         return "Reviewing", available

@@ -219,3 +219,19 @@ def test_bad_values_refused_cleanly(mturk):
         assert error.value.response["Error"]["Code"] == "RequestError", extra
     assert mturk.list_hits()["NumResults"] == 0
     assert create_hit(mturk, Reward="0.050")["Reward"] == "0.05"
+
+
+def test_a_bundle_cancelled_in_the_console_hands_out_nothing(mturk, mturk_requester):
+    from tasks.services import bundle_cancel
+
+    hit = create_hit(mturk, MaxAssignments=2)
+    bundle = Bundle.objects.get(pk=HIT.objects.get(hit_id=hit["HITId"]).item.bundle_id)
+    bundle_cancel(bundle=bundle, by=mturk_requester)
+    got = mturk.get_hit(HITId=hit["HITId"])["HIT"]
+    assert got["HITStatus"] == "Reviewable" and got["NumberOfAssignmentsAvailable"] == 0
+    assert balance(mturk) == (100_000, 0)  # the cancel settled the escrow
+    mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=datetime(2015, 1, 1))
+    assert hits_close_due() == 0  # closed: nothing is released twice
+    mturk.delete_hit(HITId=hit["HITId"])
+    assert balance(mturk) == (100_000, 0)
+    assert ledger_problems() == []
