@@ -376,6 +376,8 @@ def hit_add_assignments(*, hit: HIT, number: int, token: str | None = None) -> H
     if hit.max_assignments + number > MAX_ASSIGNMENTS:
         raise request_error(f"A HIT has at most {MAX_ASSIGNMENTS} assignments here.")
     bundle = lock_bundle(hit.item.bundle_id)
+    if bundle.status not in LIVE:
+        raise request_error("This HIT's batch was stopped; create a new HIT.", "HITNotExtendable")
     payments.requester_debt_check(requester_id=hit.requester_id)
     payments.escrow_reserve(
         requester=hit.requester,

@@ -230,6 +230,11 @@ def test_a_bundle_cancelled_in_the_console_hands_out_nothing(mturk, mturk_reques
     got = mturk.get_hit(HITId=hit["HITId"])["HIT"]
     assert got["HITStatus"] == "Reviewable" and got["NumberOfAssignmentsAvailable"] == 0
     assert balance(mturk) == (100_000, 0)  # the cancel settled the escrow
+    with pytest.raises(ClientError) as error:
+        mturk.create_additional_assignments_for_hit(
+            HITId=hit["HITId"], NumberOfAdditionalAssignments=1
+        )
+    assert turk_code(error) == "AWS.MechanicalTurk.HITNotExtendable"
     mturk.update_expiration_for_hit(HITId=hit["HITId"], ExpireAt=datetime(2015, 1, 1))
     assert hits_close_due() == 0  # closed: nothing is released twice
     mturk.delete_hit(HITId=hit["HITId"])
