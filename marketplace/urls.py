@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("tasks.api.urls")),
     path("api/v1/", include("payments.api.urls")),
+    path("api/v1/", include("marketplace.mturk.api_urls")),
     path("payments/", include("payments.urls")),
     path("mturk/", include("marketplace.mturk.urls")),
     path("mturk/", include("marketplace.mturk.worker_urls")),
