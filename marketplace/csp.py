@@ -29,6 +29,12 @@ POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+#: The task page of MTurk HITs: the same, plus frames of our own HIT documents (sandboxed)
+#: and of requesters' ExternalQuestion pages (https, or a local development server).
+HIT_PAGE_POLICY = POLICY + "; frame-src 'self' https: http://localhost:* http://127.0.0.1:*"
+#: Our own pages shown inside a HIT's frame (the task gone, an externalSubmit's answer page):
+#: the usual policy, framed by our pages only.
+FRAMED_POLICY = POLICY.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
 _CDN = "https://cdn.jsdelivr.net"
 DOCS_POLICY = "; ".join(
     [

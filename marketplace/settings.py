@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "tasks",
     "marketplace",
     "marketplace.web",
+    "marketplace.mturk",
 ]
 
 MIDDLEWARE = [
@@ -297,6 +298,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "tasks.tasks.reaggregate_live_bundles_task",
         "schedule": 600.0,
     },
+    "close-expired-mturk-hits": {
+        "task": "marketplace.mturk.tasks.close_expired_hits_task",
+        "schedule": 60.0,
+    },
+    "deliver-mturk-notifications": {
+        "task": "marketplace.mturk.tasks.deliver_notifications_task",
+        "schedule": 60.0,
+    },
 }
 
 # Money (integers in minor units; the fee is a percent of each reward and bonus, at least
@@ -316,6 +325,9 @@ PAYOUT_RETRY_GIVE_UP_SECONDS = env.int("PAYOUT_RETRY_GIVE_UP_SECONDS", default=2
 # Fernet keys for workers' bank details (manual payouts), comma-separated: the first encrypts,
 # all decrypt (rotation). Empty: one key derived from SECRET_KEY (see docs/operator-guide.md).
 PAYOUT_DETAILS_KEYS = env.list("PAYOUT_DETAILS_KEYS", default=[])
+# MTurk API notifications are POSTed to the requester's URL; addresses on our own network
+# (loopback, private, link-local) are refused unless this is on (tests, a closed network).
+MTURK_NOTIFICATION_ALLOW_PRIVATE = env.bool("MTURK_NOTIFICATION_ALLOW_PRIVATE", default=False)
 # Celery tasks payments runs (by name, on commit) when a requester falls into debt: payments
 # never imports tasks, so the project wires the pause of their live bundles here.
 PAYMENTS_REQUESTER_DEBT_TASKS = ["tasks.tasks.pause_bundles_of_requester_task"]

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("", include("marketplace.web.urls")),
     path("", include("marketplace.web.money_urls")),
+    path("", include("marketplace.web.keys_urls")),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -15,7 +16,10 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("tasks.api.urls")),
     path("api/v1/", include("payments.api.urls")),
+    path("api/v1/", include("marketplace.mturk.api_urls")),
     path("payments/", include("payments.urls")),
+    path("mturk/", include("marketplace.mturk.urls")),
+    path("mturk/", include("marketplace.mturk.worker_urls")),
 ]
 
 handler400 = "marketplace.views.bad_request"

@@ -47,6 +47,11 @@ class InsufficientFunds(DomainError):
     http_status = 402
 
 
+#: ISO 4217's code "for testing" (XTS): the sandbox's play money. Ledger accounts are per
+#: currency, so it never mixes with real money; it is never paid out (payouts refuse it).
+PLAY_MONEY_CURRENCY = "xts"
+
+
 class IdempotencyConflict(DomainError):
     code = "idempotency_conflict"
     http_status = 409

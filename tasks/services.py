@@ -39,6 +39,7 @@ from .models import (
 )
 from .quality import services as quality
 from .quality.rules_engine import quality_rules_validate
+from .sandbox import PLAY_MONEY_CURRENCY, sandbox_settings
 from .schema import annotation_type, question_validate
 from .states import (
     ASSIGNMENT_TRANSITIONS,  # noqa: F401
@@ -102,7 +103,8 @@ def bundle_validate_settings(data: dict[str, Any]) -> dict[str, Any]:
         clean["quality_rules"] = quality_rules_validate(clean["quality_rules"])
     if "currency" in clean:
         clean["currency"] = str(clean["currency"]).lower()
-        allowed = [c.lower() for c in settings.ALLOWED_CURRENCIES]
+        # Play money (the sandbox's) is always offered: it buys only test workers' work.
+        allowed = [*(c.lower() for c in settings.ALLOWED_CURRENCIES), PLAY_MONEY_CURRENCY]
         if clean["currency"] not in allowed:
             raise DomainError(
                 f"Unsupported currency; use one of: {', '.join(allowed)}.",
@@ -121,6 +123,7 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
         raise DomainError(f"Unknown field(s): {', '.join(sorted(unknown))}.", code="invalid")
     if "question" not in clean:
         raise DomainError("A question schema is required.", code="invalid_question")
+    clean = sandbox_settings(clean, requester_id=requester.pk, currency="usd")
     requirements_check_known(clean.get("requirements"), owner_id=requester.pk)
     bundle = Bundle(requester=requester, **clean)
     overlap_validate(assist=bundle.assist, min_overlap=bundle.min_overlap)
@@ -134,7 +137,12 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
 def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
     """Drafts may change anything; live bundles only what does not change the price."""
     bundle = lock_bundle(bundle)
-    clean = bundle_validate_settings(data)
+    clean = sandbox_settings(
+        bundle_validate_settings(data),
+        requester_id=bundle.requester_id,
+        currency=bundle.currency,
+        requirements=bundle.requirements,
+    )
     requirements_check_known(clean.get("requirements"), owner_id=bundle.requester_id)
     allowed = EDITABLE_WHEN_DRAFT if bundle.status == BundleStatus.DRAFT else EDITABLE_WHEN_LIVE
     if bundle.status in (BundleStatus.COMPLETED, BundleStatus.CANCELLED, BundleStatus.EXPIRED):

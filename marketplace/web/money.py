@@ -14,6 +14,7 @@ from django import forms
 from django.core.paginator import Paginator
 
 from payments import selectors
+from payments.ledger import PLAY_MONEY_CURRENCY
 
 # The currencies a person can pick on a page, with their symbols. All have two decimals.
 SYMBOLS = {"usd": "$", "eur": "€", "gbp": "£"}
@@ -29,6 +30,8 @@ def money(amount_minor: int | None, currency: str) -> str:
     symbol = SYMBOLS.get(currency.lower())
     if symbol:
         return f"{sign}{symbol}{whole:,}.{cents:02d}"
+    if currency.lower() == PLAY_MONEY_CURRENCY:  # the sandbox's: say it is not real
+        return f"{sign}{whole:,}.{cents:02d} XTS (play money)"
     return f"{sign}{whole:,}.{cents:02d} {currency.upper()}"
 
 

@@ -23,6 +23,8 @@ urlpatterns = [
     # Messages (both roles)
     path("messages/", views.inbox, name="inbox"),
     path("messages/<int:thread_id>/", views.thread_page, name="message-thread"),
+    path("work/tasks/<int:assignment_id>/hit/", views.hit_frame, name="hit-frame"),
+    path("work/<int:bundle_id>/preview/hit/", views.hit_preview_frame, name="hit-preview-frame"),
     # Requester console
     path("bundles/", views.bundle_list, name="bundle-list"),
     path("bundles/new/", views.bundle_create, name="bundle-create"),

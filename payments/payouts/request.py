@@ -15,7 +15,13 @@ from accounts.models import User
 from marketplace.errors import Conflict, DomainError
 
 from .. import stripe_gateway as gateway
-from ..ledger import LedgerInvariantError, lock_accounts, normalize_currency, post_entry
+from ..ledger import (
+    PLAY_MONEY_CURRENCY,
+    LedgerInvariantError,
+    lock_accounts,
+    normalize_currency,
+    post_entry,
+)
 from ..models import (
     AccountKind,
     ConnectedAccount,
@@ -76,6 +82,12 @@ def payout_request(
     currency = normalize_currency(currency)
     if not getattr(worker, "is_worker", False):
         raise DomainError("Only workers are paid out.", code="not_a_worker", http_status=403)
+    if currency == PLAY_MONEY_CURRENCY:
+        raise DomainError(
+            "Sandbox earnings are play money and are never paid out.",
+            code="play_money",
+            http_status=409,
+        )
     if amount_minor is not None and (
         isinstance(amount_minor, bool) or not isinstance(amount_minor, int) or amount_minor <= 0
     ):

@@ -41,7 +41,12 @@ from .escrow import (
     escrow_reserve,
 )
 from .stripe_balance import platform_payout_sync, stripe_transaction_book
-from .test_money import balance_add_test_funds, balance_test_funds_enabled
+from .test_money import (
+    PLAY_MONEY_BALANCE_MINOR,
+    balance_add_test_funds,
+    balance_test_funds_enabled,
+    play_money_fill,
+)
 from .topups import topup_complete, topup_create, topup_expire
 
 __all__ = [
@@ -52,9 +57,11 @@ __all__ = [
     "account_balance",
     "account_get",
     "assignment_pay",
+    "PLAY_MONEY_BALANCE_MINOR",
     "balance_add_test_funds",
     "balance_credit",
     "balance_test_funds_enabled",
+    "play_money_fill",
     "bonus_pay",
     "charge_refunded",
     "dispute_sync",

@@ -8,10 +8,11 @@ from accounts.models import User
 from marketplace.errors import Conflict, DomainError, NotFound
 
 from ..fees import fee_for
-from ..ledger import account_get, normalize_currency, post_entry
+from ..ledger import PLAY_MONEY_CURRENCY, account_get, normalize_currency, post_entry
 from ..models import AccountKind, Bonus, EntryKind, JournalEntry
 from ._shared import positive_amount, requester_account, revenue_account, worker_account
 from .debt import requester_credit, requester_debt_check
+from .test_money import play_money_fill
 
 
 def bonus_pay(
@@ -38,6 +39,8 @@ def bonus_pay(
         )
     if not reason or not reason.strip():
         raise DomainError("A reason is required for a bonus.", code="reason_required")
+    if currency == PLAY_MONEY_CURRENCY:  # the sandbox's balance never runs out
+        play_money_fill(requester=requester)
     if not getattr(worker, "is_worker", False):
         raise NotFound("No such worker.")
     if worker.pk == requester.pk:

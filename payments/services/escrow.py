@@ -14,6 +14,7 @@ from marketplace.errors import DomainError
 
 from ..fees import FeeTerms, fee_terms
 from ..ledger import (
+    PLAY_MONEY_CURRENCY,
     InsufficientFunds,
     lock_accounts,
     money_text,
@@ -30,6 +31,7 @@ from ._shared import (
     worker_account,
 )
 from .debt import requester_credit
+from .test_money import play_money_fill
 
 
 def frozen_terms(escrow: LedgerAccount | None) -> FeeTerms | None:
@@ -73,13 +75,16 @@ def escrow_reserve(
     requester's account row is locked, so concurrent publishes cannot together spend more than
     the balance. Not enough money raises DomainError code `insufficient_funds`, HTTP 402, with
     `missing_minor`, `needed_minor`, `available_minor` and `currency`; nothing is reserved and
-    the caller's transaction should roll back (nothing published).
+    the caller's transaction should roll back (nothing published). Play money (the sandbox's
+    currency) is filled up first, as MTurk's sandbox balance never ran out.
 
     The fee terms (percent and minimum per judgment) are fixed on the escrow account at its
     first reservation; later reservations and every approval of this bundle use them.
     """
     currency = normalize_currency(currency)
     positive_amount(reward_minor, "reward_minor")
+    if currency == PLAY_MONEY_CURRENCY:
+        play_money_fill(requester=requester)
     if isinstance(judgments, bool) or not isinstance(judgments, int) or judgments < 0:
         raise DomainError("judgments must be a non-negative integer.", code="invalid_amount")
     escrow = escrow_account_open(bundle_id=bundle_id, currency=currency, requester_id=requester.pk)

@@ -16,7 +16,13 @@ from accounts.models import User
 from marketplace.errors import DomainError
 
 from .. import stripe_gateway as gateway
-from ..ledger import account_get, normalize_currency
+from ..ledger import (
+    PLAY_MONEY_CURRENCY,
+    IdempotencyConflict,
+    account_balance,
+    account_get,
+    normalize_currency,
+)
 from ..models import AccountKind, EntryKind, JournalEntry
 from ._shared import positive_amount
 from .debt import requester_credit
@@ -71,3 +77,52 @@ def balance_add_test_funds(
         created_by=requester,
         reference_type="test_credit",
     )
+
+
+#: MTurk's sandbox showed every requester $10,000.00; play balances are filled up to this.
+PLAY_MONEY_BALANCE_MINOR = 1_000_000
+
+
+def play_money_fill(*, requester: User) -> int:
+    """Fill the requester's play-money balance (PLAY_MONEY_CURRENCY) up to
+    PLAY_MONEY_BALANCE_MINOR with one `test_credit` entry, and return the balance. Allowed in
+    production too, unlike test funds: play money buys only sandbox work and is never paid out.
+
+    Each fill is keyed by how many fills came before, so two at once post one entry and a
+    later fill (after spending) is a new one."""
+    if not getattr(requester, "is_requester", False):
+        raise DomainError(f"{requester} is not a requester.", code="not_a_requester")
+    for _ in range(3):
+        available = _play_available(requester)
+        missing = PLAY_MONEY_BALANCE_MINOR - available
+        if missing <= 0:
+            return available
+        prefix = f"play-money-{requester.pk}-"
+        fills = JournalEntry.objects.filter(idempotency_key__startswith=prefix).count()
+        try:
+            requester_credit(
+                requester_id=requester.pk,
+                currency=PLAY_MONEY_CURRENCY,
+                amount_minor=missing,
+                source=account_get(
+                    kind=AccountKind.TEST_FUNDS_CLEARING, currency=PLAY_MONEY_CURRENCY
+                ),
+                idempotency_key=f"{prefix}{fills}",
+                kind=EntryKind.TEST_CREDIT,
+                memo="PLAY MONEY (sandbox, not real)",
+                created_by=requester,
+                reference_type="play_money",
+            )
+        except IdempotencyConflict:  # a concurrent fill took this key: read again
+            continue
+    return _play_available(requester)
+
+
+def _play_available(requester: User) -> int:
+    account = account_get(
+        kind=AccountKind.REQUESTER_AVAILABLE,
+        currency=PLAY_MONEY_CURRENCY,
+        owner_id=requester.pk,
+        create=False,
+    )
+    return 0 if account is None else account_balance(account)

@@ -3,7 +3,15 @@ plug-in magic: what is registered is what this file says)."""
 
 from __future__ import annotations
 
-from . import bounding_box, image_classification, pairwise, polygon, text_spans, transcription
+from . import (
+    bounding_box,
+    form,
+    image_classification,
+    pairwise,
+    polygon,
+    text_spans,
+    transcription,
+)
 from .base import AnnotationType
 
 TYPES: dict[str, AnnotationType] = {
@@ -13,4 +21,5 @@ TYPES: dict[str, AnnotationType] = {
     text_spans.TYPE.name: text_spans.TYPE,
     transcription.TYPE.name: transcription.TYPE,
     pairwise.TYPE.name: pairwise.TYPE,
+    form.TYPE.name: form.TYPE,
 }

@@ -29,7 +29,7 @@ class FeeSerializer(serializers.Serializer):
 class BundleSerializer(serializers.ModelSerializer):
     reward = serializers.IntegerField(source="reward_minor", min_value=0, max_value=INT32_MAX)
     overlap = serializers.IntegerField(write_only=True, required=False, min_value=1, max_value=100)
-    currency = CurrencyField(required=False)
+    currency = CurrencyField(required=False, play_money=True)
     question = serializers.JSONField()
     requirements = serializers.JSONField(required=False)
     quality_rules = serializers.JSONField(required=False)

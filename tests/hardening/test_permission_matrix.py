@@ -66,6 +66,8 @@ MATRIX: dict[str, dict[str, tuple[int, int, int]]] = {
     "topup-detail": {"get": (401, 403, 404)},
     "payout-list": {"get": (401, 200, 403)},
     "payout-detail": {"get": (401, 404, 403)},
+    "work-qualification-type-list": {"get": (401, 200, 403)},
+    "work-qualification-type-request": {"post": (401, 404, 403)},
 }
 PLACEHOLDER = re.compile(r"\(\?P<(\w+)>[^)]*\)|<(?:\w+:)?(\w+)>")
 

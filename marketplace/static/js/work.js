@@ -36,6 +36,7 @@
       var skip = form.querySelector("[data-skip]");
       if (skip) { event.preventDefault(); submit(form, skip); }
     } else if (event.key === "Enter" && form && !inField) {
+      if (form.hasAttribute("data-hit-frame-form")) return; // the HIT's frame submits itself
       var tag = event.target.tagName;
       if (tag === "BUTTON" || tag === "A" || tag === "SUMMARY") return; // their own Enter
       event.preventDefault();

@@ -17,6 +17,7 @@ from .console import (
     worker_block,
     worker_unblock,
 )
+from .hits import hit_frame, hit_preview_frame
 from .messages import inbox, requester_message, thread_page, worker_ask
 from .money import (
     balance,
@@ -51,6 +52,8 @@ __all__ = [
     "bundle_upload",
     "earnings",
     "inbox",
+    "hit_frame",
+    "hit_preview_frame",
     "instructions_preview",
     "payout_details",
     "payout_request",

@@ -13,14 +13,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import self_declared
 from accounts.models import WorkerQualification
+from marketplace.csp import HIT_PAGE_POLICY
 from marketplace.errors import DomainError, Forbidden
+from marketplace.mturk.worker import preview_item
 from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
 from tasks import selectors, services, work
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.schema import InvalidAnswer
 
-from .. import annotation, display, find_work
+from .. import annotation, display, find_work, hits
 from ..forms import answer_from_post
 from ..markdown import render_markdown
 from ..money import money
@@ -61,16 +63,24 @@ def work_preview(request: HttpRequest, bundle_id: int) -> HttpResponse:
     bundle.tasks_left = selectors.tasks_left_for_worker(request.user, bundle)  # type: ignore[attr-defined]
     row = find_work.work_rows([bundle])[0]
     sample = selectors.bundle_sample_item(bundle)
-    context = {**_task_context(bundle, None), "row": row, "sample": sample}
+    context = {**_task_context(request, bundle, None), "row": row, "sample": sample}
     if sample is not None:
         context["fields"] = display.task_fields(bundle.question, sample.pk, sample.payload)
         if annotation.is_annotation(bundle.question):
             payload = display.tool_payload(sample.pk, sample.payload)
             context["tool"] = annotation.tool_config(bundle.question, payload)
-    return render(request, "web/work/preview.html", context)
+        if hits.is_hit_bundle(bundle.question):  # a HIT previews as MTurk's preview does
+            context["fields"] = []
+            context["hit"] = hits.hit_view(request, sample, None)
+    response = render(request, "web/work/preview.html", context)
+    if hits.is_hit_bundle(bundle.question):
+        response["Content-Security-Policy"] = HIT_PAGE_POLICY  # HITs come in frames
+    return response
 
 
-def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, Any]:
+def _task_context(
+    request: HttpRequest, bundle: Bundle, assignment: Assignment | None
+) -> dict[str, Any]:
     question = bundle.question
     context: dict[str, Any] = {
         "bundle": bundle,
@@ -88,6 +98,9 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
                 question, display.tool_payload(assignment.item_id, payload)
             )
         context["deadline_iso"] = assignment.deadline.isoformat()
+        if hits.is_hit_bundle(question):  # the HIT shows its own content, not the raw XML
+            context["fields"] = []
+            context["hit"] = hits.hit_view(request, assignment.item, assignment)
     context["instructions_html"] = render_markdown(bundle.instructions)
     return context
 
@@ -110,14 +123,21 @@ def _no_task_panel(exc: DomainError) -> dict[str, Any]:
 def _render_panel(
     request: HttpRequest, bundle: Bundle, panel: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
-    context = {**_task_context(bundle, panel.get("assignment")), **panel}
+    context = {**_task_context(request, bundle, panel.get("assignment")), **panel}
+    if hits.is_hit_bundle(bundle.question) and panel["state"] == "start":
+        item = preview_item(bundle.pk)  # MTurk's preview before accepting
+        context["hit"] = hits.hit_view(request, item, None) if item is not None else None
     if "tool" in context and panel.get("posted") is not None:
         # A refused answer comes back drawn as it was, so the worker fixes it, not redoes it.
         context["tool"] = {**context["tool"], "initial": panel["posted"]}
     if _is_htmx(request):
         # htmx swaps only 2xx responses by default; errors are shown inside the panel.
-        return render(request, "web/work/_panel.html", context)
-    return render(request, "web/work/task.html", context, status=status)
+        response = render(request, "web/work/_panel.html", context)
+    else:
+        response = render(request, "web/work/task.html", context, status=status)
+    if hits.is_hit_bundle(bundle.question):
+        response["Content-Security-Policy"] = HIT_PAGE_POLICY  # HITs come in frames
+    return response
 
 
 @require_GET
@@ -181,7 +201,11 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = get_object_or_404(selectors.assignments_of_worker(request.user), pk=assignment_id)
     bundle = assignment.bundle
     try:
-        answer = answer_from_post(bundle.question, request.POST, payload=assignment.item.payload)
+        payload = assignment.item.payload
+        if hits.is_hit_bundle(bundle.question):
+            answer = hits.answer_from_post(bundle.question, request.POST, payload)
+        else:
+            answer = answer_from_post(bundle.question, request.POST, payload=payload)
         # The answer and the next task in one go (one statement when nothing stands between).
         result = services.assignment_submit_and_claim_next(
             assignment_id=assignment.pk, worker=request.user, answer=answer, bundle=bundle

@@ -1,0 +1,1 @@
+"""MTurk compatibility: the /mturk/ requester API, question formats and worker side."""
