@@ -62,6 +62,8 @@ MATRIX: dict[str, dict[str, tuple[int, int, int]]] = {
     "topup-detail": {"get": (401, 403, 404)},
     "payout-list": {"get": (401, 200, 403)},
     "payout-detail": {"get": (401, 404, 403)},
+    "sandbox-testers": {"get": (401, 403, 200), "post": (401, 403, 400)},
+    "sandbox-tester-remove": {"post": (401, 403, 400)},
 }
 PLACEHOLDER = re.compile(r"\(\?P<(\w+)>[^)]*\)|<(?:\w+:)?(\w+)>")
 
