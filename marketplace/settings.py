@@ -302,6 +302,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketplace.mturk.tasks.close_expired_hits_task",
         "schedule": 60.0,
     },
+    "deliver-mturk-notifications": {
+        "task": "marketplace.mturk.tasks.deliver_notifications_task",
+        "schedule": 60.0,
+    },
 }
 
 # Money (integers in minor units; the fee is a percent of each reward and bonus, at least

@@ -28,7 +28,15 @@ from payments import services as payments
 from .escrow import escrow_settle
 from .lifecycle import bundle_complete_if_done
 from .locking import lock_assignment_after_bundle
-from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item, ItemState
+from .models import (
+    Assignment,
+    AssignmentStatus,
+    Bundle,
+    BundleStatus,
+    Item,
+    ItemState,
+    WorkerBundleStats,
+)
 from .states import assignment_transition, give_gold_slot_back, stats_add
 
 logger = logging.getLogger(__name__)
@@ -95,6 +103,63 @@ def assignment_reject(
             )
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
     _settle_after_commit(assignment.bundle_id)
+    return assignment
+
+
+@transaction.atomic
+def assignment_override_rejection(*, assignment_id: int, by: User, requester: User) -> Assignment:
+    """Approve work that was rejected (MTurk's `OverrideRejection`): the worker is paid the
+    reward and the rejection leaves their record. The one transition out of `rejected`, so
+    it lives here rather than in the transition map, which `assignment_approve` follows.
+
+    The rejection gave the item its slot back. If nobody has taken that slot, the answer takes
+    it again (its escrow pays); otherwise the slot's escrow went to the replacement, so one
+    more judgment is reserved from the requester's balance first (`insufficient_funds` then
+    refuses the whole override)."""
+    assignment = lock_assignment_after_bundle(assignment_id, bundle__requester=requester)
+    if assignment.status != AssignmentStatus.REJECTED:
+        raise InvalidTransition(
+            f"Only rejected work can be overridden (this is {assignment.status})."
+        )
+    bundle = assignment.bundle
+    item = Item.objects.select_for_update().get(pk=assignment.item_id)
+    live = bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED)
+    if live and not assignment.is_gold and item.slots_open > 0 and item.state != ItemState.COMPLETE:
+        counted = item.judgments_submitted + 1
+        slots = item.slots_open - 1
+        state = (
+            ItemState.COMPLETE
+            if counted >= bundle.max_overlap
+            else (ItemState.OPEN if slots else ItemState.FULL)
+        )
+        Item.objects.filter(pk=item.pk).update(
+            judgments_submitted=counted, slots_open=0 if state == ItemState.COMPLETE else slots,
+            state=state,
+        )  # fmt: skip
+    else:
+        payments.escrow_reserve(
+            requester=bundle.requester, bundle_id=bundle.pk, currency=bundle.currency,
+            reward_minor=bundle.reward_minor, judgments=1,
+            idempotency_key=f"assignment-{assignment.pk}-override",
+        )  # fmt: skip
+    updated = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.REJECTED).update(
+        status=AssignmentStatus.APPROVED, reviewed_at=timezone.now(), reviewed_by=by,
+        reject_reason="",
+    )  # fmt: skip
+    if updated != 1:
+        raise Conflict("The assignment changed meanwhile; reload it.")
+    payments.assignment_pay(
+        requester_id=bundle.requester_id, bundle_id=bundle.pk, worker_id=assignment.worker_id,
+        currency=bundle.currency, reward_minor=bundle.reward_minor, assignment_id=assignment.pk,
+    )  # fmt: skip
+    # The row exists (the rejection counted there); the upsert cannot take a negative count.
+    WorkerBundleStats.objects.filter(
+        worker_id=assignment.worker_id, bundle_id=assignment.bundle_id
+    ).update(approved=F("approved") + 1, rejected=F("rejected") - 1)
+    worker_record_review(worker_id=assignment.worker_id, approved=1, rejected=-1)
+    bundle_complete_if_done(bundle_id=bundle.pk)
+    _settle_after_commit(bundle.pk)
+    assignment.refresh_from_db()
     return assignment
 
 

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import User
@@ -38,7 +38,7 @@ from tasks.services import bundle_create
 from .errors import MTurkRequestError
 from .ids import new_id
 from .models import HIT, HITType, QualificationType, RequestToken, WorkerBlock
-from .protocol import money_minor, request_error
+from .protocol import money_minor, money_text, request_error
 from .questions import parse_question
 
 FORM_QUESTION = {"type": "form"}
@@ -62,6 +62,7 @@ def token_use(*, requester: User, operation: str, token: str | None) -> None:
     transaction, so a failed operation leaves the token free for its retry."""
     if not token:
         return
+    token_check(token)
     _, created = RequestToken.objects.get_or_create(
         requester=requester, operation=operation, token=token
     )
@@ -70,6 +71,11 @@ def token_use(*, requester: User, operation: str, token: str | None) -> None:
             f"The request with UniqueRequestToken {token} was already processed.",
             "DuplicateRequest",
         )
+
+
+def token_check(token: str) -> None:
+    if len(token) > 64:
+        raise request_error("UniqueRequestToken is at most 64 characters.")
 
 
 def requirements_from_mturk(requester: User, raw: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -141,6 +147,8 @@ def hit_type_get_or_create(
     delay = props["AutoApprovalDelayInSeconds"]
     if not 0 <= delay <= 30 * 86400:
         raise request_error("AutoApprovalDelayInSeconds must be between 0 and 2592000.")
+    if len(props["Title"]) > 200 or len(props["Keywords"]) > 1000:
+        raise request_error("Title is at most 200 characters and Keywords at most 1000.")
     requirements = requirements_from_mturk(requester, props["QualificationRequirements"])
     hit_type = HITType(
         hit_type_id=new_id(),
@@ -149,7 +157,7 @@ def hit_type_get_or_create(
         title=props["Title"][:200],
         description=props["Description"],
         keywords=props["Keywords"][:1000],
-        reward=props["Reward"],
+        reward=money_text(reward_minor),
         assignment_duration_seconds=duration,
         auto_approval_delay_seconds=delay,
         qualification_requirements=props["QualificationRequirements"],
@@ -216,6 +224,7 @@ def hit_create(
     """One HIT: an item of the type's bundle with `max_assignments` slots and its escrow
     reserved (insufficient funds refuses it whole); the bundle is published with its first."""
     if token:
+        token_check(token)
         existing = HIT.objects.filter(requester=requester, unique_request_token=token).first()
         if existing is not None:
             raise request_error(
@@ -448,11 +457,13 @@ def hit_change_type(*, hit: HIT, hit_type: HITType) -> HIT:
     return hit
 
 
-def hit_of(requester: User, hit_id: str) -> HIT:
-    """The requester's HIT, or the same RequestError for unknown and foreign ids."""
+def hit_of(requester: User, sandbox: bool, hit_id: str) -> HIT:
+    """The requester's HIT on this endpoint (sandbox or live), or the same RequestError for
+    unknown, foreign and other-endpoint ids."""
+    currency = Q(item__bundle__currency=PLAY_MONEY_CURRENCY)
     hit = (
         HIT.objects.select_related("item", "hit_type", "item__bundle")
-        .filter(requester=requester, hit_id=hit_id)
+        .filter(currency if sandbox else ~currency, requester=requester, hit_id=hit_id)
         .first()
     )
     if hit is None:

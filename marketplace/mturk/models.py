@@ -59,6 +59,8 @@ class HITType(models.Model):
     # UpdateNotificationSettings: {"Destination", "Transport", "Version", "EventTypes"}.
     notification = models.JSONField(null=True, blank=True)
     notification_active = models.BooleanField(default=False)
+    # Events up to this time have been delivered (the sweep's cursor; set when activated).
+    notified_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +16,7 @@ import requests
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 
 from .models import HITType
 from .protocol import request_error
@@ -49,6 +51,7 @@ def notification_check(notification: dict[str, Any]) -> dict[str, Any]:
 def settings_update(
     *, hit_type: HITType, notification: dict[str, Any] | None, active: bool | None
 ) -> HITType:
+    was_active = hit_type.notification_active
     if notification is not None:
         hit_type.notification = notification_check(notification)
         hit_type.notification_active = True if active is None else active
@@ -56,7 +59,9 @@ def settings_update(
         if active and hit_type.notification is None:
             raise request_error("There is no notification to activate on this HIT type.")
         hit_type.notification_active = active
-    hit_type.save(update_fields=["notification", "notification_active"])
+    if hit_type.notification_active and not was_active:
+        hit_type.notified_until = timezone.now()  # events from now on, not the type's past
+    hit_type.save(update_fields=["notification", "notification_active", "notified_until"])
     return hit_type
 
 
@@ -77,19 +82,21 @@ def _public_host(url: str) -> None:
             raise request_error("The destination must be a public address.", "InvalidDestination")
 
 
-def event_send(*, notification: dict[str, Any], event: dict[str, Any]) -> None:
-    """Deliver one event document now; a failure is the caller's RequestError."""
+def events_send(
+    *, notification: dict[str, Any], events: list[dict[str, Any]], customer_id: str
+) -> None:
+    """Deliver one event document now (MTurk's shape); a failure is a RequestError."""
     document = {
-        "Events": [event],
-        "EventDocId": event.get("EventDocId", ""),
-        "SourceAccount": event.pop("SourceAccount", ""),
-        "CustomerId": event.pop("CustomerId", ""),
+        "Events": events,
+        "EventDocId": uuid.uuid4().hex,
+        "SourceAccount": "crowdmarket",
+        "CustomerId": customer_id,
         "EventDocVersion": notification["Version"],
     }
     destination = notification["Destination"]
     if notification["Transport"] == "Email":
         send_mail(
-            f"MTurk notification: {event['EventType']}",
+            f"MTurk notification: {', '.join(sorted({e['EventType'] for e in events}))}",
             json.dumps(document, indent=2),
             settings.DEFAULT_FROM_EMAIL,
             [destination],
@@ -115,14 +122,9 @@ def test_event(*, notification: dict[str, Any], event_type: str, requester_id: i
     if event_type not in EVENT_TYPES:
         raise request_error(f"Unknown TestEventType {event_type}.")
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    event_send(
+    events_send(
         notification=notification,
-        event={
-            "EventType": event_type,
-            "EventTimestamp": now,
-            "HITTypeId": "TEST",
-            "HITId": "TEST",
-            "AssignmentId": "TEST",
-            "CustomerId": f"requester-{requester_id}",
-        },
-    )
+        events=[{"EventType": event_type, "EventTimestamp": now, "HITTypeId": "TEST",
+                 "HITId": "TEST", "AssignmentId": "TEST"}],
+        customer_id=f"requester-{requester_id}",
+    )  # fmt: skip

@@ -59,6 +59,8 @@ def _apply(qtype: QualificationType, params: dict[str, Any]) -> None:
     for name, field in fields.items():
         if name in params:
             setattr(qtype, field, params[name])
+    if len(qtype.keywords) > 1000:
+        raise request_error("Keywords is at most 1000 characters.")
     if qtype.status not in STATUSES:
         raise request_error("QualificationTypeStatus is Active or Inactive.")
     if qtype.test and not qtype.test_duration_seconds:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tasks.models import Assignment, AssignmentStatus, ItemState
+from tasks.sandbox import PLAY_MONEY_CURRENCY
 from tasks.selectors import worker_public_id
 
 from .errors import MTurkRequestError
@@ -26,10 +27,22 @@ MTURK_STATUS = {
 OUR_STATUS = {mturk: ours for ours, mturk in MTURK_STATUS.items()}
 
 
-def hits_of(requester: User) -> QuerySet[HIT]:
+def in_world(sandbox: bool, bundle_path: str) -> Q:
+    """Rows of the sandbox (play money) or of the live site, never both: like MTurk's two
+    endpoints, each sees only its own HITs, HIT types and assignments."""
+    return (
+        Q(**{f"{bundle_path}__currency": PLAY_MONEY_CURRENCY})
+        if sandbox
+        else ~Q(**{f"{bundle_path}__currency": PLAY_MONEY_CURRENCY})
+    )
+
+
+def hits_of(requester: User, sandbox: bool) -> QuerySet[HIT]:
     """The requester's HITs (deleted ones aside) with the counts their status needs."""
     return (
-        HIT.objects.filter(requester=requester, disposed_at__isnull=True)
+        HIT.objects.filter(
+            in_world(sandbox, "item__bundle"), requester=requester, disposed_at__isnull=True
+        )  # fmt: skip
         .select_related("hit_type", "item")
         .annotate(
             n_claimed=Count(
@@ -48,10 +61,10 @@ def hits_of(requester: User) -> QuerySet[HIT]:
     )
 
 
-def reviewable_hits(requester: User, status: str) -> QuerySet[HIT]:
+def reviewable_hits(requester: User, sandbox: bool, status: str) -> QuerySet[HIT]:
     """ListReviewableHITs: "Reviewable" (nothing claimed, nothing left to hand out: expired or
     full) or "Reviewing" (marked so by UpdateHITReviewStatus)."""
-    hits = hits_of(requester)
+    hits = hits_of(requester, sandbox)
     if status == "Reviewing":
         return hits.filter(reviewing=True)
     claimed = Assignment.objects.filter(item=OuterRef("item"), status=AssignmentStatus.CLAIMED)
@@ -117,19 +130,20 @@ def hit_shape(hit: HIT) -> dict[str, Any]:
     }
 
 
-def assignments_of(requester: User) -> QuerySet[Assignment]:
+def assignments_of(requester: User, sandbox: bool) -> QuerySet[Assignment]:
     """The requester's MTurk assignments (submitted or reviewed work on their HITs)."""
     return Assignment.objects.filter(
+        in_world(sandbox, "bundle"),
         bundle__requester=requester,
         item__mturk_hit__isnull=False,
         status__in=list(MTURK_STATUS),
     ).select_related("bundle", "item", "item__mturk_hit")
 
 
-def assignment_of(requester: User, assignment_id: str) -> Assignment:
+def assignment_of(requester: User, sandbox: bool, assignment_id: str) -> Assignment:
     """The requester's assignment by its AssignmentId; one error for unknown and foreign."""
     pk = assignment_pk(assignment_id)
-    found = assignments_of(requester).filter(pk=pk).first() if pk is not None else None
+    found = assignments_of(requester, sandbox).filter(pk=pk).first() if pk is not None else None
     if found is None:
         raise MTurkRequestError(
             f"Assignment {assignment_id} does not exist.",

@@ -13,6 +13,7 @@ import logging
 import uuid
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -73,6 +74,9 @@ def endpoint(request: HttpRequest, sandbox: bool = False) -> HttpResponse:
         return _response(_dispatch(request, sandbox), 200, request_id)
     except MTurkRequestError as exc:
         return _response(error_body(exc), 400, request_id)
+    except RequestDataTooBig:
+        too_big = request_error("The request body is too large.", "RequestTooLarge")
+        return _response(error_body(too_big), 400, request_id)
     except MTurkServiceFault as exc:
         logger.error("MTurk service fault %s: %s", request_id, exc)
         return _response(error_body(exc), 400, request_id)

@@ -27,11 +27,13 @@ HTML_QUESTION = """<HTMLQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSM
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def mturk_client(base_url: str, key_id: str, secret: str, **config: Any) -> Any:
+def mturk_client(
+    base_url: str, key_id: str, secret: str, path: str = "/mturk/", **config: Any
+) -> Any:
     """The unmodified boto3 client, pointed at our server (no retries: errors show at once)."""
     client = boto3.client(
         "mturk",
-        endpoint_url=base_url + "/mturk/",
+        endpoint_url=base_url + path,
         region_name="us-east-1",
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
@@ -63,7 +65,9 @@ def mturk_requester(transactional_db: None) -> User:
 @pytest.fixture
 def mturk(live_server: Any, mturk_requester: User) -> Any:
     key, secret = access_key_create(requester=mturk_requester)
-    return mturk_client(live_server.url, key.access_key_id, secret)
+    client = mturk_client(live_server.url, key.access_key_id, secret)
+    yield client
+    client.close()  # a kept-alive connection would outlive the test's database
 
 
 @pytest.fixture
@@ -72,7 +76,9 @@ def other_mturk(live_server: Any) -> Any:
     other = RequesterFactory()
     fund(other, 10_000)
     key, secret = access_key_create(requester=other)
-    return mturk_client(live_server.url, key.access_key_id, secret)
+    client = mturk_client(live_server.url, key.access_key_id, secret)
+    yield client
+    client.close()
 
 
 HIT_TYPE = {

@@ -47,8 +47,8 @@ def test_list_filter_approve_reject(mturk, mturk_requester):
         mturk.approve_assignment(AssignmentId=assignment_text(good))
     assert turk_code(error) == "AWS.MechanicalTurk.InvalidTransition"
     with pytest.raises(ClientError) as error:
-        mturk.approve_assignment(AssignmentId=assignment_text(bad), OverrideRejection=True)
-    assert turk_code(error) == "AWS.MechanicalTurk.UnsupportedParameter"
+        mturk.approve_assignment(AssignmentId=assignment_text(bad))
+    assert turk_code(error) == "AWS.MechanicalTurk.InvalidTransition"
     with pytest.raises(ClientError) as error:
         mturk.list_assignments_for_hit(HITId=hit["HITId"], AssignmentStatuses=["Accepted"])
     assert error.value.response["Error"]["Code"] == "RequestError"
@@ -125,3 +125,31 @@ def test_file_upload_url_says_there_is_no_file(mturk):
     with pytest.raises(ClientError) as error:
         mturk.get_file_upload_url(AssignmentId=assignment_text(pk), QuestionIdentifier="sentiment")
     assert turk_code(error) == "AWS.MechanicalTurk.NoFileUpload"
+
+
+@pytest.mark.parametrize("slot_taken", [False, True])
+def test_override_rejection_pays_the_worker(mturk, mturk_requester, slot_taken):
+    hit = create_hit(mturk, MaxAssignments=1)
+    worker, pk = answer_hit(hit["HITId"], {"sentiment": "fine"})
+    mturk.reject_assignment(AssignmentId=assignment_text(pk), RequesterFeedback="Too short")
+    assert mturk.get_hit(HITId=hit["HITId"])["HIT"]["NumberOfAssignmentsAvailable"] == 1
+    if slot_taken:  # someone else already took the slot the rejection gave back
+        answer_hit(hit["HITId"], {"sentiment": "other"})
+    available = payments.requester_available(requester_id=mturk_requester.pk, currency="usd")
+    mturk.approve_assignment(
+        AssignmentId=assignment_text(pk), OverrideRejection=True, RequesterFeedback="Sorry"
+    )
+    got = mturk.get_assignment(AssignmentId=assignment_text(pk))["Assignment"]
+    assert got["AssignmentStatus"] == "Approved" and got["RequesterFeedback"] == "Sorry"
+    assert payments.worker_available(worker_id=worker.pk, currency="usd") == 5
+    spent = available - payments.requester_available(
+        requester_id=mturk_requester.pk, currency="usd"
+    )
+    hit_now = mturk.get_hit(HITId=hit["HITId"])["HIT"]
+    if slot_taken:
+        assert spent > 0  # one more judgment reserved: the slot's escrow went to the other
+    else:
+        assert spent == 0 and hit_now["NumberOfAssignmentsAvailable"] == 0
+    worker.worker_profile.refresh_from_db()
+    assert (worker.worker_profile.approved_count, worker.worker_profile.rejected_count) == (1, 0)
+    assert ledger_problems() == []

@@ -199,3 +199,23 @@ def test_review_policy_results_and_unsupported_parameters(mturk):
     with pytest.raises(ClientError) as error:
         mturk.create_hit(**HIT_TYPE, LifetimeInSeconds=600, HITLayoutId="LAYOUT")
     assert turk_code(error) == "AWS.MechanicalTurk.UnsupportedParameter"
+
+
+def test_bad_values_refused_cleanly(mturk):
+    for extra in (
+        {"Reward": "0.001"},
+        {"Reward": "five cents"},
+        {"Reward": "0.00"},
+        {"UniqueRequestToken": "t" * 65},
+        {"MaxAssignments": 101},
+        {"LifetimeInSeconds": 10},
+        {"AssignmentDurationInSeconds": 5},
+        {"RequesterAnnotation": "a" * 256},
+        {"Question": "<NotAQuestion/>"},
+        {"Question": "<HTMLQuestion><broken"},
+    ):
+        with pytest.raises(ClientError) as error:
+            create_hit(mturk, **extra)
+        assert error.value.response["Error"]["Code"] == "RequestError", extra
+    assert mturk.list_hits()["NumResults"] == 0
+    assert create_hit(mturk, Reward="0.050")["Reward"] == "0.05"

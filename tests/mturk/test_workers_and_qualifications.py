@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import threading
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from botocore.exceptions import ClientError
 from django.core import mail
+from django.utils import timezone
 
 from marketplace.errors import DomainError
+from marketplace.mturk.events import notifications_deliver
+from marketplace.mturk.ids import assignment_text
 from marketplace.mturk.models import HIT, QualificationType
 from marketplace.mturk.qualifications import request_submit
 from tasks import work
@@ -240,3 +244,32 @@ def test_notifications(mturk, catcher, settings):
     email = {**notification, "Destination": "me@example.com", "Transport": "Email"}
     mturk.send_test_event_notification(Notification=email, TestEventType="Ping")
     assert mail.outbox[-1].to == ["me@example.com"]
+
+
+def test_events_are_delivered_by_the_sweep(mturk, catcher, settings):
+    settings.MTURK_NOTIFICATION_ALLOW_PRIVATE = True
+    before = create_hit(mturk)  # made before the notification: never announced
+    notification = {
+        "Destination": catcher, "Transport": "SNS", "Version": "2014-08-15",
+        "EventTypes": ["HITCreated", "AssignmentSubmitted", "AssignmentApproved"],
+    }  # fmt: skip
+    mturk.update_notification_settings(
+        HITTypeId=before["HITTypeId"], Notification=notification, Active=True
+    )
+    mturk.update_expiration_for_hit(HITId=before["HITId"], ExpireAt=datetime(2015, 1, 1))
+    hit = create_hit(mturk)
+    _, pk = answer_hit(hit["HITId"], {"sentiment": "a"})
+
+    mturk.approve_assignment(AssignmentId=assignment_text(pk))
+    later = timezone.now() + timedelta(minutes=1)
+    assert notifications_deliver(now=later) == 1
+    events = _Catcher.bodies[-1]["Events"]
+    assert [e["EventType"] for e in events] == [
+        "HITCreated", "AssignmentSubmitted", "AssignmentApproved"
+    ]  # fmt: skip
+    assert {e["HITId"] for e in events} == {hit["HITId"]}
+    assert events[1]["AssignmentId"] == assignment_text(pk)
+    assert notifications_deliver(now=later) == 0  # delivered once
+    mturk.update_notification_settings(HITTypeId=hit["HITTypeId"], Active=False)
+    create_hit(mturk)
+    assert notifications_deliver(now=later + timedelta(minutes=1)) == 0

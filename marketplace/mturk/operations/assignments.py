@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tasks.review import assignment_approve, assignment_reject
+from tasks.models import AssignmentStatus
+from tasks.review import assignment_approve, assignment_override_rejection, assignment_reject
 
 from ..hits import hit_of
 from ..models import AssignmentFeedback
@@ -14,8 +15,8 @@ from ..selectors import OUR_STATUS, assignment_of, assignment_shape, assignments
 
 @operation("ListAssignmentsForHIT")
 def list_assignments_for_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hit = hit_of(call.requester, params["HITId"])
-    rows = assignments_of(call.requester).filter(item_id=hit.item_id)
+    hit = hit_of(call.requester, call.sandbox, params["HITId"])
+    rows = assignments_of(call.requester, call.sandbox).filter(item_id=hit.item_id)
     wanted = params.get("AssignmentStatuses")
     if wanted:
         unknown = set(wanted) - set(OUR_STATUS)
@@ -28,20 +29,20 @@ def list_assignments_for_hit(call: Call, params: dict[str, Any]) -> dict[str, An
 
 @operation("GetAssignment")
 def get_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
-    hit = hit_of(call.requester, assignment.item.mturk_hit.hit_id)
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
+    hit = hit_of(call.requester, call.sandbox, assignment.item.mturk_hit.hit_id)
     return {"Assignment": assignment_shape(assignment), "HIT": hit_shape(hit)}
 
 
 @operation("ApproveAssignment")
 def approve_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
-    if params.get("OverrideRejection"):
-        raise request_error(
-            "Overriding a rejection is not supported: pay the worker with SendBonus instead.",
-            "UnsupportedParameter",
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
+    if params.get("OverrideRejection") and assignment.status == AssignmentStatus.REJECTED:
+        assignment_override_rejection(
+            assignment_id=assignment.pk, by=call.requester, requester=call.requester
         )
-    assignment_approve(assignment_id=assignment.pk, by=call.requester, requester=call.requester)
+    else:
+        assignment_approve(assignment_id=assignment.pk, by=call.requester, requester=call.requester)
     feedback = params.get("RequesterFeedback", "")
     if feedback:
         AssignmentFeedback.objects.update_or_create(
@@ -52,7 +53,7 @@ def approve_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("RejectAssignment")
 def reject_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
     assignment_reject(
         assignment_id=assignment.pk,
         by=call.requester,
@@ -64,7 +65,7 @@ def reject_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("GetFileUploadURL")
 def get_file_upload_url(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
     answer = assignment.answer if isinstance(assignment.answer, dict) else {}
     identifier = params["QuestionIdentifier"]
     if identifier not in answer:

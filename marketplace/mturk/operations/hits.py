@@ -16,11 +16,13 @@ from ..hits import (
 )
 from ..models import HITType
 from ..protocol import Call, as_datetime, listing, operation, page, request_error
-from ..selectors import hit_shape, hits_of, reviewable_hits
+from ..selectors import hit_shape, hits_of, in_world, reviewable_hits
 
 
 def _hit_type_of(call: Call, hit_type_id: str) -> HITType:
-    found = HITType.objects.filter(requester=call.requester, hit_type_id=hit_type_id).first()
+    found = HITType.objects.filter(
+        in_world(call.sandbox, "bundle"), requester=call.requester, hit_type_id=hit_type_id
+    ).first()
     if found is None:
         raise request_error(f"HIT type {hit_type_id} does not exist.", "HITTypeDoesNotExist")
     return found
@@ -52,7 +54,7 @@ def _create(call: Call, hit_type: HITType, params: dict[str, Any]) -> dict[str, 
         annotation=params.get("RequesterAnnotation", ""),
         token=params.get("UniqueRequestToken"),
     )
-    return {"HIT": hit_shape(hit_of(call.requester, hit.hit_id))}
+    return {"HIT": hit_shape(hit_of(call.requester, call.sandbox, hit.hit_id))}
 
 
 @operation("CreateHITType")
@@ -75,12 +77,12 @@ def create_hit_with_hit_type(call: Call, params: dict[str, Any]) -> dict[str, An
 
 @operation("GetHIT")
 def get_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    return {"HIT": hit_shape(hit_of(call.requester, params["HITId"]))}
+    return {"HIT": hit_shape(hit_of(call.requester, call.sandbox, params["HITId"]))}
 
 
 @operation("ListHITs")
 def list_hits(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hits, token = page(hits_of(call.requester), params)
+    hits, token = page(hits_of(call.requester, call.sandbox), params)
     return listing("HITs", map(hit_shape, hits), token)
 
 
@@ -89,7 +91,7 @@ def list_reviewable_hits(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     status = params.get("Status", "Reviewable")
     if status not in ("Reviewable", "Reviewing"):
         raise request_error("Status is Reviewable or Reviewing.")
-    hits = reviewable_hits(call.requester, status)
+    hits = reviewable_hits(call.requester, call.sandbox, status)
     if "HITTypeId" in params:
         hits = hits.filter(hit_type__hit_type_id=params["HITTypeId"])
     batch, token = page(hits, params)
@@ -98,34 +100,34 @@ def list_reviewable_hits(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("UpdateExpirationForHIT")
 def update_expiration_for_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hit = hit_of(call.requester, params["HITId"])
+    hit = hit_of(call.requester, call.sandbox, params["HITId"])
     hit_update_expiration(hit=hit, expire_at=as_datetime(params["ExpireAt"]))
     return {}
 
 
 @operation("UpdateHITReviewStatus")
 def update_hit_review_status(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hit = hit_of(call.requester, params["HITId"])
+    hit = hit_of(call.requester, call.sandbox, params["HITId"])
     hit_review_status(hit=hit, revert=bool(params.get("Revert", False)))
     return {}
 
 
 @operation("UpdateHITTypeOfHIT")
 def update_hit_type_of_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hit = hit_of(call.requester, params["HITId"])
+    hit = hit_of(call.requester, call.sandbox, params["HITId"])
     hit_change_type(hit=hit, hit_type=_hit_type_of(call, params["HITTypeId"]))
     return {}
 
 
 @operation("DeleteHIT")
 def delete_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hit_delete(hit=hit_of(call.requester, params["HITId"]))
+    hit_delete(hit=hit_of(call.requester, call.sandbox, params["HITId"]))
     return {}
 
 
 @operation("CreateAdditionalAssignmentsForHIT")
 def create_additional_assignments_for_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    hit = hit_of(call.requester, params["HITId"])
+    hit = hit_of(call.requester, call.sandbox, params["HITId"])
     hit_add_assignments(
         hit=hit,
         number=params["NumberOfAdditionalAssignments"],
@@ -137,5 +139,5 @@ def create_additional_assignments_for_hit(call: Call, params: dict[str, Any]) ->
 @operation("ListReviewPolicyResultsForHIT")
 def list_review_policy_results_for_hit(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     # CreateHIT refuses review policies, so a HIT has none and no results to report.
-    hit = hit_of(call.requester, params["HITId"])
+    hit = hit_of(call.requester, call.sandbox, params["HITId"])
     return {"HITId": hit.hit_id}

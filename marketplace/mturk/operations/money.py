@@ -39,7 +39,7 @@ def get_account_balance(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 
 @operation("SendBonus")
 def send_bonus(call: Call, params: dict[str, Any]) -> dict[str, Any]:
-    assignment = assignment_of(call.requester, params["AssignmentId"])
+    assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
     if worker_public_id(call.requester.pk, assignment.worker_id) != params["WorkerId"]:
         raise request_error("The assignment is not this worker's.", "WorkerDoesNotMatch")
     token = params.get("UniqueRequestToken")
@@ -69,9 +69,11 @@ def list_bonus_payments(call: Call, params: dict[str, Any]) -> dict[str, Any]:
         "bonus", "assignment"
     )
     if "HITId" in params:
-        rows = rows.filter(hit=hit_of(call.requester, params["HITId"]))
+        rows = rows.filter(hit=hit_of(call.requester, call.sandbox, params["HITId"]))
     else:
-        rows = rows.filter(assignment=assignment_of(call.requester, params["AssignmentId"]))
+        rows = rows.filter(
+            assignment=assignment_of(call.requester, call.sandbox, params["AssignmentId"])
+        )
     batch, token = page(rows, params)
     return listing(
         "BonusPayments",

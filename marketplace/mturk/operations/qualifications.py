@@ -131,7 +131,7 @@ def list_hits_for_qualification_type(call: Call, params: dict[str, Any]) -> dict
             for r in hit_type.qualification_requirements
         )
     ]
-    batch, token = page(hits_of(call.requester).filter(hit_type__in=type_pks), params)
+    batch, token = page(hits_of(call.requester, call.sandbox).filter(hit_type__in=type_pks), params)
     return listing("HITs", map(hit_shape, batch), token)
 
 

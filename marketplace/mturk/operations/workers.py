@@ -9,6 +9,7 @@ from tasks.selectors import worker_public_id
 from ..models import HITType, WorkerBlock
 from ..notifications import settings_update, test_event
 from ..protocol import Call, listing, operation, page, request_error
+from ..selectors import in_world
 from ..workers import block_create, block_delete, workers_notify
 
 
@@ -60,8 +61,9 @@ def notify_workers(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 @operation("UpdateNotificationSettings")
 def update_notification_settings(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     hit_type = HITType.objects.filter(
-        requester=call.requester, hit_type_id=params["HITTypeId"]
-    ).first()
+        in_world(call.sandbox, "bundle"), requester=call.requester,
+        hit_type_id=params["HITTypeId"],
+    ).first()  # fmt: skip
     if hit_type is None:
         raise request_error(
             f"HIT type {params['HITTypeId']} does not exist.", "HITTypeDoesNotExist"
