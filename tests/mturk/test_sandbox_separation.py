@@ -50,6 +50,7 @@ def test_each_endpoint_sees_its_own_world(mturk, sandbox, mturk_requester):
     _missing(lambda: mturk.get_assignment(AssignmentId=assignment_text(pk)),
              "AssignmentDoesNotExist")  # fmt: skip
     sandbox.approve_assignment(AssignmentId=assignment_text(pk))
-    assert sandbox.get_assignment(AssignmentId=assignment_text(pk))["Assignment"][
-        "AssignmentStatus"
-    ] == "Approved"
+    assert (
+        sandbox.get_assignment(AssignmentId=assignment_text(pk))["Assignment"]["AssignmentStatus"]
+        == "Approved"
+    )
