@@ -209,3 +209,13 @@ def test_frame_document_places_the_bridge_first():
     swapped = frame_document(loader, request=request, preview=False)
     assert "assets.crowd.aws" not in swapped and "crowd-shim.js" in swapped
     assert swapped.index("hit-bridge.js") > swapped.index("<head>")
+
+
+def test_an_external_url_on_our_own_host_gets_no_same_origin(client):
+    bundle = hit_bundle([external_question("https://testserver/api/v1/media/x/")])
+    worker = WorkerFactory()
+    claim(bundle, worker)
+    client.force_login(worker)
+    html = client.get(f"/work/{bundle.pk}/").content.decode()
+    frame = html.split("<iframe", 1)[1].split(">", 1)[0]
+    assert 'sandbox="allow-scripts allow-forms allow-popups allow-modals"' in frame
