@@ -42,7 +42,7 @@ MAX_URL_CHARS = 2_048
 PARSE_ERROR = "AWS.MechanicalTurk.XMLParseError"
 #: Characters XML 1.0 cannot carry at all (not even as references).
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "testserver"}
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1"}
 
 
 @dataclass(frozen=True)

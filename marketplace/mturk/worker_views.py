@@ -31,6 +31,10 @@ def _page(request: HttpRequest, context: dict, status: int) -> HttpResponse:
 @xframe_options_sameorigin
 @require_http_methods(["GET", "POST"])
 def external_submit(request: HttpRequest, token: str | None = None) -> HttpResponse:
+    if request.method == "GET" and token is None:
+        # A GET that writes would let any page submit a signed-in worker's task with a link;
+        # GET (some HIT forms use it) only works with the signed turkSubmitTo.
+        return _page(request, {"ok": False, "reason": "Submit with POST."}, 405)
     data = request.POST if request.method == "POST" else request.GET
     user = request.user if request.user.is_authenticated else None
     try:

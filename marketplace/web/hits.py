@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.http import HttpRequest, QueryDict
 from django.templatetags.static import static
@@ -134,8 +135,12 @@ def hit_view(
             base = reverse("web:hit-preview-frame", args=[item.bundle_id])
         view.update(frame_url=url_with_params(base, params), sandbox=HTML_SANDBOX)
     elif parsed.kind == "ExternalQuestion":
+        # allow-same-origin keeps the requester's page in its own origin; a URL on our own
+        # host would instead share ours (and could script this page), so it never gets it.
+        ours = urlsplit(parsed.external_url).netloc.lower() == request.get_host().lower()
         view.update(
-            frame_url=url_with_params(parsed.external_url, params), sandbox=EXTERNAL_SANDBOX
+            frame_url=url_with_params(parsed.external_url, params),
+            sandbox=HTML_SANDBOX if ours else EXTERNAL_SANDBOX,
         )
     else:
         view.update(overview=_content(parsed.overview), questions=_form_questions(parsed))

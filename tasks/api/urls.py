@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import bonuses, media, messages, views
+from . import bonuses, media, messages, sandbox, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
@@ -14,4 +14,10 @@ router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-
 urlpatterns = [
     *router.urls,
     path("media/<str:token>/", media.media_file, name="media-file"),
+    path("sandbox/testers/", sandbox.SandboxTestersView.as_view(), name="sandbox-testers"),
+    path(
+        "sandbox/testers/remove/",
+        sandbox.SandboxTesterRemoveView.as_view(),
+        name="sandbox-tester-remove",
+    ),
 ]

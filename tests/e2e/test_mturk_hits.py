@@ -147,3 +147,53 @@ def test_external_question_submits_to_turk_submit_to_and_moves_on(
         assert done.answer == {"age": "34"}
         assert Assignment.objects.filter(worker=worker, status="claimed").count() == 1
     assert not errors, errors
+
+
+# A classic HTMLQuestion: a plain form whose own script validates, then calls form.submit().
+PLAIN_FORM = """
+<form name="mturk_form" method="post" id="mturk_form"
+      action="https://www.mturk.com/mturk/externalSubmit">
+  <input type="hidden" value="" name="assignmentId" id="assignmentId"/>
+  <label>Label <input type="text" name="label" id="label"></label>
+  <label><input type="checkbox" name="tags" value="a"> A</label>
+  <label><input type="checkbox" name="tags" value="b"> B</label>
+  <p id="problem"></p>
+  <button type="button" id="send">Send</button>
+</form>
+<script>
+  document.getElementById("send").addEventListener("click", function () {
+    var form = document.getElementById("mturk_form");
+    if (!form.label.value) {
+      document.getElementById("problem").textContent = "Label needed";
+      return;
+    }
+    form.submit();
+  });
+</script>
+"""
+
+
+def test_plain_html_form_submitted_by_its_own_script(open_context, site):
+    from tasks.models import Assignment
+    from tests.factories import WorkerFactory
+    from tests.mturk_work.helpers import hit_bundle
+    from tests.mturk_work.xml_samples import html_question
+
+    with site.lock:
+        bundle = hit_bundle([html_question(PLAIN_FORM, 300)])
+        worker = WorkerFactory()
+    page, errors = worker_page(open_context, site, worker)
+    page.goto(site(f"/work/{bundle.pk}/"))
+    page.get_by_role("button", name="Accept a task").click()
+    frame = page.frame_locator("#task-panel[data-state=task] iframe[data-hit-frame]")
+    frame.get_by_role("button", name="Send").click()
+    expect(frame.locator("#problem")).to_have_text("Label needed")  # its own check holds
+    frame.get_by_label("Label").fill("cat")
+    frame.get_by_label("A", exact=True).check()
+    frame.get_by_label("B", exact=True).check()
+    frame.get_by_role("button", name="Send").click()
+    expect(page.locator("[data-feedback]")).to_contain_text("Answer saved.")
+    with site.lock:
+        done = Assignment.objects.get(worker=worker, status="submitted")
+        assert done.answer == {"label": "cat", "tags": ["a", "b"]}
+    assert not errors, errors

@@ -68,6 +68,8 @@ MATRIX: dict[str, dict[str, tuple[int, int, int]]] = {
     "payout-detail": {"get": (401, 404, 403)},
     "work-qualification-type-list": {"get": (401, 200, 403)},
     "work-qualification-type-request": {"post": (401, 404, 403)},
+    "sandbox-testers": {"get": (401, 403, 200), "post": (401, 403, 400)},
+    "sandbox-tester-remove": {"post": (401, 403, 400)},
 }
 PLACEHOLDER = re.compile(r"\(\?P<(\w+)>[^)]*\)|<(?:\w+:)?(\w+)>")
 

@@ -121,3 +121,15 @@ def test_external_submit_to_a_question_form_is_checked_against_it(client):
     )
     assert response.status_code == 400
     assert "likelytowin: an answer is required" in response.content.decode()
+
+
+def test_get_submits_only_through_the_signed_link(client, setup):
+    _, worker, assignment = setup
+    query = {"assignmentId": assignment_text(assignment.pk), "a": "1"}
+    client.force_login(worker)  # a link on another site must not submit the worker's task
+    assert client.get("/mturk/externalSubmit", query).status_code == 405
+    assignment.refresh_from_db()
+    assert assignment.status == AssignmentStatus.CLAIMED
+    assert client.get(signed_path(assignment), query).status_code == 200
+    assignment.refresh_from_db()
+    assert assignment.answer == {"a": "1"}

@@ -1,5 +1,7 @@
 """The "form" question type: MTurk HIT answers as field -> value objects."""
 
+import json
+
 import pytest
 
 from tasks.annotation.form import MAX_FIELDS, MAX_VALUE_CHARS, TYPE
@@ -94,3 +96,34 @@ def test_gold_is_the_share_of_gold_fields_matched():
     assert gold_judge(QUESTION, {"label": "dog", "tags": ["a", "b"]}, gold) == (False, 0.5)
     lenient = question_validate({"type": "form", "gold_threshold": 0.5})
     assert gold_judge(lenient, {"label": "dog", "tags": ["a", "b"]}, gold) == (True, 0.5)
+
+
+@pytest.mark.django_db
+def test_form_bundle_results_export_labels_and_judgments(api):
+    from tasks import review, services, work
+    from tests.factories import WorkerFactory
+    from tests.mturk_work.helpers import hit_bundle
+    from tests.mturk_work.xml_samples import PLAIN_FORM
+
+    bundle = hit_bundle([html_question(PLAIN_FORM)], overlap=3)
+    answers = [{"label": "cat", "tags": ["a"]}, {"label": "cat", "tags": ["a"]}, {"label": "dog"}]
+    for answer in answers:
+        worker = WorkerFactory()
+        claimed = work.assignment_claim(bundle=bundle, worker=worker)
+        services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer=answer)
+        review.assignment_approve(assignment_id=claimed.pk, by=bundle.requester)
+    from tasks.quality.bundle_aggregation import bundle_aggregate
+
+    bundle_aggregate(bundle_id=bundle.pk)  # what the re-aggregation beat runs
+    api.force_authenticate(bundle.requester)
+    data = api.get(f"/api/v1/bundles/{bundle.pk}/results/?format=json")
+    assert data.status_code == 200
+    text = b"".join(data.streaming_content).decode() if data.streaming else data.content.decode()
+    (row,) = json.loads(text)
+    assert row["label"] == {"label": "cat", "tags": ["a"]}
+    assert row["method"].startswith("per_field_majority") and 0 < row["confidence"] < 1
+    assert [j["answer"] for j in row["judgments"]] == answers
+    csv_export = api.get(f"/api/v1/bundles/{bundle.pk}/results/?format=csv")
+    assert csv_export.status_code == 200
+    body = b"".join(csv_export.streaming_content) if csv_export.streaming else csv_export.content
+    assert b"cat" in body

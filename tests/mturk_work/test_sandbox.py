@@ -155,3 +155,20 @@ def test_sandbox_tester_command_adds_lists_and_removes():
     assert out.getvalue().split() == ["a@example.com"]
     with pytest.raises(CommandError):
         call_command("sandbox_tester", "lab@example.com", requester.email)
+
+
+def test_requesters_name_their_testers_through_the_api(api):
+    requester, other = RequesterFactory(), RequesterFactory()
+    tester = WorkerFactory(email="tester@example.com")
+    api.force_authenticate(requester)
+    added = api.post("/api/v1/sandbox/testers/", {"email": tester.email}, format="json")
+    assert added.status_code == 201 and added.json() == [{"email": "tester@example.com"}]
+    refused = api.post("/api/v1/sandbox/testers/", {"email": other.email}, format="json")
+    unknown = api.post("/api/v1/sandbox/testers/", {"email": "x@example.com"}, format="json")
+    assert refused.status_code == unknown.status_code == 400
+    assert refused.json()["detail"] == unknown.json()["detail"]  # no telling which
+    api.force_authenticate(other)  # another requester sees only their own testers
+    assert api.get("/api/v1/sandbox/testers/").json() == []
+    api.force_authenticate(requester)
+    removed = api.post("/api/v1/sandbox/testers/remove/", {"email": tester.email}, format="json")
+    assert removed.status_code == 200 and removed.json() == []

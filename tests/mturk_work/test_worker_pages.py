@@ -155,3 +155,67 @@ def test_worker_api_takes_a_form_answer(api):
         f"/api/v1/work/assignments/{claimed['id']}/submit/", {"answer": "cat"}, format="json"
     )
     assert refused.status_code in (400, 409)
+
+
+def test_question_form_content_is_sanitised_on_our_page(client):
+    from tests.mturk_work.xml_samples import FORM_NS
+
+    xml = f"""<QuestionForm xmlns="{FORM_NS}"><Overview>
+      <FormattedContent><![CDATA[<p>Read <b>this</b></p><script>alert(1)</script>
+        <img src="x" onerror="alert(2)">]]></FormattedContent>
+      <Text>&lt;script&gt;alert(3)&lt;/script&gt;</Text>
+      <Binary><MimeType><Type>image</Type><SubType>png</SubType></MimeType>
+        <DataURL>https://img.example.org/a.png</DataURL><AltText>A board</AltText></Binary>
+    </Overview><Question><QuestionIdentifier>q</QuestionIdentifier>
+      <QuestionContent><Text>Why?</Text></QuestionContent>
+      <AnswerSpecification><FreeTextAnswer/></AnswerSpecification></Question></QuestionForm>"""
+    bundle = hit_bundle([xml])
+    worker = WorkerFactory()
+    claim(bundle, worker)
+    client.force_login(worker)
+    html = client.get(f"/work/{bundle.pk}/").content.decode()
+    assert "<p>Read this</p>" in html and 'src="https://img.example.org/a.png"' in html
+    assert "alert(1)" not in html and "onerror" not in html
+    assert "<script>alert(3)" not in html and "&lt;script&gt;alert(3)" in html
+
+
+def test_binary_content_must_be_https():
+    from marketplace.mturk.errors import MTurkRequestError
+    from marketplace.mturk.questions import parse_question
+    from tests.mturk_work.xml_samples import FORM_NS
+
+    xml = f"""<QuestionForm xmlns="{FORM_NS}"><Question><QuestionIdentifier>q</QuestionIdentifier>
+      <QuestionContent><Binary><DataURL>javascript:alert(1)</DataURL></Binary></QuestionContent>
+      <AnswerSpecification><FreeTextAnswer/></AnswerSpecification></Question></QuestionForm>"""
+    with pytest.raises(MTurkRequestError, match="DataURL must be an https"):
+        parse_question(xml)
+
+
+def test_frame_document_places_the_bridge_first():
+    from django.test import RequestFactory
+
+    from marketplace.web.hits import frame_document
+
+    request = RequestFactory().get("/")
+    bare = frame_document("<p>hi</p><form></form>", request=request, preview=False)
+    assert bare.startswith("<script src=") and "crowd-shim" not in bare
+    typed = frame_document("<!DOCTYPE html><p>x</p>", request=request, preview=True)
+    assert typed.startswith("<!DOCTYPE html><script") and 'data-preview="1"' in typed
+    loader = (
+        "<html><head><SCRIPT type='text/javascript' "
+        "src='https://assets.crowd.aws/crowd-html-elements.js?v=2'></SCRIPT></head>"
+        "<body><crowd-form></crowd-form></body></html>"
+    )
+    swapped = frame_document(loader, request=request, preview=False)
+    assert "assets.crowd.aws" not in swapped and "crowd-shim.js" in swapped
+    assert swapped.index("hit-bridge.js") > swapped.index("<head>")
+
+
+def test_an_external_url_on_our_own_host_gets_no_same_origin(client):
+    bundle = hit_bundle([external_question("https://testserver/api/v1/media/x/")])
+    worker = WorkerFactory()
+    claim(bundle, worker)
+    client.force_login(worker)
+    html = client.get(f"/work/{bundle.pk}/").content.decode()
+    frame = html.split("<iframe", 1)[1].split(">", 1)[0]
+    assert 'sandbox="allow-scripts allow-forms allow-popups allow-modals"' in frame
