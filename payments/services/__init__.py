@@ -40,6 +40,12 @@ from .escrow import (
     escrow_release,
     escrow_reserve,
 )
+from .fair_pay import (
+    assignments_earned,
+    escrow_reserve_amount,
+    floor_topup_pay,
+    overturned_assignment_pay,
+)
 from .stripe_balance import platform_payout_sync, stripe_transaction_book
 from .test_money import balance_add_test_funds, balance_test_funds_enabled
 from .topups import topup_complete, topup_create, topup_expire
@@ -52,6 +58,7 @@ __all__ = [
     "account_balance",
     "account_get",
     "assignment_pay",
+    "assignments_earned",
     "balance_add_test_funds",
     "balance_credit",
     "balance_test_funds_enabled",
@@ -64,6 +71,9 @@ __all__ = [
     "escrow_holdings",
     "escrow_release",
     "escrow_reserve",
+    "escrow_reserve_amount",
+    "floor_topup_pay",
+    "overturned_assignment_pay",
     "platform_payout_sync",
     "requester_available",
     "requester_debt",

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import bonuses, media, views
+from . import bonuses, fairness, media, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
@@ -9,8 +9,13 @@ router.register("assignments", views.AssignmentReviewViewSet, basename="assignme
 router.register("bonuses", bonuses.BonusViewSet, basename="bonus")
 router.register("work/bundles", views.WorkBundleViewSet, basename="work-bundle")
 router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-assignment")
+router.register("appeals", fairness.AppealViewSet, basename="appeal")
+router.register("blocks", fairness.BlockViewSet, basename="block")
+router.register("reports", fairness.ReportViewSet, basename="report")
 
 urlpatterns = [
     *router.urls,
     path("media/<str:token>/", media.media_file, name="media-file"),
+    path("bundles/<int:pk>/pay-floor/", fairness.PayFloorView.as_view(), name="bundle-pay-floor"),
+    path("work/pay/", fairness.WorkPayView.as_view(), name="work-pay"),
 ]
