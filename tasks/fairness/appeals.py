@@ -171,8 +171,10 @@ def _decide(
 
 def _overturn_rejection(appeal: Appeal, *, by: User | None) -> None:
     """The rejected answer becomes approved and is paid (once: the approval's ledger key)."""
+    assignment_id = appeal.assignment_id
+    assert assignment_id is not None  # a rejection appeal always names its answer
     assignment = (
-        Assignment.objects.select_for_update().select_related("bundle").get(pk=appeal.assignment_id)
+        Assignment.objects.select_for_update().select_related("bundle").get(pk=assignment_id)
     )
     updated = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.REJECTED).update(
         status=AssignmentStatus.APPROVED, reviewed_at=timezone.now(), reviewed_by=by
