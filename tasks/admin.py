@@ -474,3 +474,7 @@ class QualityRuleEventAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 messages.warning(request, f"event {event_id}: {exc.detail}")
         messages.info(request, f"{done} action(s) reversed.")
+
+
+# Fair pay and due process (issue 15): appeals, blocks, reports, top-ups, requester standing.
+from . import admin_fairness  # noqa: E402, F401

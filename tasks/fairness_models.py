@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from accounts.models import User
+
 
 class BlockScope(models.TextChoices):
     BUNDLE = "bundle", "This bundle"
@@ -199,3 +201,20 @@ class FloorTopUp(models.Model):
 
     def __str__(self) -> str:
         return f"floor top-up of worker {self.worker_id} in bundle {self.bundle_id}"
+
+
+class RequesterManager(models.Manager["RequesterStanding"]):
+    def get_queryset(self) -> models.QuerySet[RequesterStanding]:
+        return super().get_queryset().filter(requester_profile__isnull=False)
+
+
+class RequesterStanding(User):
+    """Requesters as admins watch them (a proxy: no table): rejection and appeal-loss rates
+    in the admin list (`tasks.admin_fairness`)."""
+
+    objects = RequesterManager()  # type: ignore[assignment,misc]
+
+    class Meta:
+        proxy = True
+        verbose_name = "requester standing"
+        verbose_name_plural = "requester standings"

@@ -395,5 +395,6 @@ from .fairness_models import (  # noqa: E402, F401
     BundleReport,
     FloorTopUp,
     ReportReason,
+    RequesterStanding,
     WorkerBlock,
 )

@@ -116,8 +116,7 @@ def floor_topup_pay(
         fee = terms.fee_for(amount)
         from_escrow = min(held, amount + fee)
         postings: list[tuple[LedgerAccount, int]] = [(worker, amount)]
-        if from_escrow:
-            assert escrow is not None
+        if from_escrow and escrow is not None:  # from_escrow > 0 only when escrow exists
             postings.append((escrow, -from_escrow))
         if amount + fee - from_escrow:
             postings.append((available, -(amount + fee - from_escrow)))
@@ -180,9 +179,8 @@ def overturned_assignment_pay(
         ]
         if take:
             postings.append((available, -take))
-        if cost - take:
-            debt = debt_account(requester_id, currency, create=True)
-            assert debt is not None
+        debt = debt_account(requester_id, currency, create=True) if cost - take else None
+        if debt is not None:
             postings.append((debt, -(cost - take)))
         if fee:
             postings.append((revenue_account(currency), fee))

@@ -172,7 +172,8 @@ def _decide(
 def _overturn_rejection(appeal: Appeal, *, by: User | None) -> None:
     """The rejected answer becomes approved and is paid (once: the approval's ledger key)."""
     assignment_id = appeal.assignment_id
-    assert assignment_id is not None  # a rejection appeal always names its answer
+    if assignment_id is None:  # the model's check constraint makes this impossible
+        raise DomainError("A rejection appeal names its answer.", code="invalid_appeal")
     assignment = (
         Assignment.objects.select_for_update().select_related("bundle").get(pk=assignment_id)
     )

@@ -108,14 +108,14 @@ def requester_rates(requester_ids: Iterable[int]) -> dict[int, RequesterRates]:
         row["bundle__requester_id"]: RequesterRates(row["reviewed"], row["rejected"], 0, 0)
         for row in reviews
     }
-    appeals = (
+    # Appeals are few next to answers: counted here rather than by a second COUNT query.
+    decided = (
         Appeal.objects.filter(requester_id__in=ids, kind=AppealKind.REJECTION)
         .exclude(status=AppealStatus.OPEN)
-        .values("requester_id")
-        .annotate(decided=Count("id"), lost=Count("id", filter=Q(status=AppealStatus.OVERTURNED)))
-        .order_by()
+        .values_list("requester_id", "status")
     )
-    for row in appeals:
-        rate = rates.setdefault(row["requester_id"], RequesterRates(0, 0, 0, 0))
-        rate.appeals_decided, rate.appeals_lost = row["decided"], row["lost"]
+    for requester_id, status in decided:
+        rate = rates.setdefault(requester_id, RequesterRates(0, 0, 0, 0))
+        rate.appeals_decided += 1
+        rate.appeals_lost += status == AppealStatus.OVERTURNED
     return rates

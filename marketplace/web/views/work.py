@@ -15,6 +15,7 @@ from marketplace.errors import DomainError, Forbidden
 from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
 from tasks import selectors, services, work
+from tasks.fairness.selectors import RequesterRates, requester_rates
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.schema import InvalidAnswer
 
@@ -33,7 +34,7 @@ from .common import _is_htmx, worker_required
 def work_list(request: HttpRequest) -> HttpResponse:
     bundles = selectors.bundles_for_worker(request.user)
     medians = display.median_seconds_by_bundle([b.pk for b in bundles])
-    approval = display.requester_approval_rates(b.requester_id for b in bundles)
+    standing = requester_rates(b.requester_id for b in bundles)  # one COUNT for all of them
     rows = []
     for bundle in bundles:
         median = medians.get(bundle.pk)
@@ -46,12 +47,18 @@ def work_list(request: HttpRequest) -> HttpResponse:
                 "median": display.duration(median) if median else "",
                 "hourly": money(hourly, bundle.currency) if hourly is not None else "",
                 "time_limit": display.duration(bundle.time_limit_seconds),
-                "requester_approval": (
-                    f"{approval[bundle.requester_id]}%" if bundle.requester_id in approval else ""
-                ),
+                "requester_approval": _approval_text(standing.get(bundle.requester_id)),
+                "requester_rates": standing.get(bundle.requester_id),
             }
         )
     return render(request, "web/work/list.html", {"rows": rows})
+
+
+def _approval_text(rates: RequesterRates | None) -> str:
+    """The requester's approval percent of reviewed work ("" before any review)."""
+    if rates is None or rates.rejection_percent is None:
+        return ""
+    return f"{(rates.reviewed - rates.rejected) * 100 // rates.reviewed}%"
 
 
 def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, Any]:
