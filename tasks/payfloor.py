@@ -76,11 +76,21 @@ def margin_per_judgment(bundle: Bundle) -> int:
     return math.ceil(bundle.reward_minor * percent / 100) if percent > 0 else 0
 
 
-def margin_reserve(bundle: Bundle, *, judgments: int, idempotency_key: str) -> int:
-    """Reserve the top-up margin for `judgments` more judgments (publish, later uploads), in
-    the caller's transaction; `insufficient_funds` rolls the whole change back."""
+def margin_cost(bundle: Bundle, judgments: int) -> int:
+    """What `margin_reserve` takes for `judgments` judgments (0 without a time estimate)."""
     margin = margin_per_judgment(bundle)
-    if margin == 0 or judgments == 0:
+    if not bundle.estimated_seconds or margin == 0:
+        return 0
+    terms, _frozen = payments.escrow_fee_terms(bundle_id=bundle.pk, currency=bundle.currency)
+    return judgments * terms.cost_per_judgment(margin)
+
+
+def margin_reserve(bundle: Bundle, *, judgments: int, idempotency_key: str) -> int:
+    """Reserve the top-up margin for `judgments` more judgments (publish, later uploads) of a
+    bundle with a time estimate, in the caller's transaction; `insufficient_funds` rolls the
+    whole change back."""
+    margin = margin_per_judgment(bundle)
+    if not bundle.estimated_seconds or margin == 0 or judgments == 0:
         return 0
     return payments.escrow_reserve(
         requester=bundle.requester,

@@ -187,12 +187,6 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
     payfloor.publish_check(bundle)
     requester_blocks_apply(bundle)
     _reserve_for_items(bundle, real_items, idempotency_key=f"bundle-{bundle.pk}-publish")
-    if bundle.estimated_seconds:  # the requester's time estimate: escrow backs the floor
-        payfloor.margin_reserve(
-            bundle,
-            judgments=sum(judgments_to_reserve(bundle, real_items)),
-            idempotency_key=f"bundle-{bundle.pk}-floor-margin",
-        )
     if bundle.assist:
         decide_after_commit(bundle.pk)  # the model may settle items before anyone claims
     return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by, published_at=timezone.now())
@@ -221,6 +215,10 @@ def _reserve_for_items(bundle: Bundle, real_items: int, *, idempotency_key: str)
         reward_minor=bundle.reward_minor,
         judgments=real + gold,
         idempotency_key=idempotency_key,
+    )
+    # With a time estimate, escrow also holds a margin for top-ups to the pay floor.
+    reserved += payfloor.margin_reserve(
+        bundle, judgments=real + gold, idempotency_key=f"{idempotency_key}-floor-margin"
     )
     if gold:
         Bundle.objects.filter(pk=bundle.pk).update(gold_slots_open=F("gold_slots_open") + gold)
