@@ -235,6 +235,13 @@ def bundle_resume(*, bundle: Bundle, by: User) -> Bundle:
     bundle = lock_bundle(bundle)
     if bundle.status != BundleStatus.PAUSED:
         raise InvalidTransition(f"Only a paused bundle can resume (this one is {bundle.status}).")
+    if bundle.pay_floor_state == PayFloorState.BELOW:
+        raise DomainError(
+            "The pilot paid below the platform's hourly floor: raise the reward or confirm a "
+            "top-up to the floor to resume.",
+            code="below_pay_floor",
+            http_status=409,
+        )
     payments.requester_debt_check(requester_id=bundle.requester_id)
     return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by)
 

@@ -33,6 +33,7 @@ from tasks.models import (
     WorkerBlock,
     WorkerBundleStats,
 )
+from tasks.selectors import worker_public_id
 
 from .blocks import block_lift
 
@@ -79,6 +80,7 @@ def appeal_rejection(*, worker: User, assignment_id: int, message: str) -> Appea
             )  # fmt: skip
     except IntegrityError as exc:
         raise Conflict("This rejection was appealed already.", code="already_appealed") from exc
+    _notify_requester(appeal)
     return appeal
 
 
@@ -99,6 +101,7 @@ def appeal_block(*, worker: User, block_id: int, message: str) -> Appeal:
             )  # fmt: skip
     except IntegrityError as exc:
         raise Conflict("This block has an open appeal already.", code="already_appealed") from exc
+    _notify_requester(appeal)
     return appeal
 
 
@@ -207,6 +210,28 @@ def _settle_after(bundle_id: int) -> None:
             logger.exception("escrow settle of bundle %s failed; the sweep retries it", bundle_id)
 
     transaction.on_commit(settle)
+
+
+def _notify_requester(appeal: Appeal) -> None:
+    """Tell the requester an appeal waits for their answer (and by when); the worker is named
+    by pseudonym only. Platform-ban appeals go to admins through the admin's list."""
+    if appeal.requester_id is None:
+        return
+    requester = User.objects.filter(pk=appeal.requester_id).first()
+    if requester is None or not requester.email:
+        return
+    worker = worker_public_id(requester.pk, appeal.worker_id)
+    send_mail(
+        subject=f"A worker appealed a {appeal.kind}",
+        message=(
+            f"{worker} appealed a {appeal.kind}: {appeal.message}\n"
+            f"Answer by {appeal.answer_due_at:%Y-%m-%d %H:%M} UTC"
+            + (", or it is overturned and paid." if appeal.kind == AppealKind.REJECTION else ".")
+        ),
+        from_email=None,
+        recipient_list=[requester.email],
+        fail_silently=True,
+    )
 
 
 def _notify_worker(appeal: Appeal) -> None:

@@ -14,7 +14,7 @@ from accounts.models import WorkerQualification
 from marketplace.errors import DomainError, Forbidden
 from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
-from tasks import selectors, services, work
+from tasks import payfloor, selectors, services, work
 from tasks.fairness.selectors import RequesterRates, requester_rates
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.schema import InvalidAnswer
@@ -49,6 +49,7 @@ def work_list(request: HttpRequest) -> HttpResponse:
                 "time_limit": display.duration(bundle.time_limit_seconds),
                 "requester_approval": _approval_text(standing.get(bundle.requester_id)),
                 "requester_rates": standing.get(bundle.requester_id),
+                "floor": money(payfloor.floor_hourly_minor(bundle.currency), bundle.currency),
             }
         )
     return render(request, "web/work/list.html", {"rows": rows})

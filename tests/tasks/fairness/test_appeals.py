@@ -49,6 +49,8 @@ def paid_to(worker) -> int:
 def test_overturn_pays_the_answer_once(rejected, workers, requester):
     made = appeal_via_api(workers[0], rejected)
     assert made.status_code == 201, made.content
+    told = mail.outbox[-1]
+    assert told.to == [requester.email] and workers[0].email not in told.body
     body = made.json()
     assert (body["status"], body["reject_reason"]) == ("open", "Ignored the sarcasm")
     assert body["worker_id"] is None  # the worker is not shown their own pseudonym

@@ -65,6 +65,9 @@ def test_the_pilot_pauses_an_underpaid_bundle(
     assert bundle.events.filter(note=pay_pilot.BELOW_NOTE).count() == 1
     shown = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/").json()
     assert (shown["pay_floor_state"], shown["status"]) == ("below", "paused")
+    # A plain resume is refused: the requester must raise the reward or confirm a top-up.
+    resumed = client_for(requester).post(f"/api/v1/bundles/{bundle.pk}/resume/")
+    assert (resumed.status_code, resumed.json()["code"]) == (409, "below_pay_floor")
 
 
 def test_a_pilot_at_or_above_the_floor_keeps_the_bundle_live(requester, workers):
