@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -191,7 +191,7 @@ class BlockViewSet(
             return WorkerBlock.objects.none()
         user = self.request.user
         return WorkerBlock.objects.filter(Q(worker=user) | Q(requester=user)).order_by(
-            "lifted_at", "-created_at", "-pk"
+            F("lifted_at").asc(nulls_first=True), "-created_at", "-pk"
         )
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:

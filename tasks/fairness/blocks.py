@@ -1,7 +1,7 @@
 """Blocks in three scopes, each with a reason, reversible, and kept as a history row.
 
-* bundle: the requester blocks a worker in one bundle (`tasks.quality.blocking.worker_block`
-  does what a block means);
+* bundle: the requester (or the bundle's quality rules) blocks a worker in one bundle
+  (`tasks.quality.blocking.worker_block` does what a block means and writes its row);
 * requester: the requester's block list, every live bundle of theirs now and each one they
   publish later (`tasks.block_list`);
 * platform: an admin's ban (the worker profile's status, which the claim path checks).
@@ -59,15 +59,12 @@ def block_in_bundle(*, requester: User, bundle_id: int, worker: User, reason: st
     bundle = Bundle.objects.filter(pk=bundle_id, requester=requester).first()
     if bundle is None:
         raise NotFound("No such bundle.", code="bundle_not_found")
-    if WorkerBlock.objects.filter(
-        worker=worker, bundle=bundle, scope=BlockScope.BUNDLE, lifted_at__isnull=True
-    ).exists():
+    if WorkerBundleStats.objects.filter(worker=worker, bundle=bundle, blocked=True).exists():
         raise Conflict("This worker is blocked here already.", code="already_blocked")
     worker_block(worker_id=worker.pk, bundle_id=bundle.pk, reason=reason, by=requester)
-    return WorkerBlock.objects.create(
-        worker=worker, scope=BlockScope.BUNDLE, requester=requester, bundle=bundle,
-        reason=reason, created_by=requester,
-    )  # fmt: skip
+    return WorkerBlock.objects.get(
+        worker=worker, bundle=bundle, scope=BlockScope.BUNDLE, lifted_at__isnull=True
+    )
 
 
 @transaction.atomic
@@ -85,7 +82,10 @@ def block_across_requester(*, requester: User, worker: User, reason: str) -> Wor
         if not WorkerBundleStats.objects.filter(
             worker=worker, bundle_id=bundle_id, blocked=True
         ).exists():
-            worker_block(worker_id=worker.pk, bundle_id=bundle_id, reason=shown, by=requester)
+            worker_block(
+                worker_id=worker.pk, bundle_id=bundle_id, reason=shown, by=requester,
+                history=False,  # this block's row is the requester-wide one below
+            )  # fmt: skip
     return WorkerBlock.objects.create(
         worker=worker, scope=BlockScope.REQUESTER, requester=requester, reason=reason,
         created_by=requester,

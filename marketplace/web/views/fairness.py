@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.db.models import F
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -170,7 +171,7 @@ def requester_fairness(request: HttpRequest) -> HttpResponse:
         ],
         "blocks": [
             {"block": b, "worker": worker_public_id(requester.pk, b.worker_id)}
-            for b in made.order_by("lifted_at", "-created_at")[:200]
+            for b in made.order_by(F("lifted_at").asc(nulls_first=True), "-created_at")[:200]
         ],
         "block_form": BlockListForm(),
     }

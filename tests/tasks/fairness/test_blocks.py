@@ -151,3 +151,31 @@ def test_blocks_are_scoped_to_their_owners(worked, workers, requester):
         "/api/v1/appeals/", {"block_id": block.pk, "message": "Not mine"}, format="json"
     )
     assert appeal.status_code == 404
+
+
+def test_every_way_of_blocking_in_a_bundle_keeps_a_history_row(worked, workers, requester):
+    """The bundle page's block/unblock route (and the quality rules, which call the same
+    `worker_block` with no one as its author) write and close the same history rows."""
+    first, _second = worked
+    url = f"/api/v1/bundles/{first.pk}/workers/"
+    pseudonym = worker_public_id(requester.pk, workers[0].pk)
+    client_for(requester).post(url, {"worker_id": pseudonym, "reason": "Off-task"}, format="json")
+    row = WorkerBlock.objects.get()
+    assert (row.scope, row.bundle_id, row.reason, row.created_by_id) == (
+        "bundle", first.pk, "Off-task", requester.pk,
+    )  # fmt: skip
+    client_for(requester).post(url, {"worker_id": pseudonym, "reason": ""}, format="json")
+    row.refresh_from_db()
+    assert row.lifted_at is not None and row.lifted_by_id == requester.pk
+    from tasks.quality.blocking import worker_block
+
+    worker_block(worker_id=workers[0].pk, bundle_id=first.pk, reason="gold accuracy 0.2", by=None)
+    ruled = WorkerBlock.objects.get(lifted_at__isnull=True)
+    assert ruled.created_by_id is None  # the bundle's quality rules
+    seen = client_for(workers[0]).get("/api/v1/blocks/").json()["results"]
+    assert [b["reason"] for b in seen] == ["gold accuracy 0.2", "Off-task"]
+    appealed = client_for(workers[0]).post(
+        "/api/v1/appeals/", {"block_id": ruled.pk, "message": "My gold was mislabelled."},
+        format="json",
+    )  # fmt: skip
+    assert appealed.status_code == 201
