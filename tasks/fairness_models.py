@@ -177,7 +177,7 @@ class BundleReport(models.Model):
 class FloorTopUp(models.Model):
     """What a worker was topped up to the pay floor in a finished bundle: the figures it was
     computed from and what was paid (cumulative: an overturned appeal later may add to it).
-    Each payment is a ledger entry keyed `bundle-<id>-floor-<worker>-<approved>`."""
+    Each payment is a ledger entry keyed `bundle-<id>-floor-<worker>-<approved>-<paid before>`."""
 
     bundle = models.ForeignKey("tasks.Bundle", on_delete=models.CASCADE, related_name="topups")
     worker = models.ForeignKey(

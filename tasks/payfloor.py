@@ -22,7 +22,6 @@ import math
 import statistics
 
 from django.conf import settings
-from django.db.models import Count, Q
 
 from marketplace.errors import DomainError
 from payments import services as payments
@@ -123,35 +122,46 @@ def floor_topups_pay(bundle: Bundle) -> int:
     """Top every worker of a finished bundle up to the floor for the time they worked, once.
 
     Called by `escrow_settle` under the bundle lock, with no work pending, before the rest of
-    the escrow goes back. Each top-up is keyed by (bundle, worker, approved answers), so a run
-    twice pays nothing more, and an answer approved later (an overturned appeal) tops up only
-    the difference. Returns the amount paid."""
+    the escrow goes back. Each top-up is keyed by (bundle, worker, approved answers, paid so
+    far): run twice, it pays nothing more; an answer approved later (an overturned appeal)
+    tops up only the difference; what the money could not cover (`unpaid_minor`, in the
+    admin) is tried again at the next settle. A handful of queries whatever the bundle's
+    size, plus one ledger entry per worker owed something. Returns the amount paid."""
     cap = time_cap(bundle)
-    approved = (
-        Assignment.objects.filter(bundle_id=bundle.pk, status=AssignmentStatus.APPROVED)
-        .values("worker_id")
-        .annotate(n=Count("id"), timed=Count("id", filter=Q(seconds_spent__isnull=False)))
-        .order_by("worker_id")
-    )
-    total = 0
-    for row in approved:
-        total += _worker_topup(bundle, worker_id=row["worker_id"], approved=row["n"], cap=cap)
-    return total
-
-
-def _worker_topup(bundle: Bundle, *, worker_id: int, approved: int, cap: float) -> int:
-    done = FloorTopUp.objects.filter(bundle=bundle, worker_id=worker_id).first()
-    if done is not None and done.approved == approved:
+    work: dict[int, list[tuple[int, float]]] = {}
+    approved = Assignment.objects.filter(bundle_id=bundle.pk, status=AssignmentStatus.APPROVED)
+    for worker_id, assignment_id, seconds in approved.values_list(
+        "worker_id", "id", "seconds_spent"
+    ).order_by("worker_id", "id"):
+        work.setdefault(worker_id, []).append((assignment_id, min(float(seconds or 0.0), cap)))
+    done = {t.worker_id: t for t in FloorTopUp.objects.filter(bundle=bundle)}
+    due = [
+        w
+        for w, rows in work.items()
+        if w not in done or done[w].approved != len(rows) or done[w].unpaid_minor > 0
+    ]
+    if not due:
         return 0
-    rows = list(
-        Assignment.objects.filter(
-            bundle_id=bundle.pk, worker_id=worker_id, status=AssignmentStatus.APPROVED
-        ).values_list("id", "seconds_spent")
-    )
-    seconds = sum(min(float(s or 0.0), cap) for _id, s in rows)
     earned = payments.assignments_earned(
-        worker_id=worker_id, assignment_ids=[i for i, _s in rows], currency=bundle.currency
+        assignment_ids=[i for w in due for i, _s in work[w]], currency=bundle.currency
     )
+    return sum(
+        _worker_topup(
+            bundle, worker_id=w, answers=work[w], earned=earned.get(w, 0), done=done.get(w)
+        )
+        for w in due
+    )
+
+
+def _worker_topup(
+    bundle: Bundle,
+    *,
+    worker_id: int,
+    answers: list[tuple[int, float]],
+    earned: int,
+    done: FloorTopUp | None,
+) -> int:
+    seconds = sum(s for _id, s in answers)
     floor = floor_pay_for(seconds, bundle.currency)
     already = done.paid_minor if done is not None else 0
     owed = max(floor - earned - already, 0)
@@ -163,14 +173,16 @@ def _worker_topup(bundle: Bundle, *, worker_id: int, approved: int, cap: float) 
             worker_id=worker_id,
             currency=bundle.currency,
             amount_minor=owed,
-            idempotency_key=f"bundle-{bundle.pk}-floor-{worker_id}-{approved}",
+            # What was paid before is in the key: a retry of this payment finds it, and the
+            # rest of a payment the money could not cover is a new one.
+            idempotency_key=f"bundle-{bundle.pk}-floor-{worker_id}-{len(answers)}-{already}",
             memo=f"top-up to the hourly pay floor in bundle {bundle.pk}",
         )
     FloorTopUp.objects.update_or_create(
         bundle=bundle,
         worker_id=worker_id,
         defaults={
-            "approved": approved,
+            "approved": len(answers),
             "seconds": seconds,
             "earned_minor": earned,
             "floor_minor": floor,

@@ -8,6 +8,7 @@ balanced entry each with an idempotency key, like every other movement.
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import Sum
 
 from accounts.models import User
 from marketplace.errors import DomainError
@@ -197,18 +198,25 @@ def overturned_assignment_pay(
     return entry
 
 
-def assignments_earned(*, worker_id: int, assignment_ids: list[int], currency: str) -> int:
-    """What the worker was paid for these assignments (rewards, not fees), from the ledger."""
-    if not assignment_ids:
-        return 0
-    total = sum(
-        Posting.objects.filter(
-            entry__kind=EntryKind.ASSIGNMENT_PAY,
-            entry__reference_type="assignment",
-            entry__reference_id__in=[str(i) for i in assignment_ids],
-            account__kind=AccountKind.WORKER_AVAILABLE,
-            account__owner_id=worker_id,
-            currency=normalize_currency(currency),
-        ).values_list("amount_minor", flat=True)
-    )
-    return int(total)
+def assignments_earned(*, assignment_ids: list[int], currency: str) -> dict[int, int]:
+    """What each worker was paid for these assignments (rewards, not fees), from the ledger:
+    {worker id: minor units}. In chunks, so a bundle of any size is a few queries."""
+    earned: dict[int, int] = {}
+    for start in range(0, len(assignment_ids), 1000):
+        chunk = [str(i) for i in assignment_ids[start : start + 1000]]
+        rows = (
+            Posting.objects.filter(
+                entry__kind=EntryKind.ASSIGNMENT_PAY,
+                entry__reference_type="assignment",
+                entry__reference_id__in=chunk,
+                account__kind=AccountKind.WORKER_AVAILABLE,
+                currency=normalize_currency(currency),
+            )
+            .values("account__owner_id")
+            .annotate(total=Sum("amount_minor"))
+            .order_by()
+        )
+        for row in rows:
+            owner = row["account__owner_id"]
+            earned[owner] = earned.get(owner, 0) + int(row["total"] or 0)
+    return earned

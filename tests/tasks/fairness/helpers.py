@@ -19,3 +19,24 @@ def answer(bundle, worker, *, seconds: float = 10.0, value: str = "pos") -> Assi
         claimed_at=timezone.now() - timedelta(seconds=seconds)
     )
     return services.assignment_submit(assignment_id=claimed.pk, worker=worker, answer=value)
+
+
+def drain(requester, currency: str = "usd") -> int:
+    """Take the requester's whole available balance back out (an honest ledger entry against
+    admin-credit clearing), so a test can see what happens when they cannot pay."""
+    from payments.ledger import post_entry
+    from payments.models import AccountKind, EntryKind
+    from payments.services import account_get, requester_available
+
+    held = requester_available(requester_id=requester.pk, currency=currency)
+    if held:
+        available = account_get(
+            kind=AccountKind.REQUESTER_AVAILABLE, currency=currency, owner_id=requester.pk
+        )
+        clearing = account_get(kind=AccountKind.ADMIN_CREDIT_CLEARING, currency=currency)
+        post_entry(
+            idempotency_key=f"test-drain-{requester.pk}-{held}",
+            kind=EntryKind.ADMIN_CREDIT,
+            postings=[(available, -held), (clearing, held)],
+        )
+    return held

@@ -19,7 +19,7 @@ from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
 from tests.payments.helpers import assert_ledger_balanced
 
-from .helpers import answer
+from .helpers import answer, drain
 
 pytestmark = pytest.mark.django_db
 
@@ -138,25 +138,7 @@ def test_nobody_reads_or_answers_another_ones_appeal(rejected, workers, requeste
 
 def test_an_overturn_the_requester_cannot_afford_becomes_their_debt(rejected, workers, requester):
     appeal_via_api(workers[0], rejected)
-    spend = payments.requester_available(requester_id=requester.pk, currency="usd")
-    # Empty the requester's balance the way an admin would (an honest ledger entry).
-    from payments.ledger import post_entry
-    from payments.models import AccountKind, EntryKind
-    from payments.services import account_get
-
-    post_entry(
-        idempotency_key="test-drain",
-        kind=EntryKind.ADMIN_CREDIT,
-        postings=[
-            (
-                account_get(
-                    kind=AccountKind.REQUESTER_AVAILABLE, currency="usd", owner_id=requester.pk
-                ),
-                -spend,
-            ),
-            (account_get(kind=AccountKind.ADMIN_CREDIT_CLEARING, currency="usd"), spend),
-        ],
-    )
+    drain(requester)
     Appeal.objects.update(answer_due_at=timezone.now() - timedelta(seconds=1))
     assert overturn_unanswered_appeals_task() == 1
     assert paid_to(workers[0]) == 5  # the worker is paid whatever the requester holds

@@ -18,7 +18,7 @@ from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, fund, publish
 from tests.payments.helpers import assert_ledger_balanced
 
-from .helpers import answer
+from .helpers import answer, drain
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +190,25 @@ def test_pay_floor_answers_are_scoped_to_the_bundle_owner(requester, workers):
         f"/api/v1/bundles/{bundle.pk}/pay-floor/", {"action": "confirm_topup"}, format="json"
     )
     assert (again.status_code, again.json()["code"]) == (409, "not_below_pay_floor")
+
+
+def test_a_top_up_the_money_cannot_cover_is_recorded_and_paid_at_the_next_settle(
+    requester, workers, settings
+):
+    settings.PAY_FLOOR_PILOT_JUDGMENTS = 100  # no pilot pause: the floor still holds at the end
+    bundle = make_bundle(requester, items=2)  # no time estimate: no margin in escrow
+    complete(bundle, workers[:1], seconds=60)
+    drain(requester)
+    escrow_settle(bundle_id=bundle.pk)
+    topup = FloorTopUp.objects.get(bundle=bundle)
+    owed = topup.floor_minor - topup.earned_minor
+    assert (topup.paid_minor, topup.unpaid_minor) == (0, owed) and owed > 0
+    fund(requester, amount_minor=1_000)
+    escrow_settle(bundle_id=bundle.pk)
+    topup.refresh_from_db()
+    assert (topup.paid_minor, topup.unpaid_minor) == (owed, 0)
+    assert payments.worker_available(worker_id=workers[0].pk, currency="usd") == topup.floor_minor
+    escrow_settle(bundle_id=bundle.pk)  # and nothing more
+    topup.refresh_from_db()
+    assert topup.paid_minor == owed
+    assert_ledger_balanced()
