@@ -13,6 +13,7 @@ from tasks import pay_pilot, payfloor, review
 from tasks.escrow import escrow_settle
 from tasks.fairness import payfloor_actions
 from tasks.models import BundleStatus, FloorTopUp, PayFloorState
+from tasks.selectors import books_problems
 from tasks.tasks import pay_floor_pilots_task
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, fund, publish
@@ -137,6 +138,7 @@ def test_confirmed_top_up_is_paid_once_at_completion_and_the_margin_released(req
         earned = payments.worker_available(worker_id=worker.pk, currency="usd")
         assert earned == topups[worker.pk].floor_minor  # exactly the floor, no more
     assert_ledger_balanced()
+    assert books_problems() == []
 
 
 def test_raising_the_reward_resumes_and_pays_the_new_reward(requester, workers):
@@ -167,6 +169,7 @@ def test_raising_the_reward_resumes_and_pays_the_new_reward(requester, workers):
     assert FloorTopUp.objects.filter(bundle=bundle, paid_minor__gt=0).count() == 0
     assert payments.escrow_balance(bundle_id=bundle.pk, currency="usd") == 0
     assert_ledger_balanced()
+    assert books_problems() == []
 
 
 def test_pay_floor_answers_are_scoped_to_the_bundle_owner(requester, workers):
