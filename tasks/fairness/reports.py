@@ -4,7 +4,7 @@ the bundle's requester and by admins. One report per worker, bundle and reason."
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import User
 from marketplace.errors import Conflict, DomainError, NotFound
@@ -41,10 +41,8 @@ def bundle_report(*, worker: User, bundle_id: int, reason: str, message: str = "
 
 
 def reports_for(user: User) -> QuerySet[BundleReport]:
-    """A worker's own reports; the reports on a requester's bundles; staff: all."""
+    """The reports `user` may read: their own and those on their bundles; staff: all."""
     reports = BundleReport.objects.select_related("bundle")
     if user.is_staff:
         return reports
-    if getattr(user, "is_requester", False):
-        return reports.filter(bundle__requester=user)
-    return reports.filter(worker=user)
+    return reports.filter(Q(worker=user) | Q(bundle__requester=user))
