@@ -87,3 +87,44 @@ def test_worker_appeals_a_rejection_and_the_requester_overturns_it(open_context,
         assert Appeal.objects.get().status == "overturned"
         assert payments.worker_available(worker_id=worker.pk, currency="usd") == 8
     assert errors == []
+
+
+def test_requester_raises_the_reward_of_a_bundle_the_pilot_paused(
+    open_context, site, screenshot, settings
+):
+    """The pay floor in the console: the pilot paused an underpaid bundle; the page says why
+    and what it takes; raising the reward resumes it. Screenshots: payfloor-01-paused,
+    payfloor-02-resumed."""
+    from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
+    from tests.tasks.fairness.helpers import answer
+
+    settings.PAY_FLOOR_PILOT_JUDGMENTS = 2
+    with site.lock:
+        requester = RequesterFactory()
+        bundle = BundleFactory(
+            requester=requester, title="Transcribe receipts", min_overlap=1, max_overlap=1,
+            reward_minor=5,
+        )  # fmt: skip
+        for n in range(4):
+            ItemFactory(bundle=bundle, payload={"text": f"receipt {n}"})
+        bundle = publish(bundle)
+        for _ in range(2):
+            answer(bundle, WorkerFactory(), seconds=90)
+        bundle.refresh_from_db()  # the second answer's follow-up closed the pilot, on commit
+        assert (bundle.status, bundle.pay_floor_state) == ("paused", "below")
+        cookie = _session_cookie(site, requester)
+
+    context = open_context()
+    context.set_default_timeout(10_000)
+    context.add_cookies([cookie])
+    page = context.new_page()
+    page.goto(site(f"/bundles/{bundle.pk}/"))
+    alert = page.locator("#pay-floor-paused")
+    expect(alert).to_contain_text("below the platform's minimum")
+    expect(page.get_by_role("button", name="Resume", exact=True)).to_have_count(0)
+    screenshot(page, "payfloor-01-paused")
+    page.locator("#new-reward").fill("40")  # the least is 30 or 31: 90 s and some milliseconds
+    page.get_by_role("button", name="Raise the reward to resume").click()
+    expect(page.locator(".messages")).to_contain_text("pays the floor now")
+    expect(page.locator("[data-status]")).to_have_text("Published")
+    screenshot(page, "payfloor-02-resumed")
