@@ -32,7 +32,8 @@ chromium:
 # (.importlinter), and types on payments and the service/selector layers.
 MYPY_PATHS ?= payments accounts/services.py tasks/services.py tasks/selectors.py \
 	tasks/review.py tasks/escrow.py tasks/lifecycle.py tasks/locking.py tasks/bonuses.py \
-	tasks/work tasks/quality tasks/annotation tasks/schema.py tasks/media tasks/exports tasks/ingest tasks/assist marketplace/mturk
+	tasks/work tasks/quality tasks/annotation tasks/schema.py tasks/media tasks/exports tasks/ingest tasks/assist \
+	tasks/fairness tasks/payfloor.py tasks/pay_pilot.py tasks/block_list.py marketplace/mturk
 check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -306,6 +306,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketplace.mturk.tasks.deliver_notifications_task",
         "schedule": 60.0,
     },
+    "overturn-unanswered-appeals": {
+        "task": "tasks.tasks.overturn_unanswered_appeals_task",
+        "schedule": 3600.0,
+    },
+    "pay-floor-pilots": {"task": "tasks.tasks.pay_floor_pilots_task", "schedule": 300.0},
 }
 
 # Money (integers in minor units; the fee is a percent of each reward and bonus, at least
@@ -316,6 +321,24 @@ DEFAULT_CURRENCY = "usd"
 # The currencies bundles, top-ups and payouts may use (lower-case ISO 4217); anything else is a
 # 400 before any ledger account is made.
 ALLOWED_CURRENCIES = env.list("ALLOWED_CURRENCIES", default=["usd", "eur", "gbp"])
+# Fair pay (issue 15): the platform's minimum hourly pay per currency, in minor units an hour
+# (default USD 12/h; override one with PAY_FLOOR_<CUR>_HOURLY_MINOR). Every allowed currency has
+# a floor: one it does not list defaults to 1200. The pilot (the first PAY_FLOOR_PILOT_JUDGMENTS
+# answers) measures the median work time; publish reserves PAY_FLOOR_MARGIN_PERCENT of the
+# rewards on top in escrow for the top-ups to the floor paid at completion.
+_PAY_FLOOR_DEFAULTS = {"usd": 1200, "eur": 1100, "gbp": 1000}
+PAY_FLOOR_HOURLY_MINOR = {
+    c.lower(): env.int(
+        f"PAY_FLOOR_{c.upper()}_HOURLY_MINOR", default=_PAY_FLOOR_DEFAULTS.get(c.lower(), 1200)
+    )
+    for c in ALLOWED_CURRENCIES
+}
+PAY_FLOOR_PILOT_JUDGMENTS = env.int("PAY_FLOOR_PILOT_JUDGMENTS", default=10)
+PAY_FLOOR_MARGIN_PERCENT = env.int("PAY_FLOOR_MARGIN_PERCENT", default=25)
+# Due process: a worker appeals a rejection within APPEAL_WINDOW_DAYS; the requester answers
+# within APPEAL_ANSWER_DAYS or the rejection is overturned and paid (beat task).
+APPEAL_WINDOW_DAYS = env.int("APPEAL_WINDOW_DAYS", default=14)
+APPEAL_ANSWER_DAYS = env.int("APPEAL_ANSWER_DAYS", default=7)
 PAYOUT_MINIMUM_MINOR = env.int("PAYOUT_MINIMUM_MINOR", default=500)
 # A retry of a transfer first sent longer ago than this looks it up at Stripe before sending
 # again (Stripe forgets idempotency keys after ~24 h); transient failures are retried for

@@ -476,4 +476,5 @@ class QualityRuleEventAdmin(admin.ModelAdmin):
         messages.info(request, f"{done} action(s) reversed.")
 
 
-from . import admin_messages  # noqa: E402, F401  (message threads: registered there)
+# Registered in their own modules: due process (issue 15) and message threads.
+from . import admin_fairness, admin_messages  # noqa: E402, F401

@@ -17,6 +17,7 @@ from payments import services as payments
 
 from .locking import lock_bundle
 from .models import AssignmentStatus, BundleStatus
+from .payfloor import floor_topups_pay
 
 FINISHED = (BundleStatus.COMPLETED, BundleStatus.CANCELLED, BundleStatus.EXPIRED)
 
@@ -33,7 +34,8 @@ def escrow_settle_finished(*, limit: int = 500) -> int:
 @transaction.atomic
 def escrow_settle(*, bundle_id: int) -> int:
     """Give a finished bundle's unneeded escrow back to the requester, keeping what its
-    still-unreviewed work may cost. Runs at completion, cancellation and expiry, and after
+    still-unreviewed work may cost, after the top-ups to the pay floor once no work is
+    pending (`tasks.payfloor`). Runs at completion, cancellation and expiry, and after
     each later review, so the last review of a finished bundle empties its escrow.
 
     Under the bundle row lock, which every approval takes before it pays (`tasks.locking`):
@@ -47,6 +49,10 @@ def escrow_settle(*, bundle_id: int) -> int:
     pending = bundle.assignments.filter(
         status__in=(AssignmentStatus.CLAIMED, AssignmentStatus.SUBMITTED)
     ).count()
+    if pending == 0:
+        # Nothing can be approved any more: top every worker up to the pay floor first, from
+        # the margin reserved at publish, and only then give the rest back.
+        floor_topups_pay(bundle)
     keep = pending * payments.escrow_cost_per_judgment(
         bundle_id=bundle.pk, currency=bundle.currency, reward_minor=bundle.reward_minor
     )

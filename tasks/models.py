@@ -21,6 +21,13 @@ class BundleStatus(models.TextChoices):
     EXPIRED = "expired", "Expired"
 
 
+class PayFloorState(models.TextChoices):
+    PILOT = "pilot", "Pilot: measuring the work time"
+    OK = "ok", "At or above the pay floor"
+    BELOW = "below", "Below the pay floor: paused for the requester"
+    TOPUP = "topup", "Below the floor: the requester tops every worker up"
+
+
 class Bundle(models.Model):
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bundles"
@@ -72,6 +79,13 @@ class Bundle(models.Model):
     # What the loop found out by itself (auto-accept switched off by the audit, the last model
     # failure), kept apart from the requester's settings so their choice is never rewritten.
     assist_status = models.JSONField(default=dict, blank=True)
+    # Fair pay (`tasks.payfloor`): the requester's estimate of one task's work time, the
+    # pilot's measured median, and where the bundle stands against the platform's hourly floor.
+    estimated_seconds = models.PositiveIntegerField(null=True, blank=True)
+    pilot_median_seconds = models.FloatField(null=True, blank=True)
+    pay_floor_state = models.CharField(
+        max_length=12, choices=PayFloorState.choices, default=PayFloorState.PILOT
+    )
     status = models.CharField(
         max_length=16, choices=BundleStatus.choices, default=BundleStatus.DRAFT, db_index=True
     )
@@ -424,3 +438,17 @@ class ClaimReminder(models.Model):
 
     def __str__(self) -> str:
         return f"expiry reminder for assignment {self.assignment_id}"
+
+
+# Due process and reports (issue 15), in their own module to keep this one short.
+from .fairness_models import (  # noqa: E402, F401
+    Appeal,
+    AppealKind,
+    AppealStatus,
+    BlockScope,
+    BundleReport,
+    FloorTopUp,
+    ReportReason,
+    RequesterStanding,
+    WorkerBlock,
+)

@@ -24,9 +24,10 @@ from marketplace.errors import DomainError, Forbidden, InvalidTransition, NotFou
 from payments import selectors as payment_selectors
 from payments import services as payments
 
-from . import work
+from . import pay_pilot, payfloor, work
 from .assist.predictions import decide_after_commit
 from .assist.settings import assist_validate, overlap_validate
+from .block_list import requester_blocks_apply
 from .escrow import escrow_settle
 from .lifecycle import aggregate_after_commit, bundle_transition
 from .locking import lock_bundle
@@ -36,6 +37,7 @@ from .models import (
     Bundle,
     BundleEvent,
     BundleStatus,
+    PayFloorState,
 )
 from .quality import services as quality
 from .quality.rules_engine import quality_rules_validate
@@ -56,7 +58,8 @@ QUALITY_RULES = {
 EDITABLE_WHEN_DRAFT = {
     "title", "instructions", "question", "reward_minor", "currency", "min_overlap",
     "max_overlap", "target_confidence", "gold_rate", "time_limit_seconds",
-    "auto_approve_after_seconds", "expires_at", "requirements", "assist", *QUALITY_RULES,
+    "auto_approve_after_seconds", "expires_at", "requirements", "assist", "estimated_seconds",
+    *QUALITY_RULES,
 }  # fmt: skip
 EDITABLE_WHEN_LIVE = {"title", "instructions", "time_limit_seconds", "expires_at", *QUALITY_RULES}
 
@@ -189,6 +192,8 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
         raise DomainError(
             "gold_rate is set but the bundle has no gold items.", code="no_gold", http_status=409
         )
+    payfloor.publish_check(bundle)
+    requester_blocks_apply(bundle)
     _reserve_for_items(bundle, real_items, idempotency_key=f"bundle-{bundle.pk}-publish")
     if bundle.assist:
         decide_after_commit(bundle.pk)  # the model may settle items before anyone claims
@@ -219,6 +224,10 @@ def _reserve_for_items(bundle: Bundle, real_items: int, *, idempotency_key: str)
         judgments=real + gold,
         idempotency_key=idempotency_key,
     )
+    # With a time estimate, escrow also holds a margin for top-ups to the pay floor.
+    reserved += payfloor.margin_reserve(
+        bundle, judgments=real + gold, idempotency_key=f"{idempotency_key}-floor-margin"
+    )
     if gold:
         Bundle.objects.filter(pk=bundle.pk).update(gold_slots_open=F("gold_slots_open") + gold)
     return reserved
@@ -234,6 +243,13 @@ def bundle_resume(*, bundle: Bundle, by: User) -> Bundle:
     bundle = lock_bundle(bundle)
     if bundle.status != BundleStatus.PAUSED:
         raise InvalidTransition(f"Only a paused bundle can resume (this one is {bundle.status}).")
+    if bundle.pay_floor_state == PayFloorState.BELOW:
+        raise DomainError(
+            "The pilot paid below the platform's hourly floor: raise the reward or confirm a "
+            "top-up to the floor to resume.",
+            code="below_pay_floor",
+            http_status=409,
+        )
     payments.requester_debt_check(requester_id=bundle.requester_id)
     return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by)
 
@@ -397,12 +413,17 @@ def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = No
     answer: deciding the item on every answer cost the claim/submit loop 7x its throughput
     (bench/claim.py), so its live labels come from the re-aggregation beat instead."""
     if bundle is None or bundle.pk != assignment.bundle_id:
-        rules = Bundle.objects.filter(pk=assignment.bundle_id).values_list(
-            "quality_rules", flat=True
+        row = (
+            Bundle.objects.filter(pk=assignment.bundle_id)
+            .values_list("quality_rules", "pay_floor_state")
+            .first()
         )
-        has_rules = bool(rules.first())
+        has_rules, pilot = bool(row and row[0]), bool(row and row[1] == PayFloorState.PILOT)
     else:
         has_rules = bool(bundle.quality_rules)
+        pilot = bundle.pay_floor_state == PayFloorState.PILOT
+    if pilot:  # the pay floor's pilot closes once its first answers are in
+        pay_pilot.pilot_follow_up_after_commit(assignment.bundle_id)
     if not has_rules:
         return
     follow_up = work.FollowUp(
@@ -415,7 +436,9 @@ def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = No
 
 def submission_follow_up(*, follow_up: work.FollowUp) -> None:
     """The quality follow-up of one committed submission, now (the demo crowd, all in one
-    transaction, runs it where each request would have committed)."""
+    transaction, runs it where each request would have committed); the pay floor's pilot is
+    checked here too (it closes once; one query after that)."""
+    pay_pilot.pilot_check(bundle_id=follow_up.bundle_id)
     quality.submission_recorded(
         assignment_id=follow_up.assignment_id, bundle_id=follow_up.bundle_id,
         worker_id=follow_up.worker_id, item_id=follow_up.item_id, is_gold=follow_up.is_gold,

@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import escrow, lifecycle, review, services, work
+from . import escrow, lifecycle, pay_pilot, review, services, work
+from .fairness import appeals
 from .quality.rules import BundleMethod
 
 
@@ -109,3 +110,15 @@ def assist_retrain_task(bundle_id: int, force: bool = False) -> int | None:
     if version is not None and version > before:
         assist_decide_task(bundle_id)
     return version
+
+
+@shared_task(name="tasks.tasks.overturn_unanswered_appeals_task")
+def overturn_unanswered_appeals_task() -> int:
+    """Rejection appeals the requester did not answer in time are overturned and paid, once."""
+    return appeals.appeals_overturn_due()
+
+
+@shared_task(name="tasks.tasks.pay_floor_pilots_task")
+def pay_floor_pilots_task() -> int:
+    """Close every pay-floor pilot that has its answers (a missed follow-up's safety net)."""
+    return pay_pilot.pilots_check_all()

@@ -10,10 +10,9 @@ import json
 import re
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Count, F, Q, Window
+from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
 from tasks.annotation.base import MEDIA_KEY
@@ -158,32 +157,6 @@ def median_seconds_by_bundle(bundle_ids: list[int]) -> dict[int, float]:
         bundle_id: trimmed_mean(values)
         for bundle_id, values in seconds.items()
         if len(values) >= MIN_PAY_SAMPLE
-    }
-
-
-def requester_approval_rates(requester_ids: Iterable[int]) -> dict[int, int]:
-    """Percent (floored, in integers) approved among reviewed (approved + rejected) assignments
-    across all of each requester's bundles, in one aggregate query. Requesters with nothing
-    reviewed are left out (a page shows them as "new requester")."""
-    ids = set(requester_ids)
-    if not ids:
-        return {}
-    rows = (
-        Assignment.objects.filter(
-            bundle__requester_id__in=ids,
-            status__in=(AssignmentStatus.APPROVED, AssignmentStatus.REJECTED),
-        )
-        .values("bundle__requester_id")
-        .annotate(
-            approved=Count("id", filter=Q(status=AssignmentStatus.APPROVED)),
-            reviewed=Count("id"),
-        )
-        .order_by()
-    )
-    return {
-        row["bundle__requester_id"]: row["approved"] * 100 // row["reviewed"]
-        for row in rows
-        if row["reviewed"]
     }
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from django import forms
 
 from accounts.models import RequesterProfile
+from tasks import payfloor
+from tasks.fairness.selectors import RequesterRates, requester_rates
 from tasks.models import Bundle
 
 from . import display
@@ -70,7 +72,7 @@ def work_rows(bundles: list[Bundle]) -> list[dict[str, Any]]:
     """One card per bundle with what a worker decides on: pay, time, the requester's name and
     how often they approve, what is left."""
     medians = display.median_seconds_by_bundle([b.pk for b in bundles])
-    approval = display.requester_approval_rates(b.requester_id for b in bundles)
+    standing = requester_rates(b.requester_id for b in bundles)  # one COUNT for all of them
     names = requester_names({b.requester_id for b in bundles})
     rows = []
     for bundle in bundles:
@@ -90,12 +92,19 @@ def work_rows(bundles: list[Bundle]) -> list[dict[str, Any]]:
                 "hourly": money(hourly, bundle.currency) if hourly is not None else "",
                 "time_limit": display.duration(bundle.time_limit_seconds),
                 "requester_name": names[bundle.requester_id],
-                "requester_approval": (
-                    f"{approval[bundle.requester_id]}%" if bundle.requester_id in approval else ""
-                ),
+                "requester_approval": _approval_text(standing.get(bundle.requester_id)),
+                "requester_rates": standing.get(bundle.requester_id),
+                "floor": money(payfloor.floor_hourly_minor(bundle.currency), bundle.currency),
             }
         )
     return rows
+
+
+def _approval_text(rates: RequesterRates | None) -> str:
+    """The requester's approval percent of reviewed work ("" before any review)."""
+    if rates is None or rates.rejection_percent is None:
+        return ""
+    return f"{(rates.reviewed - rates.rejected) * 100 // rates.reviewed}%"
 
 
 def _minor(amount: Decimal | None) -> int | None:

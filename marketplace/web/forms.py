@@ -122,6 +122,10 @@ class BundleCreateForm(forms.Form):
     time_limit_minutes = forms.IntegerField(
         min_value=1, max_value=24 * 60, initial=10, label="Time limit per task (minutes)"
     )
+    estimated_seconds = forms.IntegerField(
+        min_value=1, max_value=24 * 3600, required=False,
+        label="Estimated time per task (seconds; must pay the platform's hourly floor)",
+    )  # fmt: skip
     auto_approve_hours = forms.IntegerField(
         min_value=1,
         max_value=30 * 24,
@@ -236,6 +240,8 @@ class BundleCreateForm(forms.Form):
             "gold_feedback_expected": bool(data.get("gold_feedback_expected"))
             and data.get("question_type") in annotation.ANNOTATION_TYPES,
         }
+        if data.get("estimated_seconds"):
+            result["estimated_seconds"] = data["estimated_seconds"]
         if data.get("target_confidence") is not None:
             result["target_confidence"] = data["target_confidence"] / 100
         if data.get("min_gold_accuracy") is not None:

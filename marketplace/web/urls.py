@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 
 from . import views
+from .views import fairness
 
 app_name = "web"
 
@@ -14,6 +15,12 @@ urlpatterns = [
     path("work/earnings/payout/", views.payout_request, name="payout-request"),
     path("work/earnings/payout-account/", views.payout_setup, name="payout-setup"),
     path("work/earnings/payout-details/", views.payout_details, name="payout-details"),
+    path("work/fair/", fairness.worker_fairness, name="worker-fairness"),
+    path(
+        "work/tasks/<int:assignment_id>/appeal/", fairness.appeal_rejection, name="appeal-rejection"
+    ),
+    path("work/blocks/<int:block_id>/appeal/", fairness.appeal_block, name="appeal-block"),
+    path("work/<int:bundle_id>/report/", fairness.report_bundle, name="report-bundle"),
     path("work/<int:bundle_id>/", views.work_bundle, name="work-bundle"),
     path("work/<int:bundle_id>/next/", views.work_next, name="work-next"),
     path("work/tasks/<int:assignment_id>/submit/", views.work_submit, name="work-submit"),
@@ -53,6 +60,11 @@ urlpatterns = [
         views.worker_unblock,
         name="worker-unblock",
     ),
+    path("appeals/", fairness.requester_fairness, name="requester-fairness"),
+    path("appeals/<int:appeal_id>/answer/", fairness.appeal_answer, name="appeal-answer"),
+    path("blocks/", fairness.block_list_add, name="block-list-add"),
+    path("blocks/<int:block_id>/lift/", fairness.block_lift, name="block-lift"),
+    path("bundles/<int:bundle_id>/pay-floor/", fairness.bundle_pay_floor, name="bundle-pay-floor"),
     path("bundles/preview-instructions/", views.instructions_preview, name="instructions-preview"),
     path("bundles/preview-task/", views.task_preview, name="task-preview"),
     re_path(

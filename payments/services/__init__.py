@@ -40,6 +40,12 @@ from .escrow import (
     escrow_release,
     escrow_reserve,
 )
+from .fair_pay import (
+    assignments_earned,
+    escrow_reserve_amount,
+    floor_topup_pay,
+    overturned_assignment_pay,
+)
 from .stripe_balance import platform_payout_sync, stripe_transaction_book
 from .test_money import (
     PLAY_MONEY_BALANCE_MINOR,
@@ -58,6 +64,7 @@ __all__ = [
     "account_get",
     "assignment_pay",
     "PLAY_MONEY_BALANCE_MINOR",
+    "assignments_earned",
     "balance_add_test_funds",
     "balance_credit",
     "balance_test_funds_enabled",
@@ -71,6 +78,9 @@ __all__ = [
     "escrow_holdings",
     "escrow_release",
     "escrow_reserve",
+    "escrow_reserve_amount",
+    "floor_topup_pay",
+    "overturned_assignment_pay",
     "platform_payout_sync",
     "requester_available",
     "requester_debt",

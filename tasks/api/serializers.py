@@ -44,10 +44,13 @@ class BundleSerializer(serializers.ModelSerializer):
             "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
             "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
             "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "quality_rules",
-            "assist",
+            "assist", "estimated_seconds", "pay_floor_state", "pilot_median_seconds",
             "status", "created_at", "published_at", "finished_at", "fee",
         ]  # fmt: skip
-        read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]
+        read_only_fields = [
+            "id", "status", "created_at", "published_at", "finished_at", "pay_floor_state",
+            "pilot_median_seconds",
+        ]  # fmt: skip
         extra_kwargs = {
             # Bounded as the service checks them (overlap) or as the columns hold them: a value
             # past a column's range is a 400 here, never a database error.
@@ -61,6 +64,7 @@ class BundleSerializer(serializers.ModelSerializer):
             "min_gold_accuracy": {"min_value": 0, "max_value": 1},
             "min_seconds_per_task": {"min_value": 0, "max_value": 24 * 3600},
             "max_fast_fraction": {"min_value": 0, "max_value": 1},
+            "estimated_seconds": {"min_value": 1, "max_value": 24 * 3600},
         }
 
     def to_service_data(self) -> dict:

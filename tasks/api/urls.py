@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import bonuses, media, messages, sandbox, views
+from . import bonuses, fairness, media, messages, sandbox, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
@@ -10,6 +10,9 @@ router.register("bonuses", bonuses.BonusViewSet, basename="bonus")
 router.register("threads", messages.ThreadViewSet, basename="thread")
 router.register("work/bundles", views.WorkBundleViewSet, basename="work-bundle")
 router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-assignment")
+router.register("appeals", fairness.AppealViewSet, basename="appeal")
+router.register("blocks", fairness.BlockViewSet, basename="block")
+router.register("reports", fairness.ReportViewSet, basename="report")
 
 urlpatterns = [
     *router.urls,
@@ -20,4 +23,6 @@ urlpatterns = [
         sandbox.SandboxTesterRemoveView.as_view(),
         name="sandbox-tester-remove",
     ),
+    path("bundles/<int:pk>/pay-floor/", fairness.PayFloorView.as_view(), name="bundle-pay-floor"),
+    path("work/pay/", fairness.WorkPayView.as_view(), name="work-pay"),
 ]

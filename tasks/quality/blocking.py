@@ -22,8 +22,10 @@ from tasks.locking import lock_bundle
 from tasks.models import (
     Assignment,
     AssignmentStatus,
+    BlockScope,
     Bundle,
     QualityRuleEvent,
+    WorkerBlock,
     WorkerBundleStats,
 )
 from tasks.review import assignment_reject
@@ -96,7 +98,7 @@ def worker_quality_check(*, worker_id: int, bundle_id: int) -> bool:
 
 @transaction.atomic
 def worker_block(
-    *, worker_id: int, bundle_id: int, reason: str, by: User | None = None
+    *, worker_id: int, bundle_id: int, reason: str, by: User | None = None, history: bool = True
 ) -> WorkerBundleStats:
     """Block a worker from a bundle with all its consequences, in one transaction.
 
@@ -117,6 +119,8 @@ def worker_block(
     worker = User.objects.get(pk=worker_id)
     _end_live_claims(worker_id=worker_id, bundle_id=bundle_id)
     stats = _stats_block(worker=worker, bundle=bundle, reason=reason)
+    if history:  # the block's history row (issue 15); a requester-wide block keeps its own
+        _history_open(worker=worker, bundle=bundle, reason=reason, by=by)
     if bundle.reject_blocked_work:
         _reject_unreviewed(worker_id=worker_id, bundle_id=bundle_id, reason=reason, by=by)
     reopen = _fund_replacements(bundle=bundle, worker_id=worker_id, stats=stats)
@@ -132,11 +136,26 @@ def worker_unblock(*, worker_id: int, bundle_id: int, by: User | None = None) ->
     Sets `unblocked_at`, so only new evidence can block them again."""
     bundle = lock_bundle(bundle_id)
     _stats_unblock(worker_id=worker_id, bundle=bundle)
+    WorkerBlock.objects.filter(
+        worker_id=worker_id, bundle=bundle, scope=BlockScope.BUNDLE, lifted_at__isnull=True
+    ).update(lifted_at=timezone.now(), lifted_by=by, lift_reason="unblocked")
     # An unblock by hand reverses the rule's block here too, so the history tells the truth.
     QualityRuleEvent.objects.filter(
         bundle_id=bundle_id, worker_id=worker_id, action="block", reversed_at__isnull=True
     ).update(reversed_at=timezone.now(), reversed_by=by)
     items_decide(item_ids=_items_judged_by(worker_id=worker_id, bundle_id=bundle_id))
+
+
+def _history_open(*, worker: User, bundle: Bundle, reason: str, by: User | None) -> None:
+    """One active history row per blocked (worker, bundle): who (None: the quality rules),
+    why; `worker_unblock` closes it. The worker reads and may appeal it (`tasks.fairness`)."""
+    if not WorkerBlock.objects.filter(
+        worker=worker, bundle=bundle, scope=BlockScope.BUNDLE, lifted_at__isnull=True
+    ).exists():
+        WorkerBlock.objects.create(
+            worker=worker, scope=BlockScope.BUNDLE, requester_id=bundle.requester_id,
+            bundle=bundle, reason=reason.strip(), created_by=by,
+        )  # fmt: skip
 
 
 def _stats_block(*, worker: User, bundle: Bundle, reason: str) -> WorkerBundleStats:

@@ -70,6 +70,16 @@ MATRIX: dict[str, dict[str, tuple[int, int, int]]] = {
     "work-qualification-type-request": {"post": (401, 404, 403)},
     "sandbox-testers": {"get": (401, 403, 200), "post": (401, 403, 400)},
     "sandbox-tester-remove": {"post": (401, 403, 400)},
+    # Issue 15: appeals, blocks and reports are each side's own (workers and requesters).
+    "appeal-list": {"get": (401, 200, 200), "post": (401, 400, 403)},
+    "appeal-detail": {"get": (401, 404, 404)},
+    "appeal-answer": {"post": (401, 403, 404)},
+    "block-list": {"get": (401, 200, 200), "post": (401, 403, 400)},
+    "block-detail": {"get": (401, 404, 404)},
+    "block-lift": {"post": (401, 403, 404)},
+    "report-list": {"get": (401, 200, 200), "post": (401, 400, 403)},
+    "bundle-pay-floor": {"post": (401, 403, 404)},
+    "work-pay": {"get": (401, 200, 403)},
 }
 PLACEHOLDER = re.compile(r"\(\?P<(\w+)>[^)]*\)|<(?:\w+:)?(\w+)>")
 

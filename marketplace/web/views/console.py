@@ -15,7 +15,7 @@ from marketplace.errors import DomainError
 from payments import services as payments
 from payments.fees import FeeTerms, fee_terms
 from payments.ledger import InsufficientFunds
-from tasks import exports, selectors, services
+from tasks import exports, payfloor, selectors, services
 from tasks.assist.selectors import assist_report
 from tasks.models import Bundle, BundleStatus
 from tasks.quality import blocking
@@ -131,7 +131,10 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
             "per_judgment": money(per_judgment, currency),
             "judgments": real + gold,
             "gold_judgments": gold,
-            "total_cost": money((real + gold) * per_judgment, currency),
+            "total_cost": money(
+                (real + gold) * per_judgment + payfloor.margin_cost(bundle, real + gold), currency
+            ),
+            "floor_margin": money(payfloor.margin_cost(bundle, real + gold), currency),
             "available": money(
                 payments.requester_available(requester_id=bundle.requester_id, currency=currency),
                 currency,
