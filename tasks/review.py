@@ -28,7 +28,15 @@ from payments import services as payments
 from .escrow import escrow_settle
 from .lifecycle import bundle_complete_if_done
 from .locking import lock_assignment_after_bundle
-from .models import Assignment, AssignmentStatus, Bundle, BundleStatus, Item, ItemState
+from .models import (
+    Assignment,
+    AssignmentStatus,
+    Bundle,
+    BundleStatus,
+    Item,
+    ItemState,
+    WorkerBundleStats,
+)
 from .states import assignment_transition, give_gold_slot_back, stats_add
 
 logger = logging.getLogger(__name__)
@@ -94,6 +102,55 @@ def assignment_reject(
                 state=ItemState.OPEN,
             )
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
+    _settle_after_commit(assignment.bundle_id)
+    return assignment
+
+
+@transaction.atomic
+def assignment_overturn(*, assignment_id: int, by: User | None) -> Assignment:
+    """Reverse a rejection: the work becomes approved and is paid, exactly once.
+
+    The rejected answer's escrow may already have paid its replacement (or been released when
+    the bundle finished), so one more judgment is reserved from the requester's balance first
+    (`insufficient_funds` if it cannot be; nothing changes then). Both entries carry keys
+    derived from the assignment, and the state change is conditional, so a retry or a second
+    overturn pays nothing more. The caller re-decides the item (the answer counts again)."""
+    assignment = lock_assignment_after_bundle(assignment_id)
+    if assignment.status != AssignmentStatus.REJECTED:
+        raise InvalidTransition(
+            f"Only rejected work can be overturned (this is {assignment.status})."
+        )
+    bundle = assignment.bundle
+    payments.escrow_reserve(
+        requester=bundle.requester,
+        bundle_id=bundle.pk,
+        currency=bundle.currency,
+        reward_minor=bundle.reward_minor,
+        judgments=1,
+        idempotency_key=f"assignment-{assignment.pk}-overturn",
+    )
+    # Not in the transition map: a rejection is final for a review; only an overturn reopens it.
+    updated = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.REJECTED).update(
+        status=AssignmentStatus.APPROVED, reviewed_at=timezone.now(), reviewed_by=by,
+        reject_reason="",
+    )  # fmt: skip
+    if updated != 1:
+        raise Conflict("The assignment changed meanwhile; reload it.")
+    assignment.status = AssignmentStatus.APPROVED
+    payments.assignment_pay(
+        requester_id=bundle.requester_id,
+        bundle_id=bundle.pk,
+        worker_id=assignment.worker_id,
+        currency=bundle.currency,
+        reward_minor=bundle.reward_minor,
+        assignment_id=assignment.pk,
+    )
+    # The row exists (the rejection counted there): a plain update, no upsert with a -1 row.
+    WorkerBundleStats.objects.filter(worker_id=assignment.worker_id, bundle_id=bundle.pk).update(
+        approved=F("approved") + 1, rejected=F("rejected") - 1
+    )
+    worker_record_review(worker_id=assignment.worker_id, approved=1, rejected=-1)
+    # The slot the rejection gave back keeps its own escrow: this payment is the reserve above.
     _settle_after_commit(assignment.bundle_id)
     return assignment
 

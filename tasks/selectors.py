@@ -80,6 +80,7 @@ def bundles_for_worker(worker: User) -> list[Bundle]:
         Bundle.objects.filter(status=BundleStatus.PUBLISHED)
         .exclude(requester=worker)
         .exclude(worker_stats__worker=worker, worker_stats__blocked=True)
+        .exclude(worker_stats__worker=worker, worker_stats__paused=True)
         .annotate(tasks_left=Coalesce(Subquery(claimable), 0))
         .filter(tasks_left__gt=0)
         .order_by("-published_at", "-id")

@@ -38,7 +38,8 @@ from .models import (
     BundleStatus,
 )
 from .quality import services as quality
-from .quality.rules_engine import quality_rules_validate
+from .quality.machine_signals import answer_signals_record
+from .quality.rules_engine import quality_rules_validate, rule_qualifications_check_known
 from .schema import annotation_type, question_validate
 from .states import (
     ASSIGNMENT_TRANSITIONS,  # noqa: F401
@@ -122,6 +123,7 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
     if "question" not in clean:
         raise DomainError("A question schema is required.", code="invalid_question")
     requirements_check_known(clean.get("requirements"), owner_id=requester.pk)
+    rule_qualifications_check_known(clean.get("quality_rules") or [], owner_id=requester.pk)
     bundle = Bundle(requester=requester, **clean)
     overlap_validate(assist=bundle.assist, min_overlap=bundle.min_overlap)
     _check_feedback_setting(bundle)
@@ -136,6 +138,7 @@ def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
     bundle = lock_bundle(bundle)
     clean = bundle_validate_settings(data)
     requirements_check_known(clean.get("requirements"), owner_id=bundle.requester_id)
+    rule_qualifications_check_known(clean.get("quality_rules") or [], owner_id=bundle.requester_id)
     allowed = EDITABLE_WHEN_DRAFT if bundle.status == BundleStatus.DRAFT else EDITABLE_WHEN_LIVE
     if bundle.status in (BundleStatus.COMPLETED, BundleStatus.CANCELLED, BundleStatus.EXPIRED):
         allowed = set()
@@ -347,7 +350,12 @@ def bundle_add_items(
 
 
 def assignment_submit(
-    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle | None = None
+    *,
+    assignment_id: int,
+    worker: User,
+    answer: Any,
+    bundle: Bundle | None = None,
+    signals: Any = None,
 ) -> Assignment:
     """Record the answer (`tasks.work.submission_record`: validated, gold scored, item and
     stats counted, all or nothing), then the quality follow-up (a block, an item completed
@@ -356,6 +364,8 @@ def assignment_submit(
     submission = work.submission_record(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
+    if signals:
+        _signals_record(submission.assignment, signals, bundle)
     if submission.follow_up is not None:
         transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
     else:
@@ -364,7 +374,7 @@ def assignment_submit(
 
 
 def assignment_submit_and_claim_next(
-    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle
+    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle, signals: Any = None
 ) -> work.SubmittedAndNext:
     """A worker's loop step (the task page, the API's `submit/?next=1`): exactly
     `assignment_submit` then `tasks.work.assignment_claim`, so (outside a transaction) the next
@@ -374,12 +384,24 @@ def assignment_submit_and_claim_next(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
     if step is not None:
+        if signals:
+            _signals_record(step.submitted, signals, bundle)
         follow_up_after_commit(step.submitted, bundle=bundle)
         return step
     submitted = assignment_submit(
-        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle, signals=signals
     )
     return work.claim_next(submitted=submitted, bundle=bundle, worker=worker)
+
+
+def _signals_record(assignment: Assignment, signals: Any, bundle: Bundle | None) -> None:
+    """How a text answer was produced (`machine_signals`), stored before the quality follow-up
+    weighs it. Bad signals never cost the worker their answer: they are logged and dropped."""
+    question = bundle.question if bundle is not None else assignment.bundle.question
+    try:
+        answer_signals_record(assignment=assignment, question=question, signals=signals)
+    except DomainError as exc:
+        logger.info("signals of assignment %s dropped: %s", assignment.pk, exc.detail)
 
 
 def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = None) -> None:

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from marketplace.api.fields import INT32_MAX, CurrencyField
 from tasks.media import payload_for_viewer
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
+from tasks.quality.machine_signals import answer_signals_validate
 from tasks.selectors import bundle_fees, gold_feedback_for, worker_public_id
 
 
@@ -319,8 +320,21 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
         return WorkItemSerializer({"id": assignment.item_id, "payload": payload}).data
 
 
+class AnswerSignalsSerializer(serializers.Serializer):
+    """How a text or transcription answer was produced (all optional, non-negative)."""
+
+    paste_events = serializers.IntegerField(min_value=0, required=False)
+    pasted_chars = serializers.IntegerField(min_value=0, required=False)
+    typed_chars = serializers.IntegerField(min_value=0, required=False)
+    typing_seconds = serializers.FloatField(min_value=0, required=False)
+
+
 class SubmitSerializer(serializers.Serializer):
     answer = serializers.JSONField(allow_null=True)
+    signals = AnswerSignalsSerializer(required=False, allow_null=True)
+
+    def validate_signals(self, value: Any) -> Any:
+        return answer_signals_validate(self.initial_data.get("signals"))
 
 
 class NoNextSerializer(serializers.Serializer):

@@ -405,6 +405,7 @@ class WorkAssignmentViewSet(
             "worker": request.user,
             "answer": body.validated_data["answer"],
             "bundle": assignment.bundle,
+            "signals": body.validated_data.get("signals"),
         }
         context = {"request": request}  # media URLs in the payload are absolute
         if request.query_params.get("next", "").lower() not in ("1", "true", "yes"):

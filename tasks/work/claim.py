@@ -118,9 +118,13 @@ def _claim_postgresql(
             )
     # Nothing taken, or nothing to take: find out why, in the order a worker should hear it.
     standing = fetch(SQL.claim_stats, [worker.pk, bundle.pk])
-    blocked, reason, submitted = standing or (False, "", 0)
+    blocked, reason, submitted, paused = standing or (False, "", 0, False)
     if blocked:
         raise Forbidden(reason or "Blocked from this bundle.", code="blocked")
+    if paused:
+        raise Forbidden(
+            "Paused for review by the requester: " + (reason or "a quality rule."), code="paused"
+        )
     if qualified is not None:
         raise Forbidden(qualified.reason, code=qualified.code)
     if not published:

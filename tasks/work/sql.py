@@ -114,10 +114,11 @@ _TAKE = """
            AND {item.slots_open} > 0
         RETURNING {item.id}, {item.payload}"""
 
-# PostgreSQL's claim decides the worker's standing inside the statement: not blocked here,
+# PostgreSQL's claim decides the worker's standing inside the statement: not blocked (nor
+# paused by a quality rule) here,
 # and (for a draw between the normal and the warm-up gold rate) past gold warm-up.
 _TAKE_STANDING = """
-                  AND coalesce((SELECT NOT s.{stats.blocked}
+                  AND coalesce((SELECT NOT (s.{stats.blocked} OR s.{stats.paused})
                                        AND s.{stats.submitted} >= %(min_submitted)s::int
                                   FROM {stats} s
                                  WHERE s.{stats.worker} = %(worker)s
@@ -132,7 +133,11 @@ _CLAIM_ROW = (
     " false, ''"
 )
 
-_STANDING_COLUMNS = "s.{stats.blocked}, s.{stats.blocked_reason}, s.{stats.submitted}"
+# Blocked, the reason the worker reads (a block's, else a pause's), submitted, paused.
+_STANDING_COLUMNS = """s.{stats.blocked},
+           CASE WHEN s.{stats.blocked} THEN s.{stats.blocked_reason}
+                ELSE s.{stats.paused_reason} END,
+           s.{stats.submitted}, s.{stats.paused}"""
 
 # A submission: the assignment becomes submitted only if it is this worker's live claim in
 # this bundle, of the kind (gold or not) the caller scored it as.
