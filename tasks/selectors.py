@@ -30,6 +30,7 @@ from .models import (
     Item,
     ItemResult,
     ItemState,
+    QualityRuleEvent,
     WorkerBundleStats,
 )
 from .schema import annotation_type
@@ -355,3 +356,13 @@ def bundle_payload_keys(bundle: Bundle) -> list[str]:
 
 def bundle_worker_stats(bundle: Bundle) -> QuerySet[WorkerBundleStats]:
     return WorkerBundleStats.objects.filter(bundle=bundle).order_by("-submitted", "id")
+
+
+def rule_events_of_worker(worker: User) -> QuerySet[QualityRuleEvent]:
+    """What the quality rules did to this worker, in every bundle, newest first (their own
+    rows only: the due-process view)."""
+    return (
+        QualityRuleEvent.objects.filter(worker=worker)
+        .select_related("bundle")
+        .order_by("-created_at", "-id")
+    )

@@ -41,6 +41,11 @@ urlpatterns = [
         views.worker_unblock,
         name="worker-unblock",
     ),
+    path(
+        "bundles/<int:bundle_id>/rule-events/<int:event_id>/reverse/",
+        views.rule_event_reverse,
+        name="rule-event-reverse",
+    ),
     path("bundles/preview-instructions/", views.instructions_preview, name="instructions-preview"),
     path("bundles/preview-task/", views.task_preview, name="task-preview"),
     re_path(

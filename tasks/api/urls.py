@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import bonuses, media, views
+from . import bonuses, media, quality_events, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
@@ -9,6 +9,9 @@ router.register("assignments", views.AssignmentReviewViewSet, basename="assignme
 router.register("bonuses", bonuses.BonusViewSet, basename="bonus")
 router.register("work/bundles", views.WorkBundleViewSet, basename="work-bundle")
 router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-assignment")
+router.register(
+    "work/quality-events", quality_events.WorkerRuleEventViewSet, basename="work-quality-event"
+)
 
 urlpatterns = [
     *router.urls,

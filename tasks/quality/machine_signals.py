@@ -168,7 +168,7 @@ def _near_duplicates(
     if bundle.question.get("type") != "text":
         return 0.0, 0, {}
     mine = [
-        shingles(a)
+        shingles(str(a))
         for a in answered.filter(is_gold=False).values_list("answer", flat=True)
         if _long_text(a)
     ]
@@ -181,7 +181,7 @@ def _near_duplicates(
         .order_by("-submitted_at")
         .values_list("answer", flat=True)[:NEAR_COMPARE_LIMIT]
     )
-    pool = [shingles(a) for a in others if _long_text(a)]
+    pool = [shingles(str(a)) for a in others if _long_text(a)]
     near = sum(1 for own in mine if any(jaccard(own, other) >= NEAR_SIMILARITY for other in pool))
     return _share(near, len(mine), "near_duplicates")
 

@@ -79,6 +79,14 @@ ACTIONS = (
     "block", "block_requester", "notify", "reject_requeue", "pause", "lower_weight",
     "grant_qualification", "revoke_qualification",
 )  # fmt: skip
+#: What each action did, as the worker and the requester read it.
+ACTION_LABELS = {
+    "block": "Blocked from this bundle", "block_requester": "Blocked from the requester's bundles",
+    "notify": "Requester notified", "reject_requeue": "Recent answers rejected",
+    "pause": "Paused for review", "lower_weight": "Answers weighed less",
+    "grant_qualification": "Qualification granted",
+    "revoke_qualification": "Qualification revoked",
+}  # fmt: skip
 #: Actions that stand until reversed: a rule with one acts once per worker until then.
 ONCE_ACTIONS = ("notify", "pause", "lower_weight", "grant_qualification", "revoke_qualification")
 BLOCKING_ACTIONS = ("block", "block_requester")

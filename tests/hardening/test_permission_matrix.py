@@ -52,6 +52,7 @@ MATRIX: dict[str, dict[str, tuple[int, int, int]]] = {
     "work-assignment-detail": {"get": (401, 404, 403)},
     "work-assignment-give-back": {"post": (401, 404, 403)},
     "work-assignment-submit": {"post": (401, 404, 403)},
+    "work-quality-event-list": {"get": (401, 200, 403)},
     "media-file": {"get": (404, 404, 404)},
     "balance": {"get": (401, 403, 200)},
     "earnings": {"get": (401, 200, 403)},

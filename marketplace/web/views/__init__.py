@@ -27,6 +27,7 @@ from .money import (
     payout_setup,
 )
 from .preview import task_preview
+from .rule_events import rule_event_reverse
 from .work import (
     work_bundle,
     work_list,
@@ -37,6 +38,7 @@ from .work import (
 )
 
 __all__ = [
+    "rule_event_reverse",
     "balance",
     "balance_test_funds",
     "bundle_create",

@@ -20,6 +20,7 @@ from tasks.assist.selectors import assist_report
 from tasks.models import AssignmentStatus, Bundle, BundleStatus
 from tasks.quality import blocking
 from tasks.quality.block_preview import worker_block_preview as block_worker_preview
+from tasks.quality.rules_engine import ACTION_LABELS
 from tasks.quality.selectors import bundle_worker_report
 
 from .. import annotation, charts, display, gallery
@@ -259,7 +260,11 @@ def _quality_context(
         "label_chart": charts.label_chart(bundle),
         "accuracy_chart": charts.accuracy_chart(workers),
         "rule_events": [
-            {"event": e, "public_id": selectors.worker_public_id(bundle.requester_id, e.worker_id)}
+            {
+                "event": e,
+                "public_id": selectors.worker_public_id(bundle.requester_id, e.worker_id),
+                "label": ACTION_LABELS.get(e.action, e.action),
+            }
             for e in bundle.rule_events.all()[:WORKERS_SHOWN]
         ],
     }

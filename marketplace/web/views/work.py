@@ -16,6 +16,7 @@ from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
 from tasks import selectors, services, work
 from tasks.models import Assignment, Bundle, BundleStatus
+from tasks.quality.rules_engine import ACTION_LABELS
 from tasks.schema import InvalidAnswer
 
 from .. import annotation, display
@@ -232,6 +233,11 @@ def worker_profile(request: HttpRequest) -> HttpResponse:
         "profile": profile,
         "reviewed": profile.approved_count + profile.rejected_count,
         "qualifications": qualifications,
+        # Due process: every quality-rule action on their work, with its reason.
+        "rule_events": [
+            {"event": e, "label": ACTION_LABELS.get(e.action, e.action)}
+            for e in selectors.rule_events_of_worker(request.user)[:50]
+        ],
         "payout_account": account,
         "stripe_on": gateway.is_configured(),
     }
