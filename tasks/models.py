@@ -78,6 +78,8 @@ class Bundle(models.Model):
     # A word the task asks automated agents (only) to include: hidden from people, in the DOM;
     # an answer containing it reveals an agent (the `agent_canary` collector). Blank: none.
     agent_canary = models.CharField(max_length=40, blank=True, default="", db_default="")
+    # How many of its gold items are training (served first; `exams.training_items_set`).
+    training_items = models.PositiveIntegerField(default=0, db_default=0)
     status = models.CharField(
         max_length=16, choices=BundleStatus.choices, default=BundleStatus.DRAFT, db_index=True
     )

@@ -57,14 +57,15 @@ def assignment_approve(
         auto_approved=auto,
     )
     bundle = assignment.bundle
-    payments.assignment_pay(
-        requester_id=bundle.requester_id,
-        bundle_id=bundle.pk,
-        worker_id=assignment.worker_id,
-        currency=bundle.currency,
-        reward_minor=bundle.reward_minor,
-        assignment_id=assignment.pk,
-    )
+    if bundle.reward_minor > 0:  # an unpaid exam approves without money
+        payments.assignment_pay(
+            requester_id=bundle.requester_id,
+            bundle_id=bundle.pk,
+            worker_id=assignment.worker_id,
+            currency=bundle.currency,
+            reward_minor=bundle.reward_minor,
+            assignment_id=assignment.pk,
+        )
     stats_add(assignment.worker_id, assignment.bundle_id, approved=1)
     worker_record_review(worker_id=assignment.worker_id, approved=1)
     bundle_complete_if_done(bundle_id=assignment.bundle_id)

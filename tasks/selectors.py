@@ -139,6 +139,8 @@ class GoldFeedback:
     expected: Any = None
     score: float | None = None
     shows_expected: bool = False
+    # A training item's explanation (shown once answered, whatever the bundle's feedback).
+    explanation: str = ""
 
 
 def gold_feedback_for(assignment: Assignment, bundle: Bundle) -> GoldFeedback | None:
@@ -153,10 +155,19 @@ def gold_feedback_for(assignment: Assignment, bundle: Bundle) -> GoldFeedback | 
     ):
         return None
     shows_expected = bundle.gold_feedback_expected and annotation_type(bundle.question) is not None
-    if not (bundle.gold_feedback or shows_expected):
+    explanation = ""
+    if bundle.training_items:
+        item = assignment.item if Assignment.item.is_cached(assignment) else None
+        is_training, explanation = (
+            (item.is_training, item.explanation)
+            if item is not None
+            else Item.objects.values_list("is_training", "explanation").get(pk=assignment.item_id)
+        )
+        explanation = explanation if is_training else ""
+    if not (bundle.gold_feedback or shows_expected or explanation):
         return None
     if not shows_expected:
-        return GoldFeedback(correct=bool(assignment.gold_correct))
+        return GoldFeedback(correct=bool(assignment.gold_correct), explanation=explanation)
     expected = (
         assignment.item.gold
         if Assignment.item.is_cached(assignment)
@@ -167,6 +178,7 @@ def gold_feedback_for(assignment: Assignment, bundle: Bundle) -> GoldFeedback | 
         expected=expected,
         score=assignment.gold_score,
         shows_expected=True,
+        explanation=explanation,
     )
 
 

@@ -38,7 +38,8 @@ from .models import (
     BundleStatus,
 )
 from .quality import services as quality
-from .quality.machine_signals import answer_signals_record
+from .quality.exams import exam_gold_judgments, exam_qualification_ensure, exam_validate
+from .quality.machine_signals import answer_signals_record, canary_validate
 from .quality.rules_engine import quality_rules_validate, rule_qualifications_check_known
 from .schema import annotation_type, question_validate
 from .states import (
@@ -52,11 +53,13 @@ logger = logging.getLogger(__name__)
 QUALITY_RULES = {
     "min_gold_accuracy", "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
     "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "quality_rules",
+    "agent_canary",
 }  # fmt: skip
 EDITABLE_WHEN_DRAFT = {
     "title", "instructions", "question", "reward_minor", "currency", "min_overlap",
     "max_overlap", "target_confidence", "gold_rate", "time_limit_seconds",
-    "auto_approve_after_seconds", "expires_at", "requirements", "assist", *QUALITY_RULES,
+    "auto_approve_after_seconds", "expires_at", "requirements", "assist", "exam",
+    *QUALITY_RULES,
 }  # fmt: skip
 EDITABLE_WHEN_LIVE = {"title", "instructions", "time_limit_seconds", "expires_at", *QUALITY_RULES}
 
@@ -101,6 +104,12 @@ def bundle_validate_settings(data: dict[str, Any]) -> dict[str, Any]:
         raise DomainError("min_gold_accuracy must be in [0, 1].", code="invalid_gold_accuracy")
     if "quality_rules" in clean:
         clean["quality_rules"] = quality_rules_validate(clean["quality_rules"])
+    if "exam" in clean:
+        clean["exam"] = exam_validate(clean["exam"])
+        if clean["exam"]:  # every task of an exam is gold
+            clean["gold_rate"] = 1.0
+    if "agent_canary" in clean:
+        clean["agent_canary"] = canary_validate(clean["agent_canary"])
     if "currency" in clean:
         clean["currency"] = str(clean["currency"]).lower()
         allowed = [c.lower() for c in settings.ALLOWED_CURRENCIES]
@@ -124,6 +133,9 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
         raise DomainError("A question schema is required.", code="invalid_question")
     requirements_check_known(clean.get("requirements"), owner_id=requester.pk)
     rule_qualifications_check_known(clean.get("quality_rules") or [], owner_id=requester.pk)
+    exam_qualification_ensure(requester=requester, exam=clean.get("exam"))
+    if not clean.get("exam") and clean.get("reward_minor") == 0:
+        raise DomainError("Only an exam may be unpaid (reward 0).", code="invalid_amount")
     bundle = Bundle(requester=requester, **clean)
     overlap_validate(assist=bundle.assist, min_overlap=bundle.min_overlap)
     _check_feedback_setting(bundle)
@@ -151,6 +163,9 @@ def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
         )
     for key, value in clean.items():
         setattr(bundle, key, value)
+    exam_qualification_ensure(requester=bundle.requester, exam=clean.get("exam"))
+    if not bundle.exam and bundle.reward_minor == 0:
+        raise DomainError("Only an exam may be unpaid (reward 0).", code="invalid_amount")
     if bundle.min_overlap > bundle.max_overlap:
         raise DomainError("min_overlap must not exceed max_overlap.", code="invalid_overlap")
     overlap_validate(assist=bundle.assist, min_overlap=bundle.min_overlap)
@@ -178,6 +193,8 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
     if bundle.status != BundleStatus.DRAFT:
         raise InvalidTransition(f"Only a draft can be published (this one is {bundle.status}).")
     real_items = bundle.items.filter(is_gold=False).count()
+    if bundle.exam:
+        return _exam_publish(bundle, real_items=real_items, by=by)
     if real_items == 0:
         raise DomainError("Upload items before publishing.", code="no_items", http_status=409)
     if bundle.gold_rate > 0 and not bundle.items.filter(is_gold=True).exists():
@@ -187,6 +204,26 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
     _reserve_for_items(bundle, real_items, idempotency_key=f"bundle-{bundle.pk}-publish")
     if bundle.assist:
         decide_after_commit(bundle.pk)  # the model may settle items before anyone claims
+    return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by, published_at=timezone.now())
+
+
+def _exam_publish(bundle: Bundle, *, real_items: int, by: User) -> Bundle:
+    """An exam is gold only: each gold item once per possible taker is reserved (nothing for
+    an unpaid exam) and becomes its gold budget."""
+    gold = exam_gold_judgments(bundle)
+    if real_items or not gold:
+        raise DomainError(
+            "An exam has gold items only (each with its answer), and at least one.",
+            code="invalid_exam",
+            http_status=409,
+        )
+    if bundle.reward_minor > 0:
+        payments.escrow_reserve(
+            requester=bundle.requester, bundle_id=bundle.pk, currency=bundle.currency,
+            reward_minor=bundle.reward_minor, judgments=gold,
+            idempotency_key=f"bundle-{bundle.pk}-publish",
+        )  # fmt: skip
+    Bundle.objects.filter(pk=bundle.pk).update(gold_slots_open=gold)
     return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by, published_at=timezone.now())
 
 
@@ -411,12 +448,10 @@ def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = No
     answer: deciding the item on every answer cost the claim/submit loop 7x its throughput
     (bench/claim.py), so its live labels come from the re-aggregation beat instead."""
     if bundle is None or bundle.pk != assignment.bundle_id:
-        rules = Bundle.objects.filter(pk=assignment.bundle_id).values_list(
-            "quality_rules", flat=True
-        )
-        has_rules = bool(rules.first())
+        row = Bundle.objects.filter(pk=assignment.bundle_id).values_list("quality_rules", "exam")
+        has_rules = any(row.first() or ())
     else:
-        has_rules = bool(bundle.quality_rules)
+        has_rules = bool(bundle.quality_rules or bundle.exam)
     if not has_rules:
         return
     follow_up = work.FollowUp(

@@ -35,6 +35,7 @@ class BundleSerializer(serializers.ModelSerializer):
     requirements = serializers.JSONField(required=False)
     quality_rules = serializers.JSONField(required=False)
     assist = serializers.JSONField(required=False, allow_null=True)
+    exam = serializers.JSONField(required=False, allow_null=True)
     fee = serializers.SerializerMethodField()
 
     class Meta:
@@ -45,10 +46,12 @@ class BundleSerializer(serializers.ModelSerializer):
             "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
             "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
             "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "quality_rules",
-            "assist",
+            "assist", "exam", "agent_canary", "training_items",
             "status", "created_at", "published_at", "finished_at", "fee",
         ]  # fmt: skip
-        read_only_fields = ["id", "status", "created_at", "published_at", "finished_at"]
+        read_only_fields = [
+            "id", "status", "created_at", "published_at", "finished_at", "training_items",
+        ]  # fmt: skip
         extra_kwargs = {
             # Bounded as the service checks them (overlap) or as the columns hold them: a value
             # past a column's range is a 400 here, never a database error.
@@ -285,13 +288,14 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
     bundle_id = serializers.IntegerField(read_only=True)
     feedback = serializers.SerializerMethodField()
     feedback_expected = serializers.SerializerMethodField()
+    explanation = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
         fields = [
             "id", "bundle_id", "item", "question", "instructions", "deadline", "reward",
             "currency", "status", "answer", "submitted_at", "reviewed_at", "reject_reason",
-            "feedback", "feedback_expected",
+            "feedback", "feedback_expected", "explanation",
         ]  # fmt: skip
 
     def get_feedback(self, assignment: Assignment) -> str | None:
@@ -301,6 +305,11 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
         if feedback is None:
             return None
         return "correct" if feedback.correct else "incorrect"
+
+    def get_explanation(self, assignment: Assignment) -> str | None:
+        """A training task's explanation, once answered (None on every other assignment)."""
+        feedback = gold_feedback_for(assignment, assignment.bundle)
+        return feedback.explanation or None if feedback is not None else None
 
     def get_feedback_expected(self, assignment: Assignment) -> dict | None:
         """Annotation bundles with `gold_feedback_expected`: once a gold task is answered, the

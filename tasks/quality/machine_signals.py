@@ -188,3 +188,14 @@ def _near_duplicates(
 
 def _long_text(answer: Any) -> bool:
     return isinstance(answer, str) and len(" ".join(answer.split())) >= NEAR_MIN_CHARS
+
+
+def canary_validate(value: Any) -> str:
+    """A bundle's hidden word for agents: one word of 4 to 40 letters or digits (so it cannot
+    turn up in an honest answer by accident), or blank for none."""
+    word = "" if value is None else str(value).strip()
+    if word and not re.fullmatch(r"[A-Za-z0-9]{4,40}", word):
+        raise DomainError(
+            "agent_canary must be one word of 4 to 40 letters or digits.", code="invalid_canary"
+        )
+    return word

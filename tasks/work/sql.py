@@ -206,6 +206,14 @@ _PICK_GOLD = """
          ORDER BY (i.{item.id} * 2654435761 + %(worker)s * 40503) %% 1000003, i.{item.id}
          LIMIT 1"""
 
+# Training: the bundle's training items (gold) the worker has not done yet, in upload order.
+_PICK_TRAINING = """
+        SELECT i.{item.id}, i.{item.payload} FROM {item} i
+         WHERE i.{item.bundle} = %(bundle)s AND i.{item.state} = {open}
+           AND i.{item.is_gold} = true AND i.{item.is_training} = true AND {unseen}
+         ORDER BY i.{item.id}
+         LIMIT 1"""
+
 _SUBMIT_READ = """
     SELECT a.{assignment.status}, a.{assignment.deadline}, a.{assignment.claimed_at},
            a.{assignment.is_gold}, a.{assignment.item}, a.{assignment.bundle}, i.{item.gold},
@@ -311,6 +319,7 @@ class Statements:
     submit_and_claim: Prepared  # PostgreSQL: a submission and the next claim
     take: str  # SQLite: take a slot
     pick_gold: str  # a gold item the worker has not seen
+    pick_training: str  # a training item the worker has not done
     insert_claim: str  # a new claim's row
     submit_write: str  # SQLite: the assignment's part of a submission
     item_judgment: str  # SQLite: the item's part
@@ -381,6 +390,7 @@ def statements_build() -> Statements:
         ),
         take=take(),
         pick_gold=render(_PICK_GOLD, unseen=unseen),
+        pick_training=render(_PICK_TRAINING, unseen=unseen),
         insert_claim=render(_INSERT_CLAIM, claim_columns=claim_columns, claim_row=new_row),
         submit_write=render(
             _SUBMIT_WRITE,

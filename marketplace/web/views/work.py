@@ -16,6 +16,8 @@ from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
 from tasks import selectors, services, work
 from tasks.models import Assignment, Bundle, BundleStatus
+from tasks.quality.exams import exam_result
+from tasks.quality.machine_signals import TEXT_TYPES
 from tasks.quality.rules_engine import ACTION_LABELS
 from tasks.schema import InvalidAnswer
 
@@ -73,6 +75,10 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
                 question, display.tool_payload(assignment.item_id, payload)
             )
         context["deadline_iso"] = assignment.deadline.isoformat()
+        # Text answers: the page reports pastes and typing time with the answer (signals), and
+        # carries the bundle's hidden agent instruction, if any (not shown to people).
+        context["records_signals"] = question["type"] in TEXT_TYPES
+        context["agent_canary"] = bundle.agent_canary
     context["instructions_html"] = render_markdown(bundle.instructions)
     return context
 
@@ -96,6 +102,8 @@ def _render_panel(
     request: HttpRequest, bundle: Bundle, panel: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     context = {**_task_context(bundle, panel.get("assignment")), **panel}
+    if bundle.exam:
+        context["exam_result"] = exam_result(worker_id=request.user.pk, bundle=bundle)
     if "tool" in context and panel.get("posted") is not None:
         # A refused answer comes back drawn as it was, so the worker fixes it, not redoes it.
         context["tool"] = {**context["tool"], "initial": panel["posted"]}
@@ -154,6 +162,8 @@ def _after_answer(
     if feedback:
         level = messages.SUCCESS if feedback["kind"] == "ok" else messages.WARNING
         text = feedback["text"]
+        if feedback.get("explanation"):
+            text += f" Why: {feedback['explanation'][:2000]}"
         if feedback.get("expected"):
             text += f" Expected answer: {feedback['expected'][:500]}"
         messages.add_message(request, level, text)
@@ -169,7 +179,11 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         answer = answer_from_post(bundle.question, request.POST, payload=assignment.item.payload)
         # The answer and the next task in one go (one statement when nothing stands between).
         result = services.assignment_submit_and_claim_next(
-            assignment_id=assignment.pk, worker=request.user, answer=answer, bundle=bundle
+            assignment_id=assignment.pk,
+            worker=request.user,
+            answer=answer,
+            bundle=bundle,
+            signals=_posted_signals(request),
         )
     except InvalidAnswer as exc:
         panel = {"state": "task", "assignment": assignment, "error": exc.detail}
@@ -191,11 +205,25 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         if gold.shows_expected:
             feedback["expected"] = json.dumps(gold.expected, ensure_ascii=False)
             feedback["score"] = gold.score
+        if gold.explanation:
+            feedback["explanation"] = gold.explanation
     if result.next is not None:
         panel = {"state": "task", "assignment": result.next}
     else:
         panel = _no_task_panel(result.no_next)
     return _after_answer(request, bundle, feedback, panel)
+
+
+def _posted_signals(request: HttpRequest) -> Any:
+    """The signals the page's script sent with a text answer (JSON), or None; the service
+    checks them and drops what does not parse, so the answer itself never fails on them."""
+    raw = request.POST.get("signals", "")
+    if not raw or len(raw) > 2000:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 @require_POST
