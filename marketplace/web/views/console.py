@@ -24,6 +24,7 @@ from tasks.quality.rules_engine import ACTION_LABELS
 from tasks.quality.selectors import bundle_worker_report
 
 from .. import annotation, charts, display, gallery
+from ..quality_form import rule_editor_options
 from ..forms import (
     BundleCreateForm,
     ItemUploadForm,
@@ -80,6 +81,7 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         "instructions_html": render_markdown(request.POST.get("instructions", "")),
         "templates": gallery.templates(),
         "chosen_template": request.POST.get("template", ""),
+        "rule_options": rule_editor_options(),
     }
     return render(request, "web/console/create.html", context, status=400 if form.errors else 200)
 
