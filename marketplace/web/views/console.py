@@ -24,7 +24,6 @@ from tasks.quality.rules_engine import ACTION_LABELS
 from tasks.quality.selectors import bundle_worker_report
 
 from .. import annotation, charts, display, gallery
-from ..quality_form import rule_editor_options
 from ..forms import (
     BundleCreateForm,
     ItemUploadForm,
@@ -34,6 +33,7 @@ from ..forms import (
 from ..markdown import render_markdown
 from ..money import money
 from ..overlays import review_overlays
+from ..quality_form import rule_editor_options
 from .common import PROGRESS_POLL_SECONDS, requester_required
 
 # ---------------------------------------------------------------------------------------------
