@@ -12,6 +12,7 @@ from marketplace.api.fields import INT32_MAX, CurrencyField
 from tasks.media import payload_for_viewer
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
 from tasks.quality.machine_signals import answer_signals_validate
+from tasks.quality.rules import shorthand_rules
 from tasks.selectors import bundle_fees, gold_feedback_for, worker_public_id
 
 
@@ -36,6 +37,7 @@ class BundleSerializer(serializers.ModelSerializer):
     quality_rules = serializers.JSONField(required=False)
     assist = serializers.JSONField(required=False, allow_null=True)
     exam = serializers.JSONField(required=False, allow_null=True)
+    effective_rules = serializers.SerializerMethodField()
     fee = serializers.SerializerMethodField()
 
     class Meta:
@@ -46,7 +48,7 @@ class BundleSerializer(serializers.ModelSerializer):
             "time_limit_seconds", "auto_approve_after_seconds", "expires_at", "requirements",
             "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
             "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "quality_rules",
-            "assist", "exam", "agent_canary", "training_items",
+            "assist", "exam", "agent_canary", "training_items", "effective_rules",
             "status", "created_at", "published_at", "finished_at", "fee",
         ]  # fmt: skip
         read_only_fields = [
@@ -66,6 +68,12 @@ class BundleSerializer(serializers.ModelSerializer):
             "min_seconds_per_task": {"min_value": 0, "max_value": 24 * 3600},
             "max_fast_fraction": {"min_value": 0, "max_value": 1},
         }
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_effective_rules(self, bundle: Bundle) -> list[dict]:
+        """Every rule the bundle applies: the old quality fields as the rules they stand for
+        (marked `from`), then `quality_rules`."""
+        return [*shorthand_rules(bundle), *(bundle.quality_rules or [])]
 
     def to_service_data(self) -> dict:
         """validated_data with the API's names mapped onto the model's."""

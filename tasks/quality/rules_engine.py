@@ -11,7 +11,8 @@ fast"). Collectors give a figure in [0, 1] over the worker's evidence since thei
 
 * ``gold_accuracy``: the upper end of the 95% Wilson interval of gold correct / seen; fires
   below the threshold (as the `min_gold_accuracy` shorthand does);
-* ``answer_speed``: share of answers faster than `floor` x the bundle's median; fires above;
+* ``answer_speed``: share of answers faster than `floor` x the bundle's median (or than
+  `floor_seconds`, a fixed time, as the `min_seconds_per_task` field means it); fires above;
 * ``agreement``: share of answers equal to the item's current label, on items with at least
   `AGREEMENT_MIN_JUDGMENTS` judgments; fires below;
 * ``answer_distribution``: how far the worker's most frequent answer exceeds its share among
@@ -96,7 +97,8 @@ DEFAULT_SPEED_FLOOR = 0.3
 #: Agreement is weighed only on items that have at least this many judgments.
 AGREEMENT_MIN_JUDGMENTS = 3
 _KEYS = {
-    "collector", "threshold", "min_answers", "action", "floor", "recent", "weight",
+    "collector", "threshold", "min_answers", "action", "floor", "floor_seconds", "recent",
+    "weight",
     "qualification", "value",
 }  # fmt: skip
 _ACTION_KEYS = {
@@ -146,12 +148,21 @@ def quality_rules_validate(value: Any) -> list[dict[str, Any]]:
             "min_answers": min_answers,
             "action": action,
         }
-        if collector == "answer_speed":
+        if collector == "answer_speed" and "floor_seconds" in rule:
+            seconds = rule["floor_seconds"]
+            if "floor" in rule:
+                raise _invalid(f"Rule {n}: give floor or floor_seconds, not both.")
+            if not _number(seconds) or not 0 < seconds <= 24 * 3600:
+                raise _invalid(
+                    f"Rule {n}: floor_seconds must be a number of seconds in (0, 86400]."
+                )
+            out["floor_seconds"] = float(seconds)
+        elif collector == "answer_speed":
             floor = rule.get("floor", DEFAULT_SPEED_FLOOR)
-            if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 < floor <= 1:
+            if not _number(floor) or not 0 < floor <= 1:
                 raise _invalid(f"Rule {n}: floor must be a share of the median time in (0, 1].")
             out["floor"] = float(floor)
-        elif "floor" in rule:
+        elif "floor" in rule or "floor_seconds" in rule:
             raise _invalid(f"Rule {n}: floor applies to the answer_speed collector only.")
         params = set().union(*_ACTION_KEYS.values())
         misplaced = (set(rule) & params) - _ACTION_KEYS.get(action, set())
@@ -160,6 +171,10 @@ def quality_rules_validate(value: Any) -> list[dict[str, Any]]:
         out.update(_action_params(n, action, rule))
         clean.append(out)
     return clean
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _action_params(n: int, action: str, rule: dict[str, Any]) -> dict[str, Any]:
@@ -233,19 +248,22 @@ def collect(rule: dict[str, Any], *, worker_id: int, bundle: Bundle, since: Any)
         _, high = wilson_interval(correct, seen, WILSON_Z) if seen else (0.0, 1.0)
         return Figures(float(high), seen, {"correct": correct, "seen": seen})
     if collector == "answer_speed":
-        timed = Assignment.objects.filter(
-            bundle_id=bundle.pk, status__in=COUNTED_STATUSES, seconds_spent__isnull=False
-        )
-        times = [float(s or 0) for s in timed.values_list("seconds_spent", flat=True)]
         mine = [
             float(s or 0)
             for s in answered.filter(seconds_spent__isnull=False).values_list(
                 "seconds_spent", flat=True
             )
         ]
-        if len(times) < rule["min_answers"] or not mine:
+        floor = rule.get("floor_seconds")
+        if floor is None and mine:  # a share of the bundle's median time
+            timed = Assignment.objects.filter(
+                bundle_id=bundle.pk, status__in=COUNTED_STATUSES, seconds_spent__isnull=False
+            )
+            times = [float(s or 0) for s in timed.values_list("seconds_spent", flat=True)]
+            if len(times) >= rule["min_answers"]:
+                floor = rule["floor"] * median(times)
+        if floor is None or not mine:
             return Figures(0.0, 0)
-        floor = rule["floor"] * median(times)
         fast = sum(1 for s in mine if s < floor)
         detail = {"fast": fast, "answers": len(mine), "floor_seconds": round(floor, 3)}
         return Figures(fast / len(mine), len(mine), detail)
