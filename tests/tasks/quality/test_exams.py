@@ -224,3 +224,19 @@ def test_claim_submit_helper_still_serves_real_work_after_training():
     worker = WorkerFactory()
     done = claim_submit(bundle, worker, "pos", seconds=10)
     assert done.status == "submitted"
+
+
+def test_the_admin_checks_exam_and_canary_with_the_same_validators(client):
+    from django.contrib.auth import get_user_model
+
+    staff = get_user_model().objects.create_user(
+        email="staff@example.com", password="x", is_staff=True, is_superuser=True
+    )
+    bundle = BundleFactory()
+    client.force_login(staff)
+    page = client.get(f"/admin/tasks/bundle/{bundle.pk}/change/")
+    data = {k: v for k, v in page.context["adminform"].form.initial.items() if v is not None}
+    data.update(exam='{"qualification": "has space"}', agent_canary="two words")
+    html = client.post(f"/admin/tasks/bundle/{bundle.pk}/change/", data).content.decode()
+    assert "exam.qualification must be a name" in html
+    assert "agent_canary must be one word" in html
