@@ -231,7 +231,10 @@ def judgments_to_reserve(bundle: Bundle, real_items: int) -> tuple[int, int]:
     """(real judgments, gold judgments) that `real_items` more items can cost at most.
 
     Every item may need up to max_overlap paid judgments; gold claims are paid too and come on
-    top at the gold rate, so of all judgments a share `gold_rate` is gold."""
+    top at the gold rate, so of all judgments a share `gold_rate` is gold. An exam is all gold:
+    each gold item once per possible taker."""
+    if bundle.exam:
+        return 0, exam_gold_judgments(bundle)
     real = real_items * bundle.max_overlap
     if bundle.gold_rate <= 0:
         return real, 0

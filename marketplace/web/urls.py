@@ -46,6 +46,7 @@ urlpatterns = [
         views.rule_event_reverse,
         name="rule-event-reverse",
     ),
+    path("bundles/<int:bundle_id>/training/", views.training_update, name="training-update"),
     path("bundles/preview-instructions/", views.instructions_preview, name="instructions-preview"),
     path("bundles/preview-task/", views.task_preview, name="task-preview"),
     re_path(

@@ -28,6 +28,7 @@ from .money import (
 )
 from .preview import task_preview
 from .rule_events import rule_event_reverse
+from .training import training_update
 from .work import (
     work_bundle,
     work_list,
@@ -39,6 +40,7 @@ from .work import (
 
 __all__ = [
     "rule_event_reverse",
+    "training_update",
     "balance",
     "balance_test_funds",
     "bundle_create",

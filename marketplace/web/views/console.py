@@ -35,6 +35,7 @@ from ..money import money
 from ..overlays import review_overlays
 from ..quality_form import rule_editor_options
 from .common import PROGRESS_POLL_SECONDS, requester_required
+from .training import training_context
 
 # ---------------------------------------------------------------------------------------------
 # Requester console
@@ -131,6 +132,7 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
     real, gold = services.judgments_to_reserve(bundle, context["progress"]["items_total"])
     context.update(
         {
+            "training": training_context(bundle),
             "reward": money(bundle.reward_minor, currency),
             "fee": money(fee["per_judgment"], currency),
             "fee_percent": fee["percent"],

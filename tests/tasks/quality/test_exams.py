@@ -240,3 +240,29 @@ def test_the_admin_checks_exam_and_canary_with_the_same_validators(client):
     html = client.post(f"/admin/tasks/bundle/{bundle.pk}/change/", data).content.decode()
     assert "exam.qualification must be a name" in html
     assert "agent_canary must be one word" in html
+
+
+def test_the_requester_sets_training_items_on_the_bundle_page(client):
+    bundle = training_bundle()
+    url = f"/bundles/{bundle.pk}/training/"
+    client.force_login(RequesterFactory())
+    assert client.post(url, {"training": "g0: why"}).status_code == 404
+    client.force_login(bundle.requester)
+    page = client.get(f"/bundles/{bundle.pk}/").content.decode()
+    assert 'id="training"' in page
+    client.post(url, {"training": "g0: Praise is positive.\ng2: Irony reads as negative."})
+    bundle.refresh_from_db()
+    assert bundle.training_items == 2
+    page = client.get(f"/bundles/{bundle.pk}/").content.decode()
+    assert "g0: Praise is positive." in page
+    client.post(url, {"training": "real1: not gold"})
+    bundle.refresh_from_db()
+    assert bundle.training_items == 2  # refused as a whole: real1 is not a gold item
+
+
+def test_an_exam_bundle_page_shows_its_cost(client):
+    exam = exam_bundle()
+    client.force_login(exam.requester)
+    response = client.get(f"/bundles/{exam.pk}/")
+    assert response.status_code == 200
+    assert response.context["gold_judgments"] == len(GOLD) * 10  # each item once per taker
