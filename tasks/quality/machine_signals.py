@@ -106,13 +106,14 @@ def machine_collect(
         return _share(pasted, len(rows), "pasted")
     if collector == "too_fast_to_type":
         fast = seen = 0
-        for answer, seconds, payload in answered.values_list(
-            "answer", "seconds_spent", "item__payload"
-        ):
+        for answer, seconds, payload, typed, typing in answered.values_list(
+            "answer", "seconds_spent", "item__payload", "signals__typed_chars",
+            "signals__typing_seconds",
+        ):  # fmt: skip
             if not isinstance(answer, str) or len(answer) < MIN_CHARS or seconds is None:
                 continue
             seen += 1
-            fast += seconds < least_seconds(answer, payload)
+            fast += seconds < least_seconds(answer, payload) or typed_too_fast(typed, typing)
         return _share(fast, seen, "too_fast")
     if collector == "near_duplicate":
         return _near_duplicates(answered, bundle)
@@ -132,6 +133,14 @@ def least_seconds(answer: str, payload: Any) -> float:
     """The least time a person needs to read the item's text and type this answer."""
     words = sum(len(text.split()) for text in _strings(payload))
     return words / READ_WORDS_PER_SECOND + len(answer) / TYPE_CHARS_PER_SECOND
+
+
+def typed_too_fast(typed_chars: int | None, typing_seconds: float | None) -> bool:
+    """Whether the page saw more characters typed than anyone types in the time between the
+    first keystroke and the last (synthetic keystrokes; None: no signals sent)."""
+    if not typed_chars or typed_chars < MIN_CHARS or typing_seconds is None:
+        return False
+    return typing_seconds * TYPE_CHARS_PER_SECOND < typed_chars
 
 
 def _strings(value: Any) -> Iterable[str]:

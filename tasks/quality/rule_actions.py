@@ -27,7 +27,7 @@ from django.db import transaction
 
 from accounts.models import Qualification, User, WorkerQualification
 from accounts.services import qualification_grant, qualification_revoke
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, InvalidTransition
 from tasks.locking import lock_bundle
 from tasks.models import Assignment, AssignmentStatus, Bundle, QualityRuleEvent, WorkerBundleStats
 from tasks.review import assignment_overturn, assignment_reject
@@ -84,7 +84,10 @@ def reject_recent_undo(*, event: QualityRuleEvent, by: User) -> None:
     re-decide the items: the answers count again."""
     items = []
     for assignment_id in event.figures.get("rejected", []):
-        assignment = assignment_overturn(assignment_id=assignment_id, by=by)
+        try:
+            assignment = assignment_overturn(assignment_id=assignment_id, by=by)
+        except InvalidTransition:  # overturned meanwhile (an appeal): paid already, once
+            continue
         items.append(assignment.item_id)
     items_decide(item_ids=sorted(set(items)))
 

@@ -30,7 +30,8 @@ and worker until reversed), and those of `rule_actions`: ``reject_requeue`` (`re
 of the latest unreviewed answers), ``pause``, ``lower_weight`` (`weight` in [0, 1)),
 ``grant_qualification`` / ``revoke_qualification`` (`qualification`: one of the requester's
 own, `value` to grant). A notify, pause, weight or qualification rule acts once per worker until
-reversed; a reject rule again on evidence newer than its last firing.
+reversed; a reject rule again on evidence newer than its last firing; after a reversal a rule
+weighs only evidence newer than it.
 """
 
 from __future__ import annotations
@@ -336,9 +337,10 @@ def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
         last = history.get(index)
         if rule["action"] in ONCE_ACTIONS and last is not None and last.reversed_at is None:
             continue  # it stands until reversed
+        # After a firing (and its reversal) only newer evidence counts for this rule.
         rule_since = since
-        if rule["action"] == "reject_requeue" and last is not None:
-            rule_since = max(filter(None, [since, last.created_at]))
+        if last is not None:
+            rule_since = max(t for t in (since, last.created_at, last.reversed_at) if t)
         figures = collect(rule, worker_id=worker_id, bundle=bundle, since=rule_since)
         if not rule_fires(rule, figures):
             continue

@@ -125,6 +125,16 @@ def test_too_fast_to_type_flags_answers_no_one_could_read_and_type_in_time():
     assert QualityRuleEvent.objects.get(worker=bot).figures["too_fast"] == 2
 
 
+def test_typing_faster_than_anyone_types_is_too_fast_even_with_time_to_spare():
+    bundle = text_bundle({"collector": "too_fast_to_type", "min_answers": 2})
+    human, bot = WorkerFactory(), WorkerFactory()
+    for text in (ESSAY, OTHER):
+        answer_with(bundle, human, text, seconds=45, signals=typed(text, 20))
+        # a minute on the task, but 80 characters "typed" within 0.2 s: synthetic keystrokes
+        answer_with(bundle, bot, text + " Sure.", seconds=60, signals=typed(text, 0.2))
+    assert blocked(bot, bundle) and not blocked(human, bundle)
+
+
 def test_near_duplicate_answers_across_workers_are_flagged():
     assert jaccard(shingles(ESSAY), shingles(ESSAY.upper() + "!")) == 1.0
     assert jaccard(shingles(ESSAY), shingles(OTHER)) == 0.0

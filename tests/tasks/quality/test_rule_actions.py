@@ -160,6 +160,10 @@ def test_pause_stops_claims_until_resumed_and_keeps_the_answers():
     assert work.assignment_claim(bundle=bundle, worker=fast).status == AssignmentStatus.CLAIMED
     # the pause stands until reversed: it is not taken twice for the same old evidence
     assert QualityRuleEvent.objects.filter(worker=fast).count() == 1
+    # and after the reversal only newer evidence counts: one more fast answer is not enough
+    claim_submit(bundle, fast, "pos")
+    assert not stats(fast, bundle).paused
+    assert QualityRuleEvent.objects.filter(worker=fast).count() == 1
 
 
 def test_weighed_accuracy_scales_the_vote_weight():
