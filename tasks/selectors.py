@@ -67,10 +67,11 @@ def bundles_for_worker(worker: User) -> list[Bundle]:
     stays cheap for the few hundred live bundles a marketplace has at a time."""
     # Tasks left *for this worker*: open items they have not worked on (a worker answers an
     # item once), so a bundle they have exhausted is not listed with others' slots as "left".
+    # An exam's tasks are its gold items, while its gold budget lasts.
+    exam_task = Q(is_gold=True, bundle__exam__isnull=False, bundle__gold_slots_open__gt=0)
     claimable = (
-        Item.objects.filter(
-            bundle=OuterRef("pk"), state=ItemState.OPEN, is_gold=False, slots_open__gt=0
-        )
+        Item.objects.filter(bundle=OuterRef("pk"), state=ItemState.OPEN)
+        .filter(Q(is_gold=False, slots_open__gt=0) | exam_task)
         .exclude(Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker)))
         .order_by()
         .values("bundle")

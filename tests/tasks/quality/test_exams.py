@@ -111,6 +111,17 @@ def test_passing_the_exam_grants_the_qualification_that_opens_another_bundle():
     assert work.assignment_claim(bundle=gated, worker=passer).item.bundle_id == gated.pk
 
 
+def test_find_work_lists_an_exam_until_the_worker_has_taken_it():
+    exam = exam_bundle()
+    worker = WorkerFactory()
+    api = client_for(worker)
+    listed = [b["id"] for b in api.get("/api/v1/work/bundles/").json()["results"]]
+    assert exam.pk in listed
+    take_exam(exam, worker, [True, True, True])
+    listed = [b["id"] for b in api.get("/api/v1/work/bundles/").json()["results"]]
+    assert exam.pk not in listed
+
+
 def test_a_paid_exam_pays_its_answers_and_refuses_real_items():
     requester = RequesterFactory()
     exam = exam_bundle(requester)
