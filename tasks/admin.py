@@ -19,7 +19,7 @@ from .models import (
     QualityRuleEvent,
     WorkerBundleStats,
 )
-from .quality import blocking, rules_engine
+from .quality import blocking, exams, machine_signals, rules_engine
 from .quality.aggregation import wilson_interval
 from .quality.selectors import worker_quality_summary
 from .selectors import JUDGMENT_STATUSES
@@ -67,8 +67,17 @@ class BundleAdminForm(forms.ModelForm):
     (the admin builds the form's fields from the model)."""
 
     def clean_quality_rules(self):
+        return self._checked(rules_engine.quality_rules_validate, "quality_rules")
+
+    def clean_exam(self):
+        return self._checked(exams.exam_validate, "exam")
+
+    def clean_agent_canary(self):
+        return self._checked(machine_signals.canary_validate, "agent_canary")
+
+    def _checked(self, validate, name):
         try:
-            return rules_engine.quality_rules_validate(self.cleaned_data["quality_rules"])
+            return validate(self.cleaned_data[name])
         except DomainError as exc:
             raise forms.ValidationError(exc.detail) from exc
 
@@ -90,7 +99,9 @@ class BundleAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "currency", "created_at"]
     search_fields = ["title", "requester__email"]
-    readonly_fields = ["status", "created_at", "updated_at", "published_at", "finished_at"]
+    readonly_fields = [
+        "status", "created_at", "updated_at", "published_at", "finished_at", "training_items",
+    ]  # fmt: skip
     list_select_related = ["requester"]
     inlines = [BundleEventInline]
     actions = ["pause", "resume", "cancel"]

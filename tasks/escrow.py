@@ -44,7 +44,7 @@ def escrow_settle(*, bundle_id: int) -> int:
     without that lock, an approval slipping in between left answers no escrow could pay.)
     """
     bundle = lock_bundle(bundle_id)
-    if bundle.status not in FINISHED:
+    if bundle.status not in FINISHED or bundle.reward_minor == 0:  # unpaid (an exam): no escrow
         return 0
     pending = bundle.assignments.filter(
         status__in=(AssignmentStatus.CLAIMED, AssignmentStatus.SUBMITTED)

@@ -49,6 +49,8 @@ def bundle_complete_if_done(*, bundle_id: int) -> bool:
     bundle = lock_bundle(bundle_id)
     if bundle.status not in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
         return False
+    if bundle.exam:  # gold only: it runs until its requester closes it
+        return False
     if bundle.items.filter(is_gold=False).exclude(state=ItemState.COMPLETE).exists():
         return False
     if bundle.assignments.filter(

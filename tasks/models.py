@@ -86,6 +86,14 @@ class Bundle(models.Model):
     pay_floor_state = models.CharField(
         max_length=12, choices=PayFloorState.choices, default=PayFloorState.PILOT
     )
+    # An exam (#13): passing this bundle's gold grants the requester's qualification, validated
+    # by `tasks.quality.exams.exam_validate`; None for ordinary bundles.
+    exam = models.JSONField(null=True, blank=True, default=None)
+    # A word the task asks automated agents (only) to include: hidden from people, in the DOM;
+    # an answer containing it reveals an agent (the `agent_canary` collector). Blank: none.
+    agent_canary = models.CharField(max_length=40, blank=True, default="", db_default="")
+    # How many of its gold items are training (served first; `exams.training_items_set`).
+    training_items = models.PositiveIntegerField(default=0, db_default=0)
     status = models.CharField(
         max_length=16, choices=BundleStatus.choices, default=BundleStatus.DRAFT, db_index=True
     )
@@ -148,6 +156,10 @@ class Item(models.Model):
     # The gold answer is never serialised to a worker (see tasks.api.serializers).
     gold = models.JSONField(null=True, blank=True)
     is_gold = models.BooleanField(default=False)
+    # Training (gold only): served to a worker before their other tasks here, and its
+    # explanation shown once they have answered it.
+    is_training = models.BooleanField(default=False, db_default=False)
+    explanation = models.TextField(blank=True, default="", db_default="")
     state = models.CharField(max_length=8, choices=ItemState.choices, default=ItemState.OPEN)
     priority = models.IntegerField(default=0, help_text="Lower is served first.")
     # Judgment slots not yet handed out. Never negative: a claim takes one under a row lock
@@ -301,6 +313,12 @@ class WorkerBundleStats(models.Model):
     unblocked_at = models.DateTimeField(null=True, blank=True)
     # The worker's accuracy here as the last whole-bundle Dawid-Skene run estimated it.
     estimated_accuracy = models.FloatField(null=True, blank=True)
+    # Rule actions short of a block: paused (cannot claim here until the requester resumes;
+    # answers still count) and the weight of their votes in the live decision (1 = full).
+    # Database defaults: the hot path inserts these rows with its own SQL.
+    paused = models.BooleanField(default=False, db_default=False)
+    paused_reason = models.TextField(blank=True, default="", db_default="")
+    weight = models.FloatField(default=1.0, db_default=1.0)
 
     class Meta:
         verbose_name_plural = "worker bundle stats"
@@ -336,6 +354,27 @@ class QualityRuleEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} of worker {self.worker_id} in bundle {self.bundle_id}"
+
+
+class AnswerSignals(models.Model):
+    """How a free-text or transcription answer was produced, as the work page reported it:
+    pastes and typing time. Read by the machine-answer collectors and the requester; never
+    shown to other workers."""
+
+    assignment = models.OneToOneField(
+        Assignment, on_delete=models.CASCADE, related_name="signals", primary_key=True
+    )
+    paste_events = models.PositiveIntegerField(default=0)
+    pasted_chars = models.PositiveIntegerField(default=0)
+    typed_chars = models.PositiveIntegerField(default=0)
+    typing_seconds = models.FloatField(default=0.0)
+    answer_chars = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "answer signals"
+
+    def __str__(self) -> str:
+        return f"signals of assignment {self.assignment_id}"
 
 
 class Prediction(models.Model):

@@ -57,14 +57,15 @@ def assignment_approve(
         auto_approved=auto,
     )
     bundle = assignment.bundle
-    payments.assignment_pay(
-        requester_id=bundle.requester_id,
-        bundle_id=bundle.pk,
-        worker_id=assignment.worker_id,
-        currency=bundle.currency,
-        reward_minor=bundle.reward_minor,
-        assignment_id=assignment.pk,
-    )
+    if bundle.reward_minor > 0:  # an unpaid exam approves without money
+        payments.assignment_pay(
+            requester_id=bundle.requester_id,
+            bundle_id=bundle.pk,
+            worker_id=assignment.worker_id,
+            currency=bundle.currency,
+            reward_minor=bundle.reward_minor,
+            assignment_id=assignment.pk,
+        )
     stats_add(assignment.worker_id, assignment.bundle_id, approved=1)
     worker_record_review(worker_id=assignment.worker_id, approved=1)
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
@@ -107,24 +108,33 @@ def assignment_reject(
 
 
 @transaction.atomic
-def assignment_override_rejection(*, assignment_id: int, by: User, requester: User) -> Assignment:
-    """Approve work that was rejected (MTurk's `OverrideRejection`): the worker is paid the
-    reward and the rejection leaves their record. The one transition out of `rejected`, so
-    it lives here rather than in the transition map, which `assignment_approve` follows.
+def assignment_overturn(
+    *, assignment_id: int, by: User | None, requester: User | None = None
+) -> Assignment:
+    """Reverse a rejection: the work becomes approved and is paid, exactly once. The one way
+    out of `rejected` (a review's rejection is final otherwise), shared by an appeal upheld for
+    the worker or left unanswered, a quality rule's reversal and MTurk's `OverrideRejection`.
 
-    The rejection gave the item its slot back. If nobody has taken that slot, the answer takes
-    it again (its escrow pays); otherwise the slot's escrow went to the replacement, so one
-    more judgment is reserved from the requester's balance first (`insufficient_funds` then
-    refuses the whole override)."""
-    assignment = lock_assignment_after_bundle(assignment_id, bundle__requester=requester)
+    The rejection gave the item its slot back. If nobody has taken that slot yet, the answer
+    takes it again and its escrow pays, as an approval would. Otherwise that escrow went to the
+    replacement judgment, and the answer is paid from the requester's balance, whatever it
+    lacks becoming their debt (`payments.overturned_assignment_pay`): the worker is owed either
+    way. Both paths pay under the approval's key `assignment-<id>-pay`, and the state change is
+    conditional, so a retry or a second overturn pays nothing more. `requester`, when given,
+    scopes the lookup to their bundles."""
+    scope = {"bundle__requester": requester} if requester is not None else {}
+    assignment = lock_assignment_after_bundle(assignment_id, **scope)
     if assignment.status != AssignmentStatus.REJECTED:
         raise InvalidTransition(
-            f"Only rejected work can be overridden (this is {assignment.status})."
+            f"Only rejected work can be overturned (this is {assignment.status})."
         )
     bundle = assignment.bundle
     item = Item.objects.select_for_update().get(pk=assignment.item_id)
     live = bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED)
-    if live and not assignment.is_gold and item.slots_open > 0 and item.state != ItemState.COMPLETE:
+    takes_slot_back = (
+        live and not assignment.is_gold and item.slots_open > 0 and item.state != ItemState.COMPLETE
+    )
+    if takes_slot_back:
         counted = item.judgments_submitted + 1
         slots = item.slots_open - 1
         state = (
@@ -136,25 +146,20 @@ def assignment_override_rejection(*, assignment_id: int, by: User, requester: Us
             judgments_submitted=counted, slots_open=0 if state == ItemState.COMPLETE else slots,
             state=state,
         )  # fmt: skip
-    else:
-        payments.escrow_reserve(
-            requester=bundle.requester, bundle_id=bundle.pk, currency=bundle.currency,
-            reward_minor=bundle.reward_minor, judgments=1,
-            idempotency_key=f"assignment-{assignment.pk}-override",
-        )  # fmt: skip
     updated = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.REJECTED).update(
         status=AssignmentStatus.APPROVED, reviewed_at=timezone.now(), reviewed_by=by,
         reject_reason="",
     )  # fmt: skip
     if updated != 1:
         raise Conflict("The assignment changed meanwhile; reload it.")
-    payments.assignment_pay(
+    pay = payments.assignment_pay if takes_slot_back else payments.overturned_assignment_pay
+    pay(
         requester_id=bundle.requester_id, bundle_id=bundle.pk, worker_id=assignment.worker_id,
         currency=bundle.currency, reward_minor=bundle.reward_minor, assignment_id=assignment.pk,
     )  # fmt: skip
-    # The row exists (the rejection counted there); the upsert cannot take a negative count.
+    # The row exists (the rejection counted there): a plain update, no upsert with a -1 row.
     WorkerBundleStats.objects.filter(
-        worker_id=assignment.worker_id, bundle_id=assignment.bundle_id
+        worker_id=assignment.worker_id, bundle_id=bundle.pk, rejected__gt=0
     ).update(approved=F("approved") + 1, rejected=F("rejected") - 1)
     worker_record_review(worker_id=assignment.worker_id, approved=1, rejected=-1)
     bundle_complete_if_done(bundle_id=bundle.pk)

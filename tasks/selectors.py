@@ -30,6 +30,7 @@ from .models import (
     Item,
     ItemResult,
     ItemState,
+    QualityRuleEvent,
     WorkerBundleStats,
 )
 from .schema import annotation_type
@@ -68,6 +69,7 @@ def bundles_for_worker(worker: User) -> list[Bundle]:
         Bundle.objects.filter(status=BundleStatus.PUBLISHED)
         .exclude(requester=worker)
         .exclude(worker_stats__worker=worker, worker_stats__blocked=True)
+        .exclude(worker_stats__worker=worker, worker_stats__paused=True)
         .annotate(tasks_left=Coalesce(_claimable_count(worker), 0))
         .filter(tasks_left__gt=0)
         .order_by("-published_at", "-id")
@@ -82,10 +84,14 @@ def bundles_for_worker(worker: User) -> list[Bundle]:
 
 def _claimable_items(worker: User, bundle: Any) -> QuerySet[Item]:
     """Tasks left *for this worker*: open items they have not worked on (a worker answers an
-    item once), so a bundle they have exhausted is not listed with others' slots as "left"."""
-    return Item.objects.filter(
-        bundle=bundle, state=ItemState.OPEN, is_gold=False, slots_open__gt=0
-    ).exclude(Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker)))
+    item once), so a bundle they have exhausted is not listed with others' slots as "left".
+    An exam's tasks are its gold items, while its gold budget lasts."""
+    exam_task = Q(is_gold=True, bundle__exam__isnull=False, bundle__gold_slots_open__gt=0)
+    return (
+        Item.objects.filter(bundle=bundle, state=ItemState.OPEN)
+        .filter(Q(is_gold=False, slots_open__gt=0) | exam_task)
+        .exclude(Exists(Assignment.objects.filter(item=OuterRef("pk"), worker=worker)))
+    )
 
 
 def _claimable_count(worker: User) -> Subquery:
@@ -155,6 +161,8 @@ class GoldFeedback:
     expected: Any = None
     score: float | None = None
     shows_expected: bool = False
+    # A training item's explanation (shown once answered, whatever the bundle's feedback).
+    explanation: str = ""
 
 
 def gold_feedback_for(assignment: Assignment, bundle: Bundle) -> GoldFeedback | None:
@@ -169,10 +177,19 @@ def gold_feedback_for(assignment: Assignment, bundle: Bundle) -> GoldFeedback | 
     ):
         return None
     shows_expected = bundle.gold_feedback_expected and annotation_type(bundle.question) is not None
-    if not (bundle.gold_feedback or shows_expected):
+    explanation = ""
+    if bundle.training_items:
+        item = assignment.item if Assignment.item.is_cached(assignment) else None
+        is_training, explanation = (
+            (item.is_training, item.explanation)
+            if item is not None
+            else Item.objects.values_list("is_training", "explanation").get(pk=assignment.item_id)
+        )
+        explanation = explanation if is_training else ""
+    if not (bundle.gold_feedback or shows_expected or explanation):
         return None
     if not shows_expected:
-        return GoldFeedback(correct=bool(assignment.gold_correct))
+        return GoldFeedback(correct=bool(assignment.gold_correct), explanation=explanation)
     expected = (
         assignment.item.gold
         if Assignment.item.is_cached(assignment)
@@ -183,6 +200,7 @@ def gold_feedback_for(assignment: Assignment, bundle: Bundle) -> GoldFeedback | 
         expected=expected,
         score=assignment.gold_score,
         shows_expected=True,
+        explanation=explanation,
     )
 
 
@@ -372,3 +390,13 @@ def bundle_payload_keys(bundle: Bundle) -> list[str]:
 
 def bundle_worker_stats(bundle: Bundle) -> QuerySet[WorkerBundleStats]:
     return WorkerBundleStats.objects.filter(bundle=bundle).order_by("-submitted", "id")
+
+
+def rule_events_of_worker(worker: User) -> QuerySet[QualityRuleEvent]:
+    """What the quality rules did to this worker, in every bundle, newest first (their own
+    rows only: the due-process view)."""
+    return (
+        QualityRuleEvent.objects.filter(worker=worker)
+        .select_related("bundle")
+        .order_by("-created_at", "-id")
+    )

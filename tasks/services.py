@@ -40,7 +40,9 @@ from .models import (
     PayFloorState,
 )
 from .quality import services as quality
-from .quality.rules_engine import quality_rules_validate
+from .quality.exams import exam_gold_judgments, exam_qualification_ensure, exam_validate
+from .quality.machine_signals import answer_signals_record, canary_validate
+from .quality.rules_engine import quality_rules_validate, rule_qualifications_check_known
 from .sandbox import PLAY_MONEY_CURRENCY, sandbox_settings
 from .schema import annotation_type, question_validate
 from .states import (
@@ -54,11 +56,13 @@ logger = logging.getLogger(__name__)
 QUALITY_RULES = {
     "min_gold_accuracy", "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
     "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "quality_rules",
+    "agent_canary",
 }  # fmt: skip
 EDITABLE_WHEN_DRAFT = {
     "title", "instructions", "question", "reward_minor", "currency", "min_overlap",
     "max_overlap", "target_confidence", "gold_rate", "time_limit_seconds",
     "auto_approve_after_seconds", "expires_at", "requirements", "assist", "estimated_seconds",
+    "exam",
     *QUALITY_RULES,
 }  # fmt: skip
 EDITABLE_WHEN_LIVE = {"title", "instructions", "time_limit_seconds", "expires_at", *QUALITY_RULES}
@@ -104,6 +108,12 @@ def bundle_validate_settings(data: dict[str, Any]) -> dict[str, Any]:
         raise DomainError("min_gold_accuracy must be in [0, 1].", code="invalid_gold_accuracy")
     if "quality_rules" in clean:
         clean["quality_rules"] = quality_rules_validate(clean["quality_rules"])
+    if "exam" in clean:
+        clean["exam"] = exam_validate(clean["exam"])
+        if clean["exam"]:  # every task of an exam is gold
+            clean["gold_rate"] = 1.0
+    if "agent_canary" in clean:
+        clean["agent_canary"] = canary_validate(clean["agent_canary"])
     if "currency" in clean:
         clean["currency"] = str(clean["currency"]).lower()
         # Play money (the sandbox's) is always offered: it buys only test workers' work.
@@ -128,6 +138,10 @@ def bundle_create(*, requester: User, data: dict[str, Any]) -> Bundle:
         raise DomainError("A question schema is required.", code="invalid_question")
     clean = sandbox_settings(clean, requester_id=requester.pk, currency="usd")
     requirements_check_known(clean.get("requirements"), owner_id=requester.pk)
+    rule_qualifications_check_known(clean.get("quality_rules") or [], owner_id=requester.pk)
+    exam_qualification_ensure(requester=requester, exam=clean.get("exam"))
+    if not clean.get("exam") and clean.get("reward_minor") == 0:
+        raise DomainError("Only an exam may be unpaid (reward 0).", code="invalid_amount")
     bundle = Bundle(requester=requester, **clean)
     overlap_validate(assist=bundle.assist, min_overlap=bundle.min_overlap)
     _check_feedback_setting(bundle)
@@ -147,6 +161,7 @@ def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
         requirements=bundle.requirements,
     )
     requirements_check_known(clean.get("requirements"), owner_id=bundle.requester_id)
+    rule_qualifications_check_known(clean.get("quality_rules") or [], owner_id=bundle.requester_id)
     allowed = EDITABLE_WHEN_DRAFT if bundle.status == BundleStatus.DRAFT else EDITABLE_WHEN_LIVE
     if bundle.status in (BundleStatus.COMPLETED, BundleStatus.CANCELLED, BundleStatus.EXPIRED):
         allowed = set()
@@ -159,6 +174,9 @@ def bundle_update(*, bundle: Bundle, by: User, data: dict[str, Any]) -> Bundle:
         )
     for key, value in clean.items():
         setattr(bundle, key, value)
+    exam_qualification_ensure(requester=bundle.requester, exam=clean.get("exam"))
+    if not bundle.exam and bundle.reward_minor == 0:
+        raise DomainError("Only an exam may be unpaid (reward 0).", code="invalid_amount")
     if bundle.min_overlap > bundle.max_overlap:
         raise DomainError("min_overlap must not exceed max_overlap.", code="invalid_overlap")
     overlap_validate(assist=bundle.assist, min_overlap=bundle.min_overlap)
@@ -186,6 +204,8 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
     if bundle.status != BundleStatus.DRAFT:
         raise InvalidTransition(f"Only a draft can be published (this one is {bundle.status}).")
     real_items = bundle.items.filter(is_gold=False).count()
+    if bundle.exam:
+        return _exam_publish(bundle, real_items=real_items, by=by)
     if real_items == 0:
         raise DomainError("Upload items before publishing.", code="no_items", http_status=409)
     if bundle.gold_rate > 0 and not bundle.items.filter(is_gold=True).exists():
@@ -200,11 +220,34 @@ def bundle_publish(*, bundle: Bundle, by: User) -> Bundle:
     return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by, published_at=timezone.now())
 
 
+def _exam_publish(bundle: Bundle, *, real_items: int, by: User) -> Bundle:
+    """An exam is gold only: each gold item once per possible taker is reserved (nothing for
+    an unpaid exam) and becomes its gold budget."""
+    gold = exam_gold_judgments(bundle)
+    if real_items or not gold:
+        raise DomainError(
+            "An exam has gold items only (each with its answer), and at least one.",
+            code="invalid_exam",
+            http_status=409,
+        )
+    if bundle.reward_minor > 0:
+        payments.escrow_reserve(
+            requester=bundle.requester, bundle_id=bundle.pk, currency=bundle.currency,
+            reward_minor=bundle.reward_minor, judgments=gold,
+            idempotency_key=f"bundle-{bundle.pk}-publish",
+        )  # fmt: skip
+    Bundle.objects.filter(pk=bundle.pk).update(gold_slots_open=gold)
+    return bundle_transition(bundle, BundleStatus.PUBLISHED, by=by, published_at=timezone.now())
+
+
 def judgments_to_reserve(bundle: Bundle, real_items: int) -> tuple[int, int]:
     """(real judgments, gold judgments) that `real_items` more items can cost at most.
 
     Every item may need up to max_overlap paid judgments; gold claims are paid too and come on
-    top at the gold rate, so of all judgments a share `gold_rate` is gold."""
+    top at the gold rate, so of all judgments a share `gold_rate` is gold. An exam is all gold:
+    each gold item once per possible taker."""
+    if bundle.exam:
+        return 0, exam_gold_judgments(bundle)
     real = real_items * bundle.max_overlap
     if bundle.gold_rate <= 0:
         return real, 0
@@ -371,7 +414,12 @@ def bundle_add_items(
 
 
 def assignment_submit(
-    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle | None = None
+    *,
+    assignment_id: int,
+    worker: User,
+    answer: Any,
+    bundle: Bundle | None = None,
+    signals: Any = None,
 ) -> Assignment:
     """Record the answer (`tasks.work.submission_record`: validated, gold scored, item and
     stats counted, all or nothing), then the quality follow-up (a block, an item completed
@@ -380,6 +428,8 @@ def assignment_submit(
     submission = work.submission_record(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
+    if signals:
+        _signals_record(submission.assignment, signals, bundle)
     if submission.follow_up is not None:
         transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
     else:
@@ -388,7 +438,7 @@ def assignment_submit(
 
 
 def assignment_submit_and_claim_next(
-    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle
+    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle, signals: Any = None
 ) -> work.SubmittedAndNext:
     """A worker's loop step (the task page, the API's `submit/?next=1`): exactly
     `assignment_submit` then `tasks.work.assignment_claim`, so (outside a transaction) the next
@@ -398,12 +448,24 @@ def assignment_submit_and_claim_next(
         assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
     )
     if step is not None:
+        if signals:
+            _signals_record(step.submitted, signals, bundle)
         follow_up_after_commit(step.submitted, bundle=bundle)
         return step
     submitted = assignment_submit(
-        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
+        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle, signals=signals
     )
     return work.claim_next(submitted=submitted, bundle=bundle, worker=worker)
+
+
+def _signals_record(assignment: Assignment, signals: Any, bundle: Bundle | None) -> None:
+    """How a text answer was produced (`machine_signals`), stored before the quality follow-up
+    weighs it. Bad signals never cost the worker their answer: they are logged and dropped."""
+    question = bundle.question if bundle is not None else assignment.bundle.question
+    try:
+        answer_signals_record(assignment=assignment, question=question, signals=signals)
+    except DomainError as exc:
+        logger.info("signals of assignment %s dropped: %s", assignment.pk, exc.detail)
 
 
 def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = None) -> None:
@@ -415,12 +477,13 @@ def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = No
     if bundle is None or bundle.pk != assignment.bundle_id:
         row = (
             Bundle.objects.filter(pk=assignment.bundle_id)
-            .values_list("quality_rules", "pay_floor_state")
+            .values_list("quality_rules", "exam", "pay_floor_state")
             .first()
         )
-        has_rules, pilot = bool(row and row[0]), bool(row and row[1] == PayFloorState.PILOT)
+        has_rules = bool(row and (row[0] or row[1]))
+        pilot = bool(row and row[2] == PayFloorState.PILOT)
     else:
-        has_rules = bool(bundle.quality_rules)
+        has_rules = bool(bundle.quality_rules or bundle.exam)
         pilot = bundle.pay_floor_state == PayFloorState.PILOT
     if pilot:  # the pay floor's pilot closes once its first answers are in
         pay_pilot.pilot_follow_up_after_commit(assignment.bundle_id)

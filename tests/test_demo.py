@@ -56,6 +56,25 @@ def test_demo_data_loads_idempotently_with_a_caught_spammer(
     assert messaging.threads_of_worker(worker1).get().messages.count() == 2
 
 
+def test_the_demo_shows_a_spammer_blocked_by_the_speed_rule(
+    capsys, django_capture_on_commit_callbacks
+):
+    from tasks.management.demo_rules import RULES_TITLE
+    from tasks.models import QualityRuleEvent
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("load_demo")
+    bundle = Bundle.objects.get(title=RULES_TITLE)
+    assert bundle.status == BundleStatus.COMPLETED
+    blocked = bundle.worker_stats.filter(blocked=True).values_list("worker__email", flat=True)
+    assert list(blocked) == ["rules4@crowdmarket.local"]
+    event = QualityRuleEvent.objects.get(bundle=bundle)
+    assert event.rule["collector"] == "answer_speed" and event.action == "block"
+    assert event.figures["fast"] == event.figures["answers"] == 5  # caught on the fifth answer
+    assert "spammer blocked by the speed rule after 5 answers" in capsys.readouterr().out
+    assert ledger_problems() == []
+
+
 def test_the_demo_prints_the_address_make_run_serves(capsys):
     """Issue 15, bug 8: `make run HOST=0.0.0.0:9000` printed port 8000."""
     from pathlib import Path

@@ -14,6 +14,7 @@ from tasks.schema import QUESTION_TYPES, InvalidAnswer, answer_from_text, answer
 
 from . import annotation
 from .money import AmountField, currency_choices
+from .quality_form import QualityFields
 
 QUESTION_TYPE_LABELS = {
     "single_choice": "Single choice (pick one)",
@@ -41,7 +42,7 @@ COMPARATOR_WORDS = {
 }  # fmt: skip
 
 
-class BundleCreateForm(forms.Form):
+class BundleCreateForm(QualityFields, forms.Form):
     title = forms.CharField(max_length=200)
     instructions = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -109,16 +110,6 @@ class BundleCreateForm(forms.Form):
         label="Minimum gold accuracy (%)",
         help_text="Workers under this on gold are blocked from the bundle (optional).",
     )
-    quality_rules = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false"}),
-        label="Quality rules (JSON)",
-        help_text=(
-            'A list of rules, e.g. [{"collector": "answer_speed", "threshold": 0.5, '
-            '"min_answers": 5, "action": "block"}]. Collectors: gold_accuracy, answer_speed, '
-            "agreement, answer_distribution, skips; actions: block, block_requester, notify."
-        ),
-    )
     time_limit_minutes = forms.IntegerField(
         min_value=1, max_value=24 * 60, initial=10, label="Time limit per task (minutes)"
     )
@@ -160,18 +151,6 @@ class BundleCreateForm(forms.Form):
 
     def clean_question_json(self) -> dict[str, Any] | None:
         return parse_question_json(self.cleaned_data.get("question_json", ""))
-
-    def clean_quality_rules(self) -> list[Any]:
-        text = self.cleaned_data.get("quality_rules") or ""
-        if not text.strip():
-            return []
-        try:
-            parsed = json.loads(text)
-        except ValueError as exc:
-            raise forms.ValidationError(f"Not valid JSON: {exc}.") from exc
-        if not isinstance(parsed, list):
-            raise forms.ValidationError("The rules are a JSON list.")
-        return parsed
 
     def clean_requirements(self) -> list[dict[str, Any]]:
         """Lines like `approval_rate >= 95` or `country in US,CA` into requirement objects;
@@ -246,8 +225,7 @@ class BundleCreateForm(forms.Form):
             result["target_confidence"] = data["target_confidence"] / 100
         if data.get("min_gold_accuracy") is not None:
             result["min_gold_accuracy"] = data["min_gold_accuracy"] / 100
-        if data.get("quality_rules"):
-            result["quality_rules"] = data["quality_rules"]  # validated by the service
+        result.update(self.quality_service_data())  # validated by the service
         return result
 
     def error_field(self, code: str) -> str | None:
@@ -310,6 +288,8 @@ BUNDLE_ERROR_FIELDS = {
     "invalid_gold_accuracy": "min_gold_accuracy",
     "invalid_amount": "reward",
     "invalid_quality_rules": "quality_rules",
+    "invalid_canary": "agent_canary",
+    "invalid_exam": "exam_qualification",
 }
 
 

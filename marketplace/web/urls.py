@@ -65,6 +65,12 @@ urlpatterns = [
     path("blocks/", fairness.block_list_add, name="block-list-add"),
     path("blocks/<int:block_id>/lift/", fairness.block_lift, name="block-lift"),
     path("bundles/<int:bundle_id>/pay-floor/", fairness.bundle_pay_floor, name="bundle-pay-floor"),
+    path(
+        "bundles/<int:bundle_id>/rule-events/<int:event_id>/reverse/",
+        views.rule_event_reverse,
+        name="rule-event-reverse",
+    ),
+    path("bundles/<int:bundle_id>/training/", views.training_update, name="training-update"),
     path("bundles/preview-instructions/", views.instructions_preview, name="instructions-preview"),
     path("bundles/preview-task/", views.task_preview, name="task-preview"),
     re_path(

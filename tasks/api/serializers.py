@@ -11,6 +11,8 @@ from rest_framework import serializers
 from marketplace.api.fields import INT32_MAX, CurrencyField
 from tasks.media import payload_for_viewer
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
+from tasks.quality.machine_signals import answer_signals_validate
+from tasks.quality.rules import shorthand_rules
 from tasks.selectors import bundle_fees, gold_feedback_for, worker_public_id
 
 
@@ -34,6 +36,8 @@ class BundleSerializer(serializers.ModelSerializer):
     requirements = serializers.JSONField(required=False)
     quality_rules = serializers.JSONField(required=False)
     assist = serializers.JSONField(required=False, allow_null=True)
+    exam = serializers.JSONField(required=False, allow_null=True)
+    effective_rules = serializers.SerializerMethodField()
     fee = serializers.SerializerMethodField()
 
     class Meta:
@@ -45,11 +49,12 @@ class BundleSerializer(serializers.ModelSerializer):
             "min_gold_answers", "min_seconds_per_task", "max_fast_fraction",
             "reject_blocked_work", "gold_feedback", "gold_feedback_expected", "quality_rules",
             "assist", "estimated_seconds", "pay_floor_state", "pilot_median_seconds",
+            "exam", "agent_canary", "training_items", "effective_rules",
             "status", "created_at", "published_at", "finished_at", "fee",
         ]  # fmt: skip
         read_only_fields = [
             "id", "status", "created_at", "published_at", "finished_at", "pay_floor_state",
-            "pilot_median_seconds",
+            "pilot_median_seconds", "training_items",
         ]  # fmt: skip
         extra_kwargs = {
             # Bounded as the service checks them (overlap) or as the columns hold them: a value
@@ -66,6 +71,12 @@ class BundleSerializer(serializers.ModelSerializer):
             "max_fast_fraction": {"min_value": 0, "max_value": 1},
             "estimated_seconds": {"min_value": 1, "max_value": 24 * 3600},
         }
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_effective_rules(self, bundle: Bundle) -> list[dict]:
+        """Every rule the bundle applies: the old quality fields as the rules they stand for
+        (marked `from`), then `quality_rules`."""
+        return [*shorthand_rules(bundle), *(bundle.quality_rules or [])]
 
     def to_service_data(self) -> dict:
         """validated_data with the API's names mapped onto the model's."""
@@ -288,13 +299,14 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
     bundle_id = serializers.IntegerField(read_only=True)
     feedback = serializers.SerializerMethodField()
     feedback_expected = serializers.SerializerMethodField()
+    explanation = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
         fields = [
             "id", "bundle_id", "item", "question", "instructions", "deadline", "reward",
             "currency", "status", "answer", "submitted_at", "reviewed_at", "reject_reason",
-            "feedback", "feedback_expected",
+            "feedback", "feedback_expected", "explanation",
         ]  # fmt: skip
 
     def get_feedback(self, assignment: Assignment) -> str | None:
@@ -304,6 +316,11 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
         if feedback is None:
             return None
         return "correct" if feedback.correct else "incorrect"
+
+    def get_explanation(self, assignment: Assignment) -> str | None:
+        """A training task's explanation, once answered (None on every other assignment)."""
+        feedback = gold_feedback_for(assignment, assignment.bundle)
+        return feedback.explanation or None if feedback is not None else None
 
     def get_feedback_expected(self, assignment: Assignment) -> dict | None:
         """Annotation bundles with `gold_feedback_expected`: once a gold task is answered, the
@@ -323,8 +340,21 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
         return WorkItemSerializer({"id": assignment.item_id, "payload": payload}).data
 
 
+class AnswerSignalsSerializer(serializers.Serializer):
+    """How a text or transcription answer was produced (all optional, non-negative)."""
+
+    paste_events = serializers.IntegerField(min_value=0, required=False)
+    pasted_chars = serializers.IntegerField(min_value=0, required=False)
+    typed_chars = serializers.IntegerField(min_value=0, required=False)
+    typing_seconds = serializers.FloatField(min_value=0, required=False)
+
+
 class SubmitSerializer(serializers.Serializer):
     answer = serializers.JSONField(allow_null=True)
+    signals = AnswerSignalsSerializer(required=False, allow_null=True)
+
+    def validate_signals(self, value: Any) -> Any:
+        return answer_signals_validate(self.initial_data.get("signals"))
 
 
 class NoNextSerializer(serializers.Serializer):

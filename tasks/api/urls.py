@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import bonuses, fairness, media, messages, sandbox, views
+from . import bonuses, fairness, media, messages, quality_events, sandbox, views
 
 router = SimpleRouter()
 router.register("bundles", views.BundleViewSet, basename="bundle")
@@ -13,6 +13,9 @@ router.register("work/assignments", views.WorkAssignmentViewSet, basename="work-
 router.register("appeals", fairness.AppealViewSet, basename="appeal")
 router.register("blocks", fairness.BlockViewSet, basename="block")
 router.register("reports", fairness.ReportViewSet, basename="report")
+router.register(
+    "work/quality-events", quality_events.WorkerRuleEventViewSet, basename="work-quality-event"
+)
 
 urlpatterns = [
     *router.urls,

@@ -28,6 +28,7 @@ from tasks.quality.block_preview import worker_block_preview
 
 from . import serializers as s
 from .assist import AssistActions
+from .training import TrainingActions
 
 
 class _BoundedIsoDateTimeField(IsoDateTimeField):
@@ -85,7 +86,7 @@ class ItemFilter(filters.FilterSet):
         fields = ["state", "is_gold", "external_id"]
 
 
-class BundleViewSet(AssistActions, viewsets.ModelViewSet):
+class BundleViewSet(AssistActions, TrainingActions, viewsets.ModelViewSet):
     """A requester's bundles: create, edit, publish, pause, resume, cancel, upload, results."""
 
     permission_classes = [IsRequester]
@@ -423,6 +424,7 @@ class WorkAssignmentViewSet(
             "worker": request.user,
             "answer": body.validated_data["answer"],
             "bundle": assignment.bundle,
+            "signals": body.validated_data.get("signals"),
         }
         context = {"request": request}  # media URLs in the payload are absolute
         if request.query_params.get("next", "").lower() not in ("1", "true", "yes"):

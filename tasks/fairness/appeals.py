@@ -14,13 +14,11 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.services import worker_record_review
-from marketplace.errors import Conflict, DomainError, NotFound
-from payments import services as payments
+from marketplace.errors import Conflict, DomainError, InvalidTransition, NotFound
 from tasks.escrow import escrow_settle
 from tasks.locking import lock_bundle
 from tasks.models import (
@@ -31,8 +29,8 @@ from tasks.models import (
     AssignmentStatus,
     BlockScope,
     WorkerBlock,
-    WorkerBundleStats,
 )
+from tasks.review import assignment_overturn
 from tasks.selectors import worker_public_id
 
 from .blocks import block_lift
@@ -173,31 +171,13 @@ def _decide(
 
 
 def _overturn_rejection(appeal: Appeal, *, by: User | None) -> None:
-    """The rejected answer becomes approved and is paid (once: the approval's ledger key)."""
-    assignment_id = appeal.assignment_id
-    if assignment_id is None:  # the model's check constraint makes this impossible
+    """The rejected answer becomes approved and is paid once (`review.assignment_overturn`)."""
+    if appeal.assignment_id is None:  # the model's check constraint makes this impossible
         raise DomainError("A rejection appeal names its answer.", code="invalid_appeal")
-    assignment = (
-        Assignment.objects.select_for_update().select_related("bundle").get(pk=assignment_id)
-    )
-    updated = Assignment.objects.filter(pk=assignment.pk, status=AssignmentStatus.REJECTED).update(
-        status=AssignmentStatus.APPROVED, reviewed_at=timezone.now(), reviewed_by=by
-    )
-    if updated != 1:
-        raise Conflict("The answer is no longer rejected.", code="not_rejected")
-    bundle = assignment.bundle
-    payments.overturned_assignment_pay(
-        requester_id=bundle.requester_id,
-        bundle_id=bundle.pk,
-        worker_id=assignment.worker_id,
-        currency=bundle.currency,
-        reward_minor=bundle.reward_minor,
-        assignment_id=assignment.pk,
-    )
-    WorkerBundleStats.objects.filter(
-        worker_id=assignment.worker_id, bundle_id=bundle.pk, rejected__gt=0
-    ).update(approved=F("approved") + 1, rejected=F("rejected") - 1)
-    worker_record_review(worker_id=assignment.worker_id, approved=1, rejected=-1)
+    try:
+        assignment_overturn(assignment_id=appeal.assignment_id, by=by)
+    except InvalidTransition as exc:
+        raise Conflict("The answer is no longer rejected.", code="not_rejected") from exc
 
 
 def _settle_after(bundle_id: int) -> None:

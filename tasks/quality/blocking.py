@@ -32,7 +32,7 @@ from tasks.review import assignment_reject
 from tasks.work import claim_expire
 
 from .decisions import items_decide
-from .rules import LIVE_STATUSES, Evidence, rule_violation
+from .rules import LIVE_STATUSES, Evidence, rule_violation, rule_violation_of, shorthand_rules
 
 logger = logging.getLogger(__name__)
 
@@ -88,10 +88,19 @@ def worker_quality_check(*, worker_id: int, bundle_id: int) -> bool:
         stats = WorkerBundleStats.objects.get(worker_id=worker_id, bundle_id=bundle_id)
         if stats.blocked:
             return True
-        reason = rule_violation(evidence=worker_evidence(stats=stats, bundle=bundle), bundle=bundle)
-        if reason is None:
+        found = rule_violation_of(
+            evidence=worker_evidence(stats=stats, bundle=bundle), bundle=bundle
+        )
+        if found is None:
             return False
+        reason = found.reason
         worker_block(worker_id=worker_id, bundle_id=bundle_id, reason=reason, by=None)
+        # The old field is a rule like any other: its block is in the history, reversible.
+        rule = next(r for r in shorthand_rules(bundle) if r["from"] == found.field)
+        QualityRuleEvent.objects.create(
+            bundle=bundle, worker_id=worker_id, rule=rule, action="block", reason=reason,
+            figures={**found.figures, "bundles": [bundle_id]},
+        )  # fmt: skip
     logger.info("worker %s blocked in bundle %s: %s", worker_id, bundle_id, reason)
     return True
 

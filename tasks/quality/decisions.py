@@ -118,6 +118,25 @@ def worker_accuracies(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int,
     return out
 
 
+def vote_weights(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int, float]:
+    """Workers whose votes a quality rule lowered (`lower_weight`), and their weight in [0, 1);
+    everyone else weighs 1 and is not listed."""
+    return dict(
+        WorkerBundleStats.objects.filter(
+            bundle_id=bundle_id, worker_id__in=list(worker_ids), weight__lt=1.0
+        ).values_list("worker_id", "weight")
+    )
+
+
+def weighed_accuracy(accuracy: float, weight: float, n_classes: int) -> float:
+    """The accuracy whose vote weight (`accuracy_weights`, the log-odds) is `weight` times that
+    of `accuracy`: weight 0 is a vote at chance (no weight at all), 1 leaves it as it is."""
+    k = max(n_classes, 2)
+    full = float(accuracy_weights([accuracy], k)[0])
+    odds = float(np.exp(weight * full))
+    return odds / (k - 1 + odds)
+
+
 def one_coin_posterior(labels: Any, accuracies: Any, n_classes: int) -> np.ndarray:
     """Posterior over classes of one item under the one-coin model (each worker right with
     their accuracy, wrong uniformly otherwise) and a flat prior: the softmax of log-odds
@@ -210,6 +229,12 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         .values_list("worker_id", "answer")
     )
     accuracy = worker_accuracies(bundle_id=bundle.pk, worker_ids={w for w, _ in rows})
+    lowered = vote_weights(bundle_id=bundle.pk, worker_ids=accuracy)
+    if lowered:
+        plain = bundle.question["type"] in ("single_choice", "rating")
+        k = ChoiceCodec(bundle.question).n_classes if plain else 2
+        for worker_id, weight in lowered.items():
+            accuracy[worker_id] = weighed_accuracy(accuracy[worker_id], weight, k)
     counted = [(w, answer) for w, answer in rows if w in accuracy]
     decision = decide_answers(
         bundle.question,

@@ -69,8 +69,45 @@ class Evidence:
     fast_answers: int
 
 
+def shorthand_rules(bundle: Bundle) -> list[dict[str, Any]]:
+    """The rules the bundle's old quality fields stand for, in the rules engine's terms (what
+    the API shows as `effective_rules` and a block by them writes to the history). They are
+    weighed on the hot path's counters (`blocking.worker_quality_check`), not by the engine."""
+    rules: list[dict[str, Any]] = []
+    if bundle.min_gold_accuracy is not None:
+        rules.append({
+            "collector": "gold_accuracy", "threshold": float(bundle.min_gold_accuracy),
+            "min_answers": max(bundle.min_gold_answers, 1), "action": "block",
+            "from": "min_gold_accuracy",
+        })  # fmt: skip
+    if bundle.min_seconds_per_task is not None:
+        rules.append({
+            "collector": "answer_speed", "threshold": float(bundle.max_fast_fraction),
+            "min_answers": max(bundle.min_gold_answers, FAST_RULE_MIN_ANSWERS),
+            "floor_seconds": float(bundle.min_seconds_per_task), "action": "block",
+            "from": "min_seconds_per_task",
+        })  # fmt: skip
+    return rules
+
+
+@dataclass(frozen=True)
+class Violation:
+    """Which old field's rule blocks (`min_gold_accuracy` or `min_seconds_per_task`), why, and
+    its figures (as a rules-engine history row carries them)."""
+
+    field: str
+    reason: str
+    figures: dict[str, Any]
+
+
 def rule_violation(*, evidence: Evidence, bundle: Bundle) -> str | None:
     """The reason the bundle's rules block this evidence, with its figures, or None."""
+    found = rule_violation_of(evidence=evidence, bundle=bundle)
+    return None if found is None else found.reason
+
+
+def rule_violation_of(*, evidence: Evidence, bundle: Bundle) -> Violation | None:
+    """The old fields' rule this evidence breaks, or None."""
     if bundle.min_gold_accuracy is not None and gold_rule_blocks(
         correct=evidence.gold_correct,
         seen=evidence.gold_seen,
@@ -78,22 +115,29 @@ def rule_violation(*, evidence: Evidence, bundle: Bundle) -> str | None:
         min_answers=bundle.min_gold_answers,
     ):
         _, high = wilson_interval(evidence.gold_correct, evidence.gold_seen, WILSON_Z)
-        return (
+        reason = (
             f"Gold accuracy {evidence.gold_correct}/{evidence.gold_seen} "
             f"({evidence.gold_correct / evidence.gold_seen:.0%}): even the upper end of its 95% "
             f"interval ({high:.0%}) is under this bundle's minimum of "
             f"{bundle.min_gold_accuracy:.0%}."
         )
+        figures = {"value": float(high), "n": evidence.gold_seen,
+                   "correct": evidence.gold_correct, "seen": evidence.gold_seen}  # fmt: skip
+        return Violation("min_gold_accuracy", reason, figures)
     if bundle.min_seconds_per_task is not None and fast_rule_blocks(
         fast=evidence.fast_answers,
         total=evidence.answers,
         max_fraction=bundle.max_fast_fraction,
         min_answers=bundle.min_gold_answers,
     ):
-        return (
+        reason = (
             f"{evidence.fast_answers} of {evidence.answers} answers "
             f"({evidence.fast_answers / evidence.answers:.0%}) took under "
             f"{bundle.min_seconds_per_task:g} s each; this bundle allows at most "
             f"{bundle.max_fast_fraction:.0%}."
         )
+        figures = {"value": evidence.fast_answers / evidence.answers, "n": evidence.answers,
+                   "fast": evidence.fast_answers, "answers": evidence.answers,
+                   "floor_seconds": float(bundle.min_seconds_per_task)}  # fmt: skip
+        return Violation("min_seconds_per_task", reason, figures)
     return None

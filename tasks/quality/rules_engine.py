@@ -11,16 +11,27 @@ fast"). Collectors give a figure in [0, 1] over the worker's evidence since thei
 
 * ``gold_accuracy``: the upper end of the 95% Wilson interval of gold correct / seen; fires
   below the threshold (as the `min_gold_accuracy` shorthand does);
-* ``answer_speed``: share of answers faster than `floor` x the bundle's median; fires above;
+* ``answer_speed``: share of answers faster than `floor` x the bundle's median (or than
+  `floor_seconds`, a fixed time, as the `min_seconds_per_task` field means it); fires above;
 * ``agreement``: share of answers equal to the item's current label, on items with at least
   `AGREEMENT_MIN_JUDGMENTS` judgments; fires below;
 * ``answer_distribution``: how far the worker's most frequent answer exceeds its share among
   the other workers' answers; fires above;
 * ``skips``: share of claims that ended unanswered (expired or given back); fires above.
 
+Machine-written answers (text and transcription; `machine_signals`): ``pasted`` (share of
+answers mostly pasted), ``too_fast_to_type`` (share produced faster than reading the item and
+typing the answer allow), ``near_duplicate`` (share nearly identical to another worker's
+answer) and ``agent_canary`` (share containing the bundle's hidden word); all fire above.
+
 Actions: ``block`` (in this bundle), ``block_requester`` (in every live bundle of the same
 requester), ``notify`` (an email to the requester through Django's mail backend, once per rule
-and worker until reversed).
+and worker until reversed), and those of `rule_actions`: ``reject_requeue`` (`recent`: how many
+of the latest unreviewed answers), ``pause``, ``lower_weight`` (`weight` in [0, 1)),
+``grant_qualification`` / ``revoke_qualification`` (`qualification`: one of the requester's
+own, `value` to grant). A notify, pause, weight or qualification rule acts once per worker until
+reversed; a reject rule again on evidence newer than its last firing; after a reversal a rule
+weighs only evidence newer than it.
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import Qualification, User
 from marketplace.errors import Conflict, DomainError, Forbidden
 from tasks.models import (
     Assignment,
@@ -48,8 +59,11 @@ from tasks.models import (
     WorkerBundleStats,
 )
 
+from . import rule_actions
 from .aggregation import wilson_interval
 from .blocking import worker_block, worker_unblock
+from .machine_signals import MACHINE_COLLECTORS, MACHINE_MIN_ANSWERS, machine_collect
+from .rule_actions import DEFAULT_RECENT, DEFAULT_WEIGHT
 from .rules import COUNTED_STATUSES, LIVE_STATUSES, WILSON_Z
 
 logger = logging.getLogger(__name__)
@@ -61,15 +75,37 @@ COLLECTORS: dict[str, tuple[str, float]] = {
     "agreement": ("below", 0.5),
     "answer_distribution": ("above", 0.4),
     "skips": ("above", 0.5),
+    **MACHINE_COLLECTORS,
 }
-ACTIONS = ("block", "block_requester", "notify")
+ACTIONS = (
+    "block", "block_requester", "notify", "reject_requeue", "pause", "lower_weight",
+    "grant_qualification", "revoke_qualification",
+)  # fmt: skip
+#: What each action did, as the worker and the requester read it.
+ACTION_LABELS = {
+    "block": "Blocked from this bundle", "block_requester": "Blocked from the requester's bundles",
+    "notify": "Requester notified", "reject_requeue": "Recent answers rejected",
+    "pause": "Paused for review", "lower_weight": "Answers weighed less",
+    "grant_qualification": "Qualification granted",
+    "revoke_qualification": "Qualification revoked",
+}  # fmt: skip
+#: Actions that stand until reversed: a rule with one acts once per worker until then.
+ONCE_ACTIONS = ("notify", "pause", "lower_weight", "grant_qualification", "revoke_qualification")
 BLOCKING_ACTIONS = ("block", "block_requester")
 MAX_RULES = 20
 DEFAULT_MIN_ANSWERS = 5
 DEFAULT_SPEED_FLOOR = 0.3
 #: Agreement is weighed only on items that have at least this many judgments.
 AGREEMENT_MIN_JUDGMENTS = 3
-_KEYS = {"collector", "threshold", "min_answers", "action", "floor"}
+_KEYS = {
+    "collector", "threshold", "min_answers", "action", "floor", "floor_seconds", "recent",
+    "weight",
+    "qualification", "value",
+}  # fmt: skip
+_ACTION_KEYS = {
+    "reject_requeue": {"recent"}, "lower_weight": {"weight"},
+    "grant_qualification": {"qualification", "value"}, "revoke_qualification": {"qualification"},
+}  # fmt: skip
 
 
 def _invalid(message: str) -> DomainError:
@@ -101,7 +137,8 @@ def quality_rules_validate(value: Any) -> list[dict[str, Any]]:
             raise _invalid(f"Rule {n}: threshold must be a number in [0, 1].")
         if not 0 <= threshold <= 1:
             raise _invalid(f"Rule {n}: threshold must be a number in [0, 1].")
-        min_answers = rule.get("min_answers", DEFAULT_MIN_ANSWERS)
+        least = MACHINE_MIN_ANSWERS.get(collector, DEFAULT_MIN_ANSWERS)
+        min_answers = rule.get("min_answers", least)
         if isinstance(min_answers, bool) or not isinstance(min_answers, int):
             raise _invalid(f"Rule {n}: min_answers must be a whole number from 1 to 1000.")
         if not 1 <= min_answers <= 1000:
@@ -112,15 +149,68 @@ def quality_rules_validate(value: Any) -> list[dict[str, Any]]:
             "min_answers": min_answers,
             "action": action,
         }
-        if collector == "answer_speed":
+        if collector == "answer_speed" and "floor_seconds" in rule:
+            seconds = rule["floor_seconds"]
+            if "floor" in rule:
+                raise _invalid(f"Rule {n}: give floor or floor_seconds, not both.")
+            if not _number(seconds) or not 0 < seconds <= 24 * 3600:
+                raise _invalid(
+                    f"Rule {n}: floor_seconds must be a number of seconds in (0, 86400]."
+                )
+            out["floor_seconds"] = float(seconds)
+        elif collector == "answer_speed":
             floor = rule.get("floor", DEFAULT_SPEED_FLOOR)
-            if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0 < floor <= 1:
+            if not _number(floor) or not 0 < floor <= 1:
                 raise _invalid(f"Rule {n}: floor must be a share of the median time in (0, 1].")
             out["floor"] = float(floor)
-        elif "floor" in rule:
+        elif "floor" in rule or "floor_seconds" in rule:
             raise _invalid(f"Rule {n}: floor applies to the answer_speed collector only.")
+        params = set().union(*_ACTION_KEYS.values())
+        misplaced = (set(rule) & params) - _ACTION_KEYS.get(action, set())
+        if misplaced:
+            raise _invalid(f"Rule {n}: {', '.join(sorted(misplaced))} does not apply to {action}.")
+        out.update(_action_params(n, action, rule))
         clean.append(out)
     return clean
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _action_params(n: int, action: str, rule: dict[str, Any]) -> dict[str, Any]:
+    """The validated parameters of an action (defaults filled in)."""
+    if action == "reject_requeue":
+        recent = rule.get("recent", DEFAULT_RECENT)
+        if isinstance(recent, bool) or not isinstance(recent, int) or not 1 <= recent <= 1000:
+            raise _invalid(f"Rule {n}: recent must be a whole number from 1 to 1000.")
+        return {"recent": recent}
+    if action == "lower_weight":
+        weight = rule.get("weight", DEFAULT_WEIGHT)
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 <= weight < 1:
+            raise _invalid(f"Rule {n}: weight must be a number in [0, 1).")
+        return {"weight": float(weight)}
+    if action in ("grant_qualification", "revoke_qualification"):
+        name = rule.get("qualification")
+        if not isinstance(name, str) or not name.strip() or len(name) > 64:
+            raise _invalid(f"Rule {n}: qualification must name one of your qualifications.")
+        params: dict[str, Any] = {"qualification": name.strip()}
+        if action == "grant_qualification":
+            value = rule.get("value", 1)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _invalid(f"Rule {n}: value must be a whole number.")
+            params["value"] = value
+        return params
+    return {}
+
+
+def rule_qualifications_check_known(rules: list[dict[str, Any]], *, owner_id: int) -> None:
+    """Refuse rules naming a qualification the requester does not own (nothing to grant)."""
+    for n, rule in enumerate(rules, start=1):
+        name = rule.get("qualification")
+        owned = Qualification.objects.filter(owner_id=owner_id, name=name)
+        if name is not None and not owned.exists():
+            raise _invalid(f"Rule {n}: unknown qualification {name!r}; create it first.")
 
 
 @dataclass(frozen=True)
@@ -150,25 +240,31 @@ def collect(rule: dict[str, Any], *, worker_id: int, bundle: Bundle, since: Any)
     if since is not None:
         answered = answered.filter(submitted_at__gt=since)
     collector = rule["collector"]
+    if collector in MACHINE_COLLECTORS:
+        value, n, detail = machine_collect(collector, answered=answered, bundle=bundle)
+        return Figures(value, n, detail)
     if collector == "gold_accuracy":
         gold = list(answered.filter(is_gold=True).values_list("gold_correct", flat=True))
         seen, correct = len(gold), sum(1 for g in gold if g)
         _, high = wilson_interval(correct, seen, WILSON_Z) if seen else (0.0, 1.0)
         return Figures(float(high), seen, {"correct": correct, "seen": seen})
     if collector == "answer_speed":
-        timed = Assignment.objects.filter(
-            bundle_id=bundle.pk, status__in=COUNTED_STATUSES, seconds_spent__isnull=False
-        )
-        times = [float(s or 0) for s in timed.values_list("seconds_spent", flat=True)]
         mine = [
             float(s or 0)
             for s in answered.filter(seconds_spent__isnull=False).values_list(
                 "seconds_spent", flat=True
             )
         ]
-        if len(times) < rule["min_answers"] or not mine:
+        floor = rule.get("floor_seconds")
+        if floor is None and mine:  # a share of the bundle's median time
+            timed = Assignment.objects.filter(
+                bundle_id=bundle.pk, status__in=COUNTED_STATUSES, seconds_spent__isnull=False
+            )
+            times = [float(s or 0) for s in timed.values_list("seconds_spent", flat=True)]
+            if len(times) >= rule["min_answers"]:
+                floor = rule["floor"] * median(times)
+        if floor is None or not mine:
             return Figures(0.0, 0)
-        floor = rule["floor"] * median(times)
         fast = sum(1 for s in mine if s < floor)
         detail = {"fast": fast, "answers": len(mine), "floor_seconds": round(floor, 3)}
         return Figures(fast / len(mine), len(mine), detail)
@@ -226,8 +322,8 @@ def rule_reason(index: int, rule: dict[str, Any], figures: Figures) -> str:
 
 def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
     """Evaluate the bundle's rules for one worker after a committed submission; act on the
-    first rule that fires with a blocking action (and on every notify rule that fires). Returns
-    whether the worker is now blocked here."""
+    first rule that fires with a blocking action (and on every other rule that fires before
+    it). Returns whether the worker is now blocked here."""
     bundle = Bundle.objects.get(pk=bundle_id)
     rules = bundle.quality_rules or []
     if not rules:
@@ -236,16 +332,63 @@ def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
     if stats is not None and stats.blocked:
         return True
     since = stats.unblocked_at if stats is not None else None
+    history = _last_firings(bundle_id=bundle_id, worker_id=worker_id)
     for index, rule in enumerate(rules):
-        figures = collect(rule, worker_id=worker_id, bundle=bundle, since=since)
+        last = history.get(index)
+        if rule["action"] in ONCE_ACTIONS and last is not None and last.reversed_at is None:
+            continue  # it stands until reversed
+        # After a firing (and its reversal) only newer evidence counts for this rule.
+        rule_since = since
+        if last is not None:
+            rule_since = max(t for t in (since, last.created_at, last.reversed_at) if t)
+        figures = collect(rule, worker_id=worker_id, bundle=bundle, since=rule_since)
         if not rule_fires(rule, figures):
             continue
         if rule["action"] == "notify":
             _notify(bundle=bundle, worker_id=worker_id, index=index, rule=rule, figures=figures)
             continue
-        _block(bundle=bundle, worker_id=worker_id, index=index, rule=rule, figures=figures)
-        return True
+        if rule["action"] in BLOCKING_ACTIONS:
+            _block(bundle=bundle, worker_id=worker_id, index=index, rule=rule, figures=figures)
+            return True
+        _act(bundle=bundle, worker_id=worker_id, index=index, rule=rule, figures=figures)
     return False
+
+
+def _last_firings(*, bundle_id: int, worker_id: int) -> dict[int, QualityRuleEvent]:
+    """The latest event of each rule (by index) for this worker here."""
+    latest: dict[int, QualityRuleEvent] = {}
+    events = QualityRuleEvent.objects.filter(bundle_id=bundle_id, worker_id=worker_id)
+    for event in events.order_by("created_at", "id"):
+        index = event.rule.get("index") if isinstance(event.rule, dict) else None
+        if isinstance(index, int):
+            latest[index] = event
+    return latest
+
+
+@transaction.atomic
+def _act(
+    *, bundle: Bundle, worker_id: int, index: int, rule: dict[str, Any], figures: Figures
+) -> QualityRuleEvent:
+    """One of the `rule_actions`, and its history row, in one transaction."""
+    reason = rule_reason(index, rule, figures)
+    action = rule["action"]
+    if action == "reject_requeue":
+        done = rule_actions.reject_recent(
+            bundle=bundle, worker_id=worker_id, reason=reason, recent=rule["recent"]
+        )
+    elif action == "pause":
+        done = rule_actions.pause(bundle=bundle, worker_id=worker_id, reason=reason)
+    elif action == "lower_weight":
+        done = rule_actions.lower_weight(bundle=bundle, worker_id=worker_id, weight=rule["weight"])
+    else:
+        value = rule.get("value") if action == "grant_qualification" else None
+        done = rule_actions.set_qualification(
+            bundle=bundle, worker_id=worker_id, name=rule["qualification"], value=value
+        )
+    event = _event(bundle, worker_id, index, rule, figures, reason, [bundle.pk])
+    event.figures = {**event.figures, **done}
+    event.save(update_fields=["figures"])
+    return event
 
 
 @transaction.atomic
@@ -315,6 +458,8 @@ def rule_event_reverse(*, event_id: int, by: User) -> QualityRuleEvent:
     if event.action in BLOCKING_ACTIONS:
         for bundle_id in event.figures.get("bundles", [event.bundle_id]):
             worker_unblock(worker_id=event.worker_id, bundle_id=bundle_id, by=by)
+    elif event.action in rule_actions.UNDO:
+        rule_actions.UNDO[event.action](event=event, by=by)
     event.reversed_at = timezone.now()
     event.reversed_by = by
     event.save(update_fields=["reversed_at", "reversed_by"])

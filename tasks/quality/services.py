@@ -27,6 +27,7 @@ from tasks.models import Bundle
 
 from .blocking import worker_quality_check
 from .decisions import item_decide
+from .exams import exam_grade
 from .rules_engine import quality_rules_check
 
 logger = logging.getLogger(__name__)
@@ -52,8 +53,10 @@ def submission_recorded(
     try:
         bundle = Bundle.objects.only(
             "id", "min_overlap", "max_overlap", "min_gold_accuracy", "min_seconds_per_task",
-            "quality_rules",
+            "quality_rules", "exam",
         ).get(pk=bundle_id)  # fmt: skip
+        if bundle.exam and is_gold:
+            exam_grade(worker_id=worker_id, bundle_id=bundle_id)
         blocked = False
         gold_rule = is_gold and bundle.min_gold_accuracy is not None
         if gold_rule or bundle.min_seconds_per_task is not None:

@@ -110,7 +110,8 @@ def _claim_postgresql(
     published = bundle.status == BundleStatus.PUBLISHED
     draw = random.random() if bundle.gold_rate > 0 else 1.0
     params = claim_params(bundle, worker, now, deadline, draw)
-    if published and qualified is None and draw >= bundle.gold_rate:
+    # Training first: a bundle with training items takes the long way below.
+    if published and qualified is None and draw >= bundle.gold_rate and not bundle.training_items:
         taken = _run_claim(SQL.claim, params)
         if taken is not None:
             return claimed_assignment(
@@ -118,13 +119,21 @@ def _claim_postgresql(
             )
     # Nothing taken, or nothing to take: find out why, in the order a worker should hear it.
     standing = fetch(SQL.claim_stats, [worker.pk, bundle.pk])
-    blocked, reason, submitted = standing or (False, "", 0)
+    blocked, reason, submitted, paused = standing or (False, "", 0, False)
     if blocked:
         raise Forbidden(reason or "Blocked from this bundle.", code="blocked")
+    if paused:
+        raise Forbidden(
+            "Paused for review by the requester: " + (reason or "a quality rule."), code="paused"
+        )
     if qualified is not None:
         raise Forbidden(qualified.reason, code=qualified.code)
     if not published:
         raise NoTasksAvailable(f"The bundle is {bundle.status}.")
+    if bundle.training_items:
+        training = _claim_gold(bundle, worker, now, deadline, training=True)
+        if training is not None:
+            return training
     if draw < gold_rate_for(bundle, submitted):
         picked = _claim_gold(bundle, worker, now, deadline)
         if picked is not None:
@@ -151,6 +160,10 @@ def _claim_portable(bundle: Bundle, worker: User, now: datetime, deadline: datet
         raise NoTasksAvailable(f"The bundle is {bundle.status}.")
     if standing.held_assignment_id is not None:
         return Assignment.objects.select_related("item").get(pk=standing.held_assignment_id)
+    if bundle.training_items:
+        training = _claim_gold(bundle, worker, now, deadline, training=True)
+        if training is not None:
+            return training
     wants_gold = bundle.gold_rate > 0 and random.random() < gold_rate_for(
         bundle, standing.submitted
     )
@@ -199,11 +212,13 @@ def _take_open_item(
 
 
 def _claim_gold(
-    bundle: Bundle, worker: User, now: datetime, deadline: datetime
+    bundle: Bundle, worker: User, now: datetime, deadline: datetime, *, training: bool = False
 ) -> Assignment | None:
-    """Claim a gold item the worker has not seen, if the bundle's gold budget allows one."""
+    """Claim a gold item the worker has not seen (with `training`, the first training item
+    they have not done), if the bundle's gold budget allows one."""
     with connection.cursor() as cursor:
-        cursor.execute(SQL.pick_gold, {"bundle": bundle.pk, "worker": worker.pk})
+        pick = SQL.pick_training if training else SQL.pick_gold
+        cursor.execute(pick, {"bundle": bundle.pk, "worker": worker.pk})
         picked = cursor.fetchone()
     if picked is None:
         return None

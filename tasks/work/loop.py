@@ -74,8 +74,8 @@ def _submit_and_claim_postgresql(
         return None
     rules = Rules.of(bundle)
     draw = random.random() if bundle.gold_rate > 0 else 1.0
-    if rules.watched(False) or draw < bundle.gold_rate:
-        return None  # the quality engine or a gold claim comes between the two
+    if rules.watched(False) or draw < bundle.gold_rate or bundle.training_items:
+        return None  # the quality engine, a gold or a training claim comes between the two
     if account_refusal(worker, bundle) or qualification_failure(worker, bundle):
         return None
     try:

@@ -114,10 +114,11 @@ _TAKE = """
            AND {item.slots_open} > 0
         RETURNING {item.id}, {item.payload}"""
 
-# PostgreSQL's claim decides the worker's standing inside the statement: not blocked here,
+# PostgreSQL's claim decides the worker's standing inside the statement: not blocked (nor
+# paused by a quality rule) here,
 # and (for a draw between the normal and the warm-up gold rate) past gold warm-up.
 _TAKE_STANDING = """
-                  AND coalesce((SELECT NOT s.{stats.blocked}
+                  AND coalesce((SELECT NOT (s.{stats.blocked} OR s.{stats.paused})
                                        AND s.{stats.submitted} >= %(min_submitted)s::int
                                   FROM {stats} s
                                  WHERE s.{stats.worker} = %(worker)s
@@ -132,7 +133,11 @@ _CLAIM_ROW = (
     " false, ''"
 )
 
-_STANDING_COLUMNS = "s.{stats.blocked}, s.{stats.blocked_reason}, s.{stats.submitted}"
+# Blocked, the reason the worker reads (a block's, else a pause's), submitted, paused.
+_STANDING_COLUMNS = """s.{stats.blocked},
+           CASE WHEN s.{stats.blocked} THEN s.{stats.blocked_reason}
+                ELSE s.{stats.paused_reason} END,
+           s.{stats.submitted}, s.{stats.paused}"""
 
 # A submission: the assignment becomes submitted only if it is this worker's live claim in
 # this bundle, of the kind (gold or not) the caller scored it as.
@@ -199,6 +204,14 @@ _PICK_GOLD = """
          WHERE i.{item.bundle} = %(bundle)s AND i.{item.state} = {open}
            AND i.{item.is_gold} = true AND {unseen}
          ORDER BY (i.{item.id} * 2654435761 + %(worker)s * 40503) %% 1000003, i.{item.id}
+         LIMIT 1"""
+
+# Training: the bundle's training items (gold) the worker has not done yet, in upload order.
+_PICK_TRAINING = """
+        SELECT i.{item.id}, i.{item.payload} FROM {item} i
+         WHERE i.{item.bundle} = %(bundle)s AND i.{item.state} = {open}
+           AND i.{item.is_gold} = true AND i.{item.is_training} = true AND {unseen}
+         ORDER BY i.{item.id}
          LIMIT 1"""
 
 _SUBMIT_READ = """
@@ -306,6 +319,7 @@ class Statements:
     submit_and_claim: Prepared  # PostgreSQL: a submission and the next claim
     take: str  # SQLite: take a slot
     pick_gold: str  # a gold item the worker has not seen
+    pick_training: str  # a training item the worker has not done
     insert_claim: str  # a new claim's row
     submit_write: str  # SQLite: the assignment's part of a submission
     item_judgment: str  # SQLite: the item's part
@@ -376,6 +390,7 @@ def statements_build() -> Statements:
         ),
         take=take(),
         pick_gold=render(_PICK_GOLD, unseen=unseen),
+        pick_training=render(_PICK_TRAINING, unseen=unseen),
         insert_claim=render(_INSERT_CLAIM, claim_columns=claim_columns, claim_row=new_row),
         submit_write=render(
             _SUBMIT_WRITE,

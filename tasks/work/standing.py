@@ -44,9 +44,12 @@ def worker_standing(*, worker: User, bundle: Bundle) -> WorkerStanding:
     now = connection.ops.adapt_datetimefield_value(timezone.now())
     row = fetch(SQL.standing, [worker.pk, bundle.pk, now, worker.pk, bundle.pk])
     assert row is not None  # one row always: the stats are LEFT JOINed to a constant
-    blocked, blocked_reason, submitted, held = row
+    blocked, blocked_reason, submitted, paused, held = row
     if blocked:
         return WorkerStanding(False, "blocked", blocked_reason or "Blocked from this bundle.")
+    if paused:
+        reason = "Paused for review by the requester: " + (blocked_reason or "a quality rule.")
+        return WorkerStanding(False, "paused", reason)
     unqualified = qualification_failure(worker, bundle)
     if unqualified is not None:
         return unqualified

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tasks.models import AssignmentStatus
-from tasks.review import assignment_approve, assignment_override_rejection, assignment_reject
+from tasks.review import assignment_approve, assignment_overturn, assignment_reject
 
 from ..hits import hit_of
 from ..models import AssignmentFeedback
@@ -38,7 +38,7 @@ def get_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
 def approve_assignment(call: Call, params: dict[str, Any]) -> dict[str, Any]:
     assignment = assignment_of(call.requester, call.sandbox, params["AssignmentId"])
     if params.get("OverrideRejection") and assignment.status == AssignmentStatus.REJECTED:
-        assignment_override_rejection(
+        assignment_overturn(
             assignment_id=assignment.pk, by=call.requester, requester=call.requester
         )
     else:

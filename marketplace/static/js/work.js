@@ -81,6 +81,39 @@
     tick();
   });
 
+  // Text answers: how the answer was produced (pastes, typed characters, time from the first
+  // keystroke to the last), sent with the answer in the form's hidden `signals` field. The
+  // state lives on that field, so each new task (a new panel) starts from zero.
+  function signalsField(target) {
+    if (!target || target.id !== "answer-input" || !target.form) return null;
+    return target.form.querySelector("input[data-signals]");
+  }
+
+  function record(field, change) {
+    var s = field.value ? JSON.parse(field.value) : {
+      paste_events: 0, pasted_chars: 0, typed_chars: 0, typing_seconds: 0
+    };
+    var now = Date.now() / 1000;
+    change(s);
+    if (field.dataset.first === undefined) field.dataset.first = String(now);
+    s.typing_seconds = Math.round((now - Number(field.dataset.first)) * 1000) / 1000;
+    field.value = JSON.stringify(s);
+  }
+
+  document.addEventListener("paste", function (event) {
+    var field = signalsField(event.target);
+    if (!field) return;
+    var text = event.clipboardData ? event.clipboardData.getData("text") : "";
+    record(field, function (s) { s.paste_events += 1; s.pasted_chars += text.length; });
+  });
+
+  document.addEventListener("input", function (event) {
+    var field = signalsField(event.target);
+    if (!field || !event.inputType || event.inputType.indexOf("insertFromPaste") === 0) return;
+    var typed = event.inputType === "insertText" && event.data ? event.data.length : 0;
+    record(field, function (s) { s.typed_chars += typed; });
+  });
+
   tick();
   setInterval(tick, 1000);
   var input = document.getElementById("answer-input");

@@ -29,6 +29,8 @@ from .money import (
 )
 from .preview import task_preview
 from .review import bundle_review
+from .rule_events import rule_event_reverse
+from .training import training_update
 from .work import (
     work_bundle,
     work_list,
@@ -40,6 +42,8 @@ from .work import (
 )
 
 __all__ = [
+    "rule_event_reverse",
+    "training_update",
     "balance",
     "balance_test_funds",
     "bundle_create",

@@ -20,13 +20,16 @@ from tasks.assist.selectors import assist_report
 from tasks.models import Bundle, BundleStatus
 from tasks.quality import blocking
 from tasks.quality.block_preview import worker_block_preview as block_worker_preview
+from tasks.quality.rules_engine import ACTION_LABELS
 from tasks.quality.selectors import bundle_worker_report
 
 from .. import annotation, charts, display, gallery
 from ..forms import BundleCreateForm, ItemUploadForm, WorkerBlockForm
 from ..markdown import render_markdown
 from ..money import money
+from ..quality_form import rule_editor_options
 from .common import PROGRESS_POLL_SECONDS, requester_required
+from .training import training_context
 
 # ---------------------------------------------------------------------------------------------
 # Requester console
@@ -73,6 +76,7 @@ def bundle_create(request: HttpRequest) -> HttpResponse:
         "instructions_html": render_markdown(request.POST.get("instructions", "")),
         "templates": gallery.templates(),
         "chosen_template": request.POST.get("template", ""),
+        "rule_options": rule_editor_options(),
     }
     return render(request, "web/console/create.html", context, status=400 if form.errors else 200)
 
@@ -122,6 +126,7 @@ def _detail_context(bundle: Bundle, **extra: Any) -> dict[str, Any]:
     real, gold = services.judgments_to_reserve(bundle, context["progress"]["items_total"])
     context.update(
         {
+            "training": training_context(bundle),
             "reward": money(bundle.reward_minor, currency),
             "fee": money(fee["per_judgment"], currency),
             "fee_percent": fee["percent"],
@@ -256,7 +261,11 @@ def _quality_context(
         "label_chart": charts.label_chart(bundle),
         "accuracy_chart": charts.accuracy_chart(workers),
         "rule_events": [
-            {"event": e, "public_id": selectors.worker_public_id(bundle.requester_id, e.worker_id)}
+            {
+                "event": e,
+                "public_id": selectors.worker_public_id(bundle.requester_id, e.worker_id),
+                "label": ACTION_LABELS.get(e.action, e.action),
+            }
             for e in bundle.rule_events.all()[:WORKERS_SHOWN]
         ],
     }

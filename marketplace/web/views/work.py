@@ -20,6 +20,9 @@ from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
 from tasks import selectors, services, work
 from tasks.models import Assignment, Bundle, BundleStatus
+from tasks.quality.exams import exam_result
+from tasks.quality.machine_signals import TEXT_TYPES
+from tasks.quality.rules_engine import ACTION_LABELS
 from tasks.schema import InvalidAnswer
 
 from .. import annotation, display, find_work, hits
@@ -98,6 +101,10 @@ def _task_context(
                 question, display.tool_payload(assignment.item_id, payload)
             )
         context["deadline_iso"] = assignment.deadline.isoformat()
+        # Text answers: the page reports pastes and typing time with the answer (signals), and
+        # carries the bundle's hidden agent instruction, if any (not shown to people).
+        context["records_signals"] = question["type"] in TEXT_TYPES
+        context["agent_canary"] = bundle.agent_canary
         if hits.is_hit_bundle(question):  # the HIT shows its own content, not the raw XML
             context["fields"] = []
             context["hit"] = hits.hit_view(request, assignment.item, assignment)
@@ -127,6 +134,8 @@ def _render_panel(
     if hits.is_hit_bundle(bundle.question) and panel["state"] == "start":
         item = preview_item(bundle.pk)  # MTurk's preview before accepting
         context["hit"] = hits.hit_view(request, item, None) if item is not None else None
+    if bundle.exam:
+        context["exam_result"] = exam_result(worker_id=request.user.pk, bundle=bundle)
     if "tool" in context and panel.get("posted") is not None:
         # A refused answer comes back drawn as it was, so the worker fixes it, not redoes it.
         context["tool"] = {**context["tool"], "initial": panel["posted"]}
@@ -189,6 +198,8 @@ def _after_answer(
     if feedback:
         level = messages.SUCCESS if feedback["kind"] == "ok" else messages.WARNING
         text = feedback["text"]
+        if feedback.get("explanation"):
+            text += f" Why: {feedback['explanation'][:2000]}"
         if feedback.get("expected"):
             text += f" Expected answer: {feedback['expected'][:500]}"
         messages.add_message(request, level, text)
@@ -208,7 +219,11 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
             answer = answer_from_post(bundle.question, request.POST, payload=payload)
         # The answer and the next task in one go (one statement when nothing stands between).
         result = services.assignment_submit_and_claim_next(
-            assignment_id=assignment.pk, worker=request.user, answer=answer, bundle=bundle
+            assignment_id=assignment.pk,
+            worker=request.user,
+            answer=answer,
+            bundle=bundle,
+            signals=_posted_signals(request),
         )
     except InvalidAnswer as exc:
         panel = {"state": "task", "assignment": assignment, "error": exc.detail}
@@ -230,11 +245,25 @@ def work_submit(request: HttpRequest, assignment_id: int) -> HttpResponse:
         if gold.shows_expected:
             feedback["expected"] = json.dumps(gold.expected, ensure_ascii=False)
             feedback["score"] = gold.score
+        if gold.explanation:
+            feedback["explanation"] = gold.explanation
     if result.next is not None:
         panel = {"state": "task", "assignment": result.next}
     else:
         panel = _no_task_panel(result.no_next)
     return _after_answer(request, bundle, feedback, panel)
+
+
+def _posted_signals(request: HttpRequest) -> Any:
+    """The signals the page's script sent with a text answer (JSON), or None; the service
+    checks them and drops what does not parse, so the answer itself never fails on them."""
+    raw = request.POST.get("signals", "")
+    if not raw or len(raw) > 2000:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 @require_POST
@@ -286,6 +315,11 @@ def worker_profile(request: HttpRequest) -> HttpResponse:
         "profile": profile,
         "reviewed": profile.approved_count + profile.rejected_count,
         "qualifications": qualifications,
+        # Due process: every quality-rule action on their work, with its reason.
+        "rule_events": [
+            {"event": e, "label": ACTION_LABELS.get(e.action, e.action)}
+            for e in selectors.rule_events_of_worker(request.user)[:50]
+        ],
         "payout_account": account,
         "stripe_on": gateway.is_configured(),
         "form": form,

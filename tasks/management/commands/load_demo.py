@@ -19,6 +19,7 @@ from marketplace.errors import DomainError
 from payments.services import balance_credit
 from tasks import messaging, review, services, work
 from tasks.management.demo_annotation import load_annotation_demo
+from tasks.management.demo_rules import load_rules_demo
 from tasks.models import Bundle
 
 PASSWORD = "demo-pass-2026"  # noqa: S105 - published demo logins, never used in production
@@ -71,6 +72,7 @@ class Command(BaseCommand):
             workers = [User.objects.get(email=email) for email in WORKERS]
             annotation_lines = load_annotation_demo(requester=requester, workers=workers)
             self._demo_messages(requester, workers[0])
+            annotation_lines += load_rules_demo(requester=requester)
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {PASSWORD})"))
         self.stdout.write(f"  admin      {ADMIN}   -> {base}/admin/")
         self.stdout.write(f"  requester  {REQUESTER}")
