@@ -74,6 +74,19 @@ def test_overturn_pays_the_answer_once(rejected, workers, requester):
     assert_ledger_balanced()
 
 
+def test_an_overturn_takes_back_the_slot_nobody_took_and_its_escrow_pays(rejected, workers):
+    """While the reopened slot is still free, the overturned answer fills it again: the
+    escrow reserved for it pays, and the item is not asked for one more judgment."""
+    appeal_via_api(workers[0], rejected)
+    Appeal.objects.update(answer_due_at=timezone.now() - timedelta(seconds=1))
+    assert overturn_unanswered_appeals_task() == 1
+    assert paid_to(workers[0]) == 5
+    item = rejected.item
+    item.refresh_from_db()
+    assert (item.judgments_submitted, item.slots_open) == (1, 0)
+    assert_ledger_balanced()
+
+
 def test_uphold_needs_a_reason_and_pays_nothing(rejected, workers, requester):
     appeal = appeal_via_api(workers[0], rejected).json()
     url = f"/api/v1/appeals/{appeal['id']}/answer/"
@@ -137,6 +150,10 @@ def test_nobody_reads_or_answers_another_ones_appeal(rejected, workers, requeste
 
 
 def test_an_overturn_the_requester_cannot_afford_becomes_their_debt(rejected, workers, requester):
+    """Once another worker has taken the slot the rejection reopened, that slot's escrow paid
+    them, so the overturned answer is paid from the requester's balance, or becomes debt."""
+    replacement = [answer(rejected.bundle, workers[1]) for _ in range(2)]
+    assert rejected.item_id in {a.item_id for a in replacement}
     appeal_via_api(workers[0], rejected)
     drain(requester)
     Appeal.objects.update(answer_due_at=timezone.now() - timedelta(seconds=1))
