@@ -474,3 +474,6 @@ class QualityRuleEventAdmin(admin.ModelAdmin):
             except DomainError as exc:
                 messages.warning(request, f"event {event_id}: {exc.detail}")
         messages.info(request, f"{done} action(s) reversed.")
+
+
+from . import admin_quality  # noqa: E402, F401 - rings and calibration (kept under 500 lines)

@@ -38,6 +38,7 @@ from .models import (
     BundleStatus,
 )
 from .quality import services as quality
+from .quality.live import live_update_schedule
 from .quality.rules_engine import quality_rules_validate
 from .schema import annotation_type, question_validate
 from .states import (
@@ -358,6 +359,7 @@ def assignment_submit(
     )
     if submission.follow_up is not None:
         transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
+        transaction.on_commit(partial(live_update_schedule, submission.assignment.bundle_id))
     else:
         follow_up_after_commit(submission.assignment, bundle=bundle)
     return submission.assignment
@@ -387,7 +389,9 @@ def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = No
     committed only where the bundle's rules engine must weigh it (the write itself stays the
     hot path's one statement). A fixed-overlap bundle without rules pays no follow-up per
     answer: deciding the item on every answer cost the claim/submit loop 7x its throughput
-    (bench/claim.py), so its live labels come from the re-aggregation beat instead."""
+    (bench/claim.py), so its live labels come from the per-bundle live update, which every
+    submission asks for here at the price of one cache lookup (`tasks.quality.live`), after
+    the follow-up (the rules weigh the labels as they stood before this answer)."""
     if bundle is None or bundle.pk != assignment.bundle_id:
         rules = Bundle.objects.filter(pk=assignment.bundle_id).values_list(
             "quality_rules", flat=True
@@ -395,14 +399,14 @@ def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = No
         has_rules = bool(rules.first())
     else:
         has_rules = bool(bundle.quality_rules)
-    if not has_rules:
-        return
-    follow_up = work.FollowUp(
-        assignment_id=assignment.pk, bundle_id=assignment.bundle_id,
-        worker_id=assignment.worker_id, item_id=assignment.item_id,
-        is_gold=bool(assignment.is_gold),
-    )  # fmt: skip
-    transaction.on_commit(partial(submission_follow_up, follow_up=follow_up))
+    if has_rules:
+        follow_up = work.FollowUp(
+            assignment_id=assignment.pk, bundle_id=assignment.bundle_id,
+            worker_id=assignment.worker_id, item_id=assignment.item_id,
+            is_gold=bool(assignment.is_gold),
+        )  # fmt: skip
+        transaction.on_commit(partial(submission_follow_up, follow_up=follow_up))
+    transaction.on_commit(partial(live_update_schedule, assignment.bundle_id))
 
 
 def submission_follow_up(*, follow_up: work.FollowUp) -> None:

@@ -107,3 +107,13 @@ def assist_retrain_task(bundle_id: int, force: bool = False) -> int | None:
     if version is not None and version > before:
         assist_decide_task(bundle_id)
     return version
+
+
+@shared_task(name="tasks.tasks.bundle_live_update_task")
+def bundle_live_update_task(bundle_id: int) -> dict:
+    """A bundle's live labels and estimates, batched (debounced after submissions): re-run the
+    whole-bundle estimates when the bundle grew enough, else label the items judged since, and
+    complete the bundle once all its items are complete. Idempotent."""
+    from tasks.quality import live
+
+    return live.bundle_live_update(bundle_id=bundle_id)

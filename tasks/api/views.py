@@ -28,6 +28,7 @@ from tasks.quality.block_preview import worker_block_preview
 
 from . import serializers as s
 from .assist import AssistActions
+from .quality import QualityActions
 
 
 class _BoundedIsoDateTimeField(IsoDateTimeField):
@@ -67,7 +68,7 @@ class ItemFilter(filters.FilterSet):
         fields = ["state", "is_gold", "external_id"]
 
 
-class BundleViewSet(AssistActions, viewsets.ModelViewSet):
+class BundleViewSet(AssistActions, QualityActions, viewsets.ModelViewSet):
     """A requester's bundles: create, edit, publish, pause, resume, cancel, upload, results."""
 
     permission_classes = [IsRequester]

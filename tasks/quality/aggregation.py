@@ -31,6 +31,7 @@ class DawidSkeneOptions(TypedDict, total=False):
     prior_strength: float
     pool_strength: float
     class_prior: Literal["final", "em"]
+    judgment_weights: object | None
 
 
 class AggregateOptions(DawidSkeneOptions, total=False):

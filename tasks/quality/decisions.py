@@ -10,6 +10,7 @@ or an unblock (`tasks.quality.blocking`) and in the periodic sweep
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from tasks.assist.predictions import retrain_after_commit
 from tasks.models import (
     Assignment,
     AssignmentStatus,
+    BundleQuality,
     Item,
     ItemResult,
     ItemState,
@@ -32,6 +34,7 @@ from tasks.models import (
 from tasks.schema import annotation_type, text_normalise
 
 from .aggregation import accuracy_weights, item_needs_more_judgments
+from .calibration import calibrate
 from .rules import (
     COUNTED_STATUSES,
     DEFAULT_TARGET_CONFIDENCE,
@@ -118,11 +121,16 @@ def worker_accuracies(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int,
     return out
 
 
-def one_coin_posterior(labels: Any, accuracies: Any, n_classes: int) -> np.ndarray:
+def one_coin_posterior(
+    labels: Any, accuracies: Any, n_classes: int, scale: Any = None
+) -> np.ndarray:
     """Posterior over classes of one item under the one-coin model (each worker right with
     their accuracy, wrong uniformly otherwise) and a flat prior: the softmax of log-odds
-    weighted votes (`accuracy_weights`), which is exactly that posterior."""
+    weighted votes (`accuracy_weights`), which is exactly that posterior. `scale` multiplies
+    each vote's weight (a ring's m members on the item: 1/m each)."""
     weights = accuracy_weights(accuracies, n_classes) if len(labels) else np.zeros(0)
+    if scale is not None and len(labels):
+        weights = weights * np.asarray(scale, dtype=np.float64)
     scores = np.bincount(np.asarray(labels, np.int64), weights=weights, minlength=n_classes)
     scores = scores - scores.max()
     post = np.exp(scores)
@@ -140,6 +148,8 @@ def decide_answers(
     accuracies: Sequence[float],
     *,
     payload: Mapping[str, Any] | None = None,
+    scale: Sequence[float] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> Decision | None:
     """Aggregate one item's counted answers by question type; None without answers.
 
@@ -149,7 +159,11 @@ def decide_answers(
     answers, reported in the first spelling given. Number: the median, with the share of
     answers equal to it as confidence (agreement, not a probability). Annotation types: the
     type's own aggregate (`AnnotationType.aggregate`) over the item's context from `payload`,
-    each answer weighted by its worker's skill; its label has the answer's shape."""
+    each answer weighted by its worker's skill; its label has the answer's shape.
+
+    Choice and rating only: `scale` multiplies each vote (rings count as one voter) and
+    `calibration` (the bundle's one-coin map fitted on gold, `tasks.quality.calibration`)
+    turns the posterior into the accuracy such a decision had on gold."""
     if not answers:
         return None
     qtype = question["type"]
@@ -161,9 +175,14 @@ def decide_answers(
     acc = np.asarray(accuracies, dtype=np.float64)
     if qtype in ("single_choice", "rating"):
         codec = ChoiceCodec(question)
-        post = one_coin_posterior(codec.encode(answers), acc, codec.n_classes)
+        coded = codec.encode(answers)
+        post = one_coin_posterior(coded, acc, codec.n_classes, scale)
         best = int(np.argmax(post))
-        return Decision(codec.decode(best), float(post[best]), "one_coin")
+        confidence = float(post[best])
+        if calibration:
+            split = len(set(coded.tolist())) > 1
+            confidence = float(calibrate([confidence], [split], calibration)[0])
+        return Decision(codec.decode(best), confidence, "one_coin")
     if qtype == "multiple_choice":
         values = [c["value"] for c in question["choices"]]
         chosen, confidence = [], 1.0
@@ -189,6 +208,34 @@ def decide_answers(
     return Decision(number_label(median), share, "median")
 
 
+@dataclass(frozen=True)
+class LiveModel:
+    """What the last whole-bundle run left for the per-item decision: the rings in force
+    (worker id -> ring id) and the one-coin calibration map."""
+
+    ring_of_worker: Mapping[str, int]
+    calibration: Mapping[str, Any] | None
+
+    def scale(self, worker_ids: Sequence[int]) -> list[float] | None:
+        """Per answer: 1/m for each of m members of one ring on the item, else 1."""
+        if not self.ring_of_worker:
+            return None
+        rings = [self.ring_of_worker.get(str(w)) for w in worker_ids]
+        counts = Counter(r for r in rings if r is not None)
+        return [1.0 if r is None else 1.0 / counts[r] for r in rings]
+
+
+def live_model(bundle_id: int) -> LiveModel:
+    row = (
+        BundleQuality.objects.filter(bundle_id=bundle_id)
+        .values_list("ring_of_worker", "calibration")
+        .first()
+    )
+    if row is None:
+        return LiveModel({}, None)
+    return LiveModel(row[0] or {}, (row[1] or {}).get("one_coin"))
+
+
 @transaction.atomic
 def item_decide(*, item_id: int, reopen: bool = True) -> str:
     """Aggregate an item's counted judgments and decide whether it needs another one.
@@ -211,11 +258,14 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
     )
     accuracy = worker_accuracies(bundle_id=bundle.pk, worker_ids={w for w, _ in rows})
     counted = [(w, answer) for w, answer in rows if w in accuracy]
+    live = live_model(bundle.pk)
     decision = decide_answers(
         bundle.question,
         [a for _, a in counted],
         [accuracy[w] for w, _ in counted],
         payload=item.payload,
+        scale=live.scale([w for w, _ in counted]),
+        calibration=live.calibration,
     )
     n = len(counted)
     loop = _assisted(bundle, item_id, [a for _, a in counted], [accuracy[w] for w, _ in counted])

@@ -38,6 +38,7 @@ MATRIX: dict[str, dict[str, tuple[int, int, int]]] = {
     "bundle-assist": {"get": (401, 403, 404)},
     "bundle-predictions": {"post": (401, 403, 404)},
     "bundle-rule-events": {"get": (401, 403, 404), "post": (401, 403, 404)},
+    "bundle-quality": {"get": (401, 403, 404), "post": (401, 403, 404)},
     "assignment-list": {"get": (401, 403, 200)},
     "assignment-review": {"post": (401, 403, 400)},
     "assignment-detail": {"get": (401, 403, 404)},

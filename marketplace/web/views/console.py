@@ -22,7 +22,7 @@ from tasks.quality import blocking
 from tasks.quality.block_preview import worker_block_preview as block_worker_preview
 from tasks.quality.selectors import bundle_worker_report
 
-from .. import annotation, charts, display, gallery
+from .. import annotation, charts, display, gallery, quality
 from ..forms import (
     BundleCreateForm,
     ItemUploadForm,
@@ -262,6 +262,7 @@ def _quality_context(
             {"event": e, "public_id": selectors.worker_public_id(bundle.requester_id, e.worker_id)}
             for e in bundle.rule_events.all()[:WORKERS_SHOWN]
         ],
+        **quality.rings_and_calibration(bundle),
     }
 
 
