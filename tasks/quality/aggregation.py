@@ -32,6 +32,7 @@ class DawidSkeneOptions(TypedDict, total=False):
     pool_strength: float
     class_prior: Literal["final", "em"]
     judgment_weights: object | None
+    fixed_accuracy: dict[int, float] | None
 
 
 class AggregateOptions(DawidSkeneOptions, total=False):

@@ -31,6 +31,7 @@ from .calibration import (
     gold_replays,
     reliability,
 )
+from .dawid_skene import DEFAULT_POOL_STRENGTH, DEFAULT_PRIOR_STRENGTH
 from .decisions import one_coin_posterior
 from .rings import Ring, ring_judgment_weights, rings_detect
 
@@ -85,6 +86,7 @@ def choice_run(
         items[keep], workers[keep], labels[keep], "dawid_skene",
         n_items=n_items, n_workers=n_workers, n_classes=n_classes, gold=gold,
         judgment_weights=weights if len(rings) else None,
+        fixed_accuracy={m: a for r in rings for m, a in zip(r.members, r.accuracy, strict=True)},
     )  # fmt: skip
     run = ChoiceRun(result=res, confidence=res.confidence.copy(), rings=rings)
     _calibrate(run, items, workers, labels, on_gold, ring_of, gold, n_items, n_classes, seed)
@@ -120,16 +122,29 @@ def _calibrate(
     real_items = np.bincount(items, minlength=n_items) > 0
     prior = res.posteriors[real_items].mean(axis=0) if real_items.any() else None
     log_prior = np.log(np.maximum(prior if prior is not None else np.ones(n_classes), 1e-10))
-    log_pi = np.log(np.maximum(res.confusion, 1e-10))
+    pi = res.confusion
+    log_pi = np.log(np.maximum(pi, 1e-10))
     accuracy = np.nan_to_num(res.worker_quality, nan=1.0 / n_classes)
+    # Leave-one-out: each confusion row pi[w, k] is (soft counts + S x prior mean) / (row
+    # total + S); the clamped gold item put exactly 1 into counts[w, truth, its label].
+    kept = ~(on_gold & (ring_of[workers] >= 0))
+    row_total = np.zeros((len(accuracy), n_classes))
+    np.add.at(row_total, workers[kept], res.posteriors[items[kept]])
+    row_total += DEFAULT_PRIOR_STRENGTH
+    answers = np.bincount(workers[kept], minlength=len(accuracy)) + DEFAULT_POOL_STRENGTH
 
-    def ds_posterior(w: np.ndarray, lab: np.ndarray) -> np.ndarray:
+    def ds_posterior(w: np.ndarray, lab: np.ndarray, truth: int) -> np.ndarray:
         scores = log_prior + log_pi[w, :, lab].sum(axis=0)
+        total = row_total[w, truth]
+        own = (pi[w, truth, lab] * total - 1.0) / np.maximum(total - 1.0, 1e-9)
+        scores[truth] += np.sum(np.log(np.maximum(own, 1e-10)) - log_pi[w, truth, lab])
         post = np.exp(scores - scores.max())
         return post / post.sum()
 
-    def one_coin(w: np.ndarray, lab: np.ndarray) -> np.ndarray:
-        return one_coin_posterior(lab, accuracy[w], n_classes)
+    def one_coin(w: np.ndarray, lab: np.ndarray, truth: int) -> np.ndarray:
+        n = answers[w]
+        own = (accuracy[w] * n - (lab == truth)) / np.maximum(n - 1.0, 1e-9)
+        return one_coin_posterior(lab, np.clip(own, 1e-3, 1 - 1e-3), n_classes)
 
     posteriors = {"dawid_skene": ds_posterior, "one_coin": one_coin}
     folds = [gold_answers[0::2], gold_answers[1::2]]
@@ -147,16 +162,52 @@ def _calibrate(
         right = np.concatenate([h[1] for h in held])
         run.reliability = reliability(conf, right)
     split = split_items(items[~on_gold], labels[~on_gold], n_items)
-    raw = res.confidence
+    raw = _leave_one_out_confidence(res, items, workers, labels, kept, row_total, log_prior)
     real = (res.labels >= 0) & ~np.isin(np.arange(n_items), list(gold))
-    run.confidence = np.where(real, calibrate(raw, split, run.calibration["dawid_skene"]), raw)
+    calibrated = calibrate(raw, split, run.calibration["dawid_skene"])
+    run.confidence = np.where(real, calibrated, res.confidence)
+
+
+def _leave_one_out_confidence(
+    res: AggregationResult,
+    items: np.ndarray,
+    workers: np.ndarray,
+    labels: np.ndarray,
+    kept: np.ndarray,
+    row_total: np.ndarray,
+    log_prior: np.ndarray,
+) -> np.ndarray:
+    """Each item's confidence in its label with its own answers left out of the confusion
+    rows that score it, as the gold replays are scored: an item's answers put its posterior
+    into the rows (counts[w, k, l] += post[k]), which makes every item look surer than it is.
+    Vectorised over judgments; returns the posterior of the item's label (0 without one)."""
+    pi = res.confusion
+    assert pi is not None
+    it, wk, lb = items[kept], workers[kept], labels[kept]
+    post = res.posteriors[it]  # (J, K): what each judgment put into its worker's rows
+    total = row_total[wk]  # (J, K)
+    own = np.take_along_axis(pi[wk], lb[:, None, None], axis=2)[:, :, 0]  # pi[w, k, l]
+    loo = (own * total - post) / np.maximum(total - post, 1e-9)
+    scores = np.zeros_like(res.posteriors)
+    np.add.at(scores, it, np.log(np.maximum(loo, 1e-10)))
+    scores += log_prior
+    scores -= scores.max(axis=1, keepdims=True)
+    probs = np.exp(scores)
+    probs /= probs.sum(axis=1, keepdims=True)
+    label = np.maximum(res.labels, 0)
+    return np.where(res.labels >= 0, probs[np.arange(len(label)), label], 0.0)
 
 
 def _joined(replays: list[Replays]) -> Replays:
+    offset, items = 0, []
+    for r in replays:  # item numbers are per fold: keep them apart
+        items.append((r.item if r.item is not None else np.zeros(0, np.int64)) + offset)
+        offset += len(r.confidence)
     return Replays(
         np.concatenate([r.confidence for r in replays]),
         np.concatenate([r.correct for r in replays]),
         np.concatenate([r.split for r in replays]),
+        np.concatenate(items),
     )
 
 

@@ -200,11 +200,15 @@ def dawid_skene(
     pool_strength: float = DEFAULT_POOL_STRENGTH,
     class_prior: Literal["final", "em"] = "final",
     judgment_weights: object | None = None,
+    fixed_accuracy: dict[int, float] | None = None,
 ) -> AggregationResult:
     """Regularised Dawid-Skene over integer-coded judgments.
 
     `judgment_weights` (one per judgment, in (0, 1]) scale each judgment's evidence in both
     steps: a ring of m members answering one item weighs as one voter at 1/m each.
+    `fixed_accuracy` {worker: accuracy} holds those workers to a one-coin model of that
+    accuracy instead of fitting them (a ring agreeing with itself would otherwise fit itself
+    as the truth; its accuracy comes from its agreement with the rest of the crowd).
 
     `gold` maps item index -> known class (or is an array with -1 for "no gold"); gold items are
     clamped to that class in every E-step, so they teach the worker models, and come back with
@@ -270,6 +274,9 @@ def dawid_skene(
     prev_ll, n_iter, converged = -np.inf, 0, False
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported after the loop
         pi = _confusions(_soft_counts(ix, post, j.n_workers, k), prior_strength, pool_strength)
+        if fixed_accuracy:
+            for w, a in fixed_accuracy.items():
+                pi[w] = np.maximum(a * np.eye(k) + (1 - a) * (1 - np.eye(k)) / max(k - 1, 1), _EPS)
         if class_prior == "em":
             log_prior = np.log(_class_prior(post, smoothing))
         post, ll = e_step(pi, log_prior)

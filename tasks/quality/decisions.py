@@ -137,6 +137,20 @@ def one_coin_posterior(
     return post / post.sum()
 
 
+def majority_kept(coded: np.ndarray, best: int, n_classes: int, scale: Any = None) -> int:
+    """The live decision keeps a strict majority of the votes (a ring's members on the item
+    counting as one voter, `scale`): worker weights break ties and
+    pluralities, but only the whole-bundle run, with every worker's full record (and its rings
+    found), may overturn a majority. A gold record or an estimate not yet corrected (a ring
+    perfect on gold, before it is found) must never make a live label worse than the vote;
+    overruled, the majority's label comes with its (low) posterior, so dynamic overlap asks
+    for more judgments."""
+    votes = np.ones(len(coded)) if scale is None else np.asarray(scale, dtype=np.float64)
+    counts = np.bincount(coded, weights=votes, minlength=n_classes)
+    top = int(np.argmax(counts))
+    return top if counts[top] * 2 > votes.sum() + 1e-9 else best
+
+
 def skills_of(accuracies: Sequence[float]) -> list[float]:
     """Worker accuracies as the skills an annotation type weighs answers by, in (0, 1]."""
     return np.clip(np.asarray(accuracies, dtype=np.float64), *SKILL_RANGE).tolist()
@@ -177,7 +191,7 @@ def decide_answers(
         codec = ChoiceCodec(question)
         coded = codec.encode(answers)
         post = one_coin_posterior(coded, acc, codec.n_classes, scale)
-        best = int(np.argmax(post))
+        best = majority_kept(coded, int(np.argmax(post)), codec.n_classes, scale)
         confidence = float(post[best])
         if calibration:
             split = len(set(coded.tolist())) > 1

@@ -61,6 +61,10 @@ class PairEvidence:
 class Ring:
     members: tuple[int, ...]
     pairs: tuple[PairEvidence, ...]
+    #: Per member, the accuracy their agreement with the rest of the crowd implies (the
+    #: fitted skill v as a one-coin accuracy: 1/K + v sqrt((K-1)/K)), what aggregation
+    #: should believe about them instead of what their agreement with each other says.
+    accuracy: tuple[float, ...] = ()
 
     @property
     def shared(self) -> int:
@@ -212,10 +216,15 @@ def rings_detect(
                 break
             edges = [e for e in edges if e.a not in weak and e.b not in weak]
         if edges and _tail(edges) * n_tests < alpha:
-            rings.append(
-                Ring(tuple(sorted({e.a for e in edges} | {e.b for e in edges})), tuple(edges))
-            )
+            members = tuple(sorted({e.a for e in edges} | {e.b for e in edges}))
+            accuracy = tuple(_skill_accuracy(float(v[m]), labels) for m in members)
+            rings.append(Ring(members, tuple(edges), accuracy))
     return rings
+
+
+def _skill_accuracy(skill: float, labels: np.ndarray) -> float:
+    k = max(int(np.max(labels, initial=0)) + 1, 2)
+    return float(np.clip(1.0 / k + skill * np.sqrt((k - 1) / k), 1.0 / k, 0.99))
 
 
 def _tail(edges: list[PairEvidence]) -> float:
