@@ -142,13 +142,13 @@ def _checkpoint(bundle_id: int, ext: dict[int, int], truth: np.ndarray) -> float
     )
     if not done:
         return None
-    live = dict(
-        ItemResult.objects.filter(item_id__in=done).values_list("item_id", "label")
-    )
+    live = dict(ItemResult.objects.filter(item_id__in=done).values_list("item_id", "label"))
     votes: dict[int, list[int]] = {}
-    for item_id, answer in counted_judgments(bundle_id=bundle_id).filter(
-        item_id__in=done
-    ).values_list("item_id", "answer"):
+    for item_id, answer in (
+        counted_judgments(bundle_id=bundle_id)
+        .filter(item_id__in=done)
+        .values_list("item_id", "answer")
+    ):
         votes.setdefault(item_id, []).append(_index(answer))
     ids = [i for i in done if i in live and i in votes]
     live_acc = np.mean([_index(live[i]) == truth[ext[i]] for i in ids])
@@ -253,9 +253,11 @@ def run_crowd(kind: str, n_items: int, n_honest: int, seed: int) -> dict[str, An
         ).values_list("item_id", "label", "confidence")
     }
     split: dict[int, bool] = {}
-    for item_id, answer in counted_judgments(bundle_id=bundle.pk).filter(
-        is_gold=False
-    ).values_list("item_id", "answer"):
+    for item_id, answer in (
+        counted_judgments(bundle_id=bundle.pk)
+        .filter(is_gold=False)
+        .values_list("item_id", "answer")
+    ):
         split.setdefault(ext[item_id], set()).add(_index(answer))  # type: ignore[attr-defined]
     is_split = {i: len(v) > 1 for i, v in split.items()}  # type: ignore[arg-type]
     ids = sorted(results)
@@ -318,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         report_target("good_workers_blocked", sum(r["good_blocked"] for r in runs), "==", 0),
         report_target(
             "ring_members_flagged_share",
-            min(r["ring_flagged"] for r in runs if r["ring_flagged"] is not None), ">=", 0.9,
+            min(r["ring_flagged"] for r in runs if r["ring_flagged"] is not None),
+            ">=",
+            0.9,
         ),
         report_target("ring_false_flags", max(r["false_flags"] for r in runs), "<=", 0.02),
         report_target("live_decision_vs_mv", min(r["live_vs_mv"] for r in runs), ">=", 0),

@@ -200,3 +200,23 @@ def test_a_dismissed_ring_stops_counting_and_is_not_flagged_again():
         f"/api/v1/bundles/{bundle.pk}/quality/", {"dismiss_ring": ring.pk}, format="json"
     )
     assert again.status_code == 409
+
+
+def test_the_demo_shows_a_planted_ring_flagged():
+    from tasks.management.demo_ring import load_ring_demo
+    from tests.factories import RequesterFactory
+
+    requester = RequesterFactory()
+    from payments.services import balance_credit
+
+    balance_credit(requester=requester, amount_minor=100_000, currency="usd",
+                   reference="ring-demo", by=None)  # fmt: skip
+    bundle = load_ring_demo(requester=requester)
+    [ring] = WorkerRing.objects.filter(bundle=bundle)
+    emails = set(
+        WorkerBundleStats.objects.filter(bundle=bundle, worker_id__in=ring.members).values_list(
+            "worker__email", flat=True
+        )
+    )
+    assert emails == {f"ring{n}@crowdmarket.local" for n in range(1, 5)}
+    assert bundle.status == "completed"
