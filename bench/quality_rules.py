@@ -182,8 +182,8 @@ def run_crowd(kind: str, n_items: int, n_honest: int, seed: int) -> dict[str, An
     truth = rng.integers(0, K, n_items + n_gold)
     hard = rng.random(n_items + n_gold) < (0.25 if kind == "correlated" else 0.0)
     shared = rng.integers(0, K, n_items + n_gold)
-    question = {"type": "single_choice",
-                "choices": [{"value": f"c{c}", "label": f"class {c}"} for c in range(K)]}  # fmt: skip
+    choices = [{"value": f"c{c}", "label": f"class {c}"} for c in range(K)]
+    question = {"type": "single_choice", "choices": choices}
     bundle = services.bundle_create(requester=requester, data={
         "title": f"bench {kind}", "question": question, "reward_minor": 5, "overlap": 3,
         "gold_rate": 0.1, "quality_rules": RULES,
