@@ -216,9 +216,9 @@ def rings_detect(
                 break
             edges = [e for e in edges if e.a not in weak and e.b not in weak]
         if edges and _tail(edges) * n_tests < alpha:
-            members = tuple(sorted({e.a for e in edges} | {e.b for e in edges}))
-            accuracy = tuple(_skill_accuracy(float(v[m]), labels) for m in members)
-            rings.append(Ring(members, tuple(edges), accuracy))
+            group = tuple(sorted({e.a for e in edges} | {e.b for e in edges}))
+            accuracy = tuple(_skill_accuracy(float(v[m]), labels) for m in group)
+            rings.append(Ring(group, tuple(edges), accuracy))
     return rings
 
 
