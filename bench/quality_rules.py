@@ -1,9 +1,9 @@
 """Quality against real cheaters (issue 13), through the product's own services.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cm_quality_rings_bench \\
-        python -m bench.quality_rules [--items 800] [--scale 1.0] [--seed 0]
+        python -m bench.quality_rules [--items 400] [--scale 1.0] [--seed 0]
 
-Three simulated crowds work a fixed-overlap-3 bundle (four classes, 10% gold) through
+Three simulated crowds work a fixed-overlap-3 bundle (four classes, 20% of claims gold, on n/5 gold items) through
 `tasks.work.assignment_claim` and `tasks.services.assignment_submit`, Celery eager, so the
 bundle's rules (the speed and answer-distribution collectors), the live update (labels,
 incremental Dawid-Skene estimates, rings, calibration) and completion run as in production.
@@ -178,7 +178,7 @@ def run_crowd(kind: str, n_items: int, n_honest: int, seed: int) -> dict[str, An
         user = User.objects.create_user(email=f"w{w}-{tag}@bench.test", password=None)
         WorkerProfile.objects.create(user=user, country="US")
         users.append(user)
-    n_gold = max(20, n_items // 20)
+    n_gold = max(20, n_items // 5)
     truth = rng.integers(0, K, n_items + n_gold)
     hard = rng.random(n_items + n_gold) < (0.25 if kind == "correlated" else 0.0)
     shared = rng.integers(0, K, n_items + n_gold)
@@ -186,7 +186,7 @@ def run_crowd(kind: str, n_items: int, n_honest: int, seed: int) -> dict[str, An
     question = {"type": "single_choice", "choices": choices}
     bundle = services.bundle_create(requester=requester, data={
         "title": f"bench {kind}", "question": question, "reward_minor": 5, "overlap": 3,
-        "gold_rate": 0.1, "quality_rules": RULES,
+        "gold_rate": 0.2, "quality_rules": RULES,
     })  # fmt: skip
     Item.objects.bulk_create(
         [Item(bundle=bundle, external_id=str(i), payload={"n": i}, slots_open=3)
@@ -295,7 +295,7 @@ def run_crowd(kind: str, n_items: int, n_honest: int, seed: int) -> dict[str, An
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--items", type=int, default=800)
+    parser.add_argument("--items", type=int, default=400)
     parser.add_argument("--honest", type=int, default=28)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale", type=float, default=1.0)
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     setup()
     n_items = max(100, int(args.items * args.scale))
     runs = [run_crowd(kind, n_items, args.honest, args.seed + n) for n, kind in enumerate(CROWDS)]
-    print(f"quality rules: {n_items} items per crowd, overlap 3, gold rate 0.1, {K} classes")
+    print(f"quality rules: {n_items} items per crowd, overlap 3, gold rate 0.2, {K} classes")
     print_table(
         ["crowd", "status", "s", "accuracy", "spam tasks", "good blocked", "ring flagged",
          "false flags", "live-MV pp (checkpoints)", "ECE", "conf>=.99 n/acc", "split n",

@@ -89,7 +89,9 @@ def choice_run(
         fixed_accuracy={m: a for r in rings for m, a in zip(r.members, r.accuracy, strict=True)},
     )  # fmt: skip
     run = ChoiceRun(result=res, confidence=res.confidence.copy(), rings=rings)
-    _calibrate(run, items, workers, labels, on_gold, ring_of, gold, n_items, n_classes, seed)
+    _calibrate(
+        run, items, workers, labels, on_gold, ring_of, weights, gold, n_items, n_classes, seed
+    )
     return run
 
 
@@ -100,6 +102,7 @@ def _calibrate(
     labels: np.ndarray,
     on_gold: np.ndarray,
     ring_of: np.ndarray,
+    weights: np.ndarray,
     gold: dict[int, int],
     n_items: int,
     n_classes: int,
@@ -129,7 +132,7 @@ def _calibrate(
     # total + S); the clamped gold item put exactly 1 into counts[w, truth, its label].
     kept = ~(on_gold & (ring_of[workers] >= 0))
     row_total = np.zeros((len(accuracy), n_classes))
-    np.add.at(row_total, workers[kept], res.posteriors[items[kept]])
+    np.add.at(row_total, workers[kept], res.posteriors[items[kept]] * weights[:, None])
     row_total += DEFAULT_PRIOR_STRENGTH
     answers = np.bincount(workers[kept], minlength=len(accuracy)) + DEFAULT_POOL_STRENGTH
 
@@ -162,7 +165,9 @@ def _calibrate(
         right = np.concatenate([h[1] for h in held])
         run.reliability = reliability(conf, right)
     split = split_items(items[~on_gold], labels[~on_gold], n_items)
-    raw = _leave_one_out_confidence(res, items, workers, labels, kept, row_total, log_prior)
+    raw = _leave_one_out_confidence(
+        res, items[kept], workers[kept], labels[kept], weights, ring_of, row_total, log_prior
+    )
     real = (res.labels >= 0) & ~np.isin(np.arange(n_items), list(gold))
     calibrated = calibrate(raw, split, run.calibration["dawid_skene"])
     run.confidence = np.where(real, calibrated, res.confidence)
@@ -170,26 +175,30 @@ def _calibrate(
 
 def _leave_one_out_confidence(
     res: AggregationResult,
-    items: np.ndarray,
-    workers: np.ndarray,
-    labels: np.ndarray,
-    kept: np.ndarray,
+    it: np.ndarray,
+    wk: np.ndarray,
+    lb: np.ndarray,
+    weights: np.ndarray,
+    ring_of: np.ndarray,
     row_total: np.ndarray,
     log_prior: np.ndarray,
 ) -> np.ndarray:
     """Each item's confidence in its label with its own answers left out of the confusion
     rows that score it, as the gold replays are scored: an item's answers put its posterior
     into the rows (counts[w, k, l] += post[k]), which makes every item look surer than it is.
-    Vectorised over judgments; returns the posterior of the item's label (0 without one)."""
+    Ring members' rows are fixed, not fitted (nothing to leave out); every judgment weighs as
+    in the fit (a ring's m members 1/m each). Vectorised over judgments; returns the posterior
+    of the item's label (0 without one)."""
     pi = res.confusion
     assert pi is not None
-    it, wk, lb = items[kept], workers[kept], labels[kept]
-    post = res.posteriors[it]  # (J, K): what each judgment put into its worker's rows
+    w = weights[:, None]
+    post = res.posteriors[it] * w  # (J, K): what each judgment put into its worker's rows
     total = row_total[wk]  # (J, K)
     own = np.take_along_axis(pi[wk], lb[:, None, None], axis=2)[:, :, 0]  # pi[w, k, l]
     loo = (own * total - post) / np.maximum(total - post, 1e-9)
+    loo = np.where((ring_of[wk] >= 0)[:, None], own, loo)
     scores = np.zeros_like(res.posteriors)
-    np.add.at(scores, it, np.log(np.maximum(loo, 1e-10)))
+    np.add.at(scores, it, w * np.log(np.maximum(loo, 1e-10)))
     scores += log_prior
     scores -= scores.max(axis=1, keepdims=True)
     probs = np.exp(scores)
