@@ -333,6 +333,53 @@ def items_decide(*, item_ids: Iterable[int], reopen: bool = True) -> dict[str, i
     return states
 
 
+def items_label(*, bundle: Any, item_ids: Sequence[int]) -> int:
+    """Rewrite the live labels of a fixed-overlap bundle's items in one batch (the live update's
+    pass over the items judged since the last one): one read of their counted judgments, one
+    of the workers' accuracies, one upsert. Nothing is bought or completed here (the hot path
+    counts slots on fixed overlap). Returns the results written."""
+    if not item_ids:
+        return 0
+    blocked = WorkerBundleStats.objects.filter(bundle_id=bundle.pk, blocked=True).values(
+        "worker_id"
+    )
+    rows = list(
+        Assignment.objects.filter(item_id__in=list(item_ids), status__in=COUNTED_STATUSES)
+        .exclude(worker_id__in=blocked)
+        .order_by("item_id", "submitted_at", "id")
+        .values_list("item_id", "worker_id", "answer")
+    )
+    accuracy = worker_accuracies(bundle_id=bundle.pk, worker_ids={w for _, w, _ in rows})
+    live = live_model(bundle.pk)
+    payloads = dict(Item.objects.filter(pk__in=list(item_ids)).values_list("pk", "payload"))
+    by_item: dict[int, list[tuple[int, Any]]] = {}
+    for item_id, worker_id, answer in rows:
+        if worker_id in accuracy:
+            by_item.setdefault(item_id, []).append((worker_id, answer))
+    results = []
+    for item_id, counted in by_item.items():
+        decision = decide_answers(
+            bundle.question, [a for _, a in counted], [accuracy[w] for w, _ in counted],
+            payload=payloads.get(item_id), scale=live.scale([w for w, _ in counted]),
+            calibration=live.calibration,
+        )  # fmt: skip
+        if decision is not None:
+            results.append(
+                ItemResult(
+                    item_id=item_id,
+                    label=decision.label,
+                    confidence=decision.confidence,
+                    method=decision.method,
+                    judgments=len(counted),
+                )  # fmt: skip
+            )
+    ItemResult.objects.bulk_create(
+        results, batch_size=2000, update_conflicts=True, unique_fields=["item"],
+        update_fields=RESULT_FIELDS,
+    )  # fmt: skip
+    return len(results)
+
+
 def items_decide_waiting(*, bundle_id: int) -> int:
     """Decide the items of a live dynamic bundle that wait with no open slot and no live claim:
     the safety net for a follow-up that failed after its submission committed."""

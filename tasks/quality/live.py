@@ -37,14 +37,14 @@ from tasks.lifecycle import bundle_complete_if_done
 from tasks.models import Bundle, BundleQuality
 
 from .bundle_aggregation import bundle_aggregate
-from .decisions import items_decide, items_decide_waiting
+from .decisions import items_decide_waiting, items_label
 from .rules import LIVE_STATUSES
 from .selectors import counted_judgments
 
 logger = logging.getLogger(__name__)
 
 #: Re-estimate once the bundle has this share more counted judgments than the last run saw...
-GROWTH = 0.25
+GROWTH = 0.5
 #: ... and at least this many more.
 MIN_NEW_JUDGMENTS = 20
 #: Below this many counted judgments a whole-bundle fit says less about a worker than their
@@ -53,7 +53,7 @@ MIN_ESTIMATE_JUDGMENTS = 30
 
 
 def _debounce() -> float:
-    return float(getattr(settings, "QUALITY_LIVE_DEBOUNCE_SECONDS", 5.0))
+    return float(getattr(settings, "QUALITY_LIVE_DEBOUNCE_SECONDS", 30.0))
 
 
 def live_update_schedule(bundle_id: int) -> None:
@@ -90,7 +90,9 @@ def estimate_due(quality: BundleQuality, counted: int) -> bool:
 
 def bundle_live_update(*, bundle_id: int) -> dict[str, Any]:
     """One live update of a bundle (the task's body; idempotent). Returns what it did."""
-    bundle = Bundle.objects.only("id", "status", "min_overlap", "max_overlap").get(pk=bundle_id)
+    bundle = Bundle.objects.only("id", "status", "min_overlap", "max_overlap", "question").get(
+        pk=bundle_id
+    )
     if bundle.status not in LIVE_STATUSES:
         return {"skipped": "finished"}
     now = timezone.now()
@@ -114,7 +116,7 @@ def bundle_live_update(*, bundle_id: int) -> dict[str, Any]:
         if quality.labelled_at is not None:
             since = since.filter(submitted_at__gte=quality.labelled_at)
         item_ids = sorted(set(since.values_list("item_id", flat=True)))
-        done["labelled"] = sum(items_decide(item_ids=item_ids, reopen=False).values())
+        done["labelled"] = items_label(bundle=bundle, item_ids=item_ids)
     with transaction.atomic():
         done["completed"] = bundle_complete_if_done(bundle_id=bundle_id)
     if done["completed"]:  # what the finished bundle no longer needs goes back now
