@@ -3,8 +3,9 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/cm_quality_rings_bench \\
         python -m bench.quality_rules [--items 400] [--scale 1.0] [--seed 0]
 
-Three simulated crowds work a fixed-overlap-3 bundle (four classes, 20% of claims gold, on n/5 gold items) through
-`tasks.work.assignment_claim` and `tasks.services.assignment_submit`, Celery eager, so the
+Three simulated crowds work a fixed-overlap-3 bundle (four classes, 20% of claims gold, on
+n/5 gold items) through `tasks.work.assignment_claim` and `tasks.services.assignment_submit`,
+Celery eager, so the
 bundle's rules (the speed and answer-distribution collectors), the live update (labels,
 incremental Dawid-Skene estimates, rings, calibration) and completion run as in production.
 Time is simulated: each claim is backdated by the seconds the worker took.
