@@ -48,7 +48,7 @@ K = 4
 CROWDS = ("plain", "ring", "correlated")
 RULES = [
     {"collector": "answer_speed", "threshold": 0.5, "min_answers": 5, "floor": 0.3},
-    {"collector": "answer_distribution", "threshold": 0.5, "min_answers": 10},
+    {"collector": "answer_distribution", "threshold": 0.5, "min_answers": 8},
 ]
 CHECKPOINTS = (0.25, 0.5, 0.75)
 

@@ -110,9 +110,19 @@ def bundle_live_update(*, bundle_id: int) -> dict[str, Any]:
         )  # fmt: skip
         if bundle.is_dynamic_overlap:
             items_decide_waiting(bundle_id=bundle_id)
+        else:
+            # While the bundle runs, its labels are the per-item decision's, now with the new
+            # estimates and rings (a strict majority kept: `decisions.majority_kept`); the
+            # whole-bundle labels are the final ones, written when it completes.
+            judged = (
+                counted_judgments(bundle_id=bundle_id)
+                .filter(is_gold=False)
+                .values_list("item_id", flat=True)
+            )
+            done["labelled"] = items_label(bundle=bundle, item_ids=sorted(set(judged)))
         done["estimated"] = True
     elif not bundle.is_dynamic_overlap:
-        since = counted_judgments(bundle_id=bundle_id)
+        since = counted_judgments(bundle_id=bundle_id).filter(is_gold=False)
         if quality.labelled_at is not None:
             since = since.filter(submitted_at__gte=quality.labelled_at)
         item_ids = sorted(set(since.values_list("item_id", flat=True)))
