@@ -114,7 +114,7 @@ class Crowd:
             return int(self.rng.integers(K))
         if role == "ring":
             return truth if gold else shared
-        if hard and not gold and self.rng.random() < 0.5:
+        if hard and self.rng.random() < 0.5:  # gold items are as hard as the others
             return (truth + 1) % K
         if self.rng.random() < self.accuracy[w]:
             return truth
