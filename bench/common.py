@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import operator
 
-_OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+_OPS = {
+    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq,
+}  # fmt: skip
 
 
 def report_target(name: str, value: float, op: str, threshold: float) -> bool:

@@ -312,6 +312,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "pay-floor-pilots": {"task": "tasks.tasks.pay_floor_pilots_task", "schedule": 300.0},
 }
+# Live labels and estimates are batched per bundle: the first submission in this many seconds
+# schedules the bundle's live update for the end of the window (tasks.quality.live); 0 runs it
+# after every submission (the tests do, so what they assert is deterministic).
+QUALITY_LIVE_DEBOUNCE_SECONDS = env.float("QUALITY_LIVE_DEBOUNCE_SECONDS", default=30.0)
 
 # Money (integers in minor units; the fee is a percent of each reward and bonus, at least
 # PLATFORM_MIN_FEE_MINOR each: MTurk's one cent). A bundle keeps the terms it was published at.

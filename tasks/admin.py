@@ -487,5 +487,5 @@ class QualityRuleEventAdmin(admin.ModelAdmin):
         messages.info(request, f"{done} action(s) reversed.")
 
 
-# Registered in their own modules: due process (issue 15) and message threads.
-from . import admin_fairness, admin_messages  # noqa: E402, F401
+# Registered in their own modules: due process (issue 15), message threads, rings and calibration.
+from . import admin_fairness, admin_messages, admin_quality  # noqa: E402, F401

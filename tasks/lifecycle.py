@@ -42,10 +42,15 @@ def bundle_transition(
 
 
 def bundle_complete_if_done(*, bundle_id: int) -> bool:
-    """Complete a live bundle once every real item is complete and no work awaits a decision.
+    """Complete a live bundle once every real item is complete and no claim is still live.
 
-    Runs inside the caller's transaction (after an approval or a rejection), which holds the
-    bundle row already (`tasks.locking`: the bundle comes first)."""
+    Answers awaiting review do not hold completion back (issue 13, item 6: a bundle whose
+    items are all complete is `completed`): review and auto-approval go on after it, paid by
+    what the escrow keeps for them (`tasks.escrow.escrow_settle`, which the caller runs once
+    this commits, keeps pending x cost; the settle sweep catches any it misses).
+
+    Runs inside the caller's transaction (after a review, the live update, the beat), which
+    holds the bundle row already or takes it here (`tasks.locking`: the bundle comes first)."""
     bundle = lock_bundle(bundle_id)
     if bundle.status not in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
         return False
@@ -53,9 +58,7 @@ def bundle_complete_if_done(*, bundle_id: int) -> bool:
         return False
     if bundle.items.filter(is_gold=False).exclude(state=ItemState.COMPLETE).exists():
         return False
-    if bundle.assignments.filter(
-        status__in=(AssignmentStatus.CLAIMED, AssignmentStatus.SUBMITTED)
-    ).exists():
+    if bundle.assignments.filter(status=AssignmentStatus.CLAIMED).exists():
         return False
     bundle_transition(
         bundle,
@@ -69,14 +72,12 @@ def bundle_complete_if_done(*, bundle_id: int) -> bool:
 
 
 def bundles_complete_due() -> int:
-    """Complete every live bundle that is done but was never completed: its last event was not
-    a review (a claim that expired or was given back, an item the periodic sweep decided, an
-    unblock). The beat runs this after expiring claims and after re-aggregating; returns how
+    """Complete every live bundle that is done but was never completed (a live update that
+    did not run, a claim that expired or was given back, an item the periodic sweep decided,
+    an unblock). The beat runs this after expiring claims and after re-aggregating; returns how
     many bundles it completed. Each in its own transaction, re-checked under the bundle lock."""
     real = Item.objects.filter(bundle=OuterRef("pk"), is_gold=False)
-    pending = Assignment.objects.filter(
-        bundle=OuterRef("pk"), status__in=(AssignmentStatus.CLAIMED, AssignmentStatus.SUBMITTED)
-    )
+    pending = Assignment.objects.filter(bundle=OuterRef("pk"), status=AssignmentStatus.CLAIMED)
     due = Bundle.objects.filter(
         Exists(real),
         ~Exists(real.exclude(state=ItemState.COMPLETE)),

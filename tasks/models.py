@@ -425,60 +425,7 @@ class AssistModelVersion(models.Model):
         return f"bundle {self.bundle_id} model v{self.version}"
 
 
-class MessageThread(models.Model):
-    """The one conversation between a bundle's requester and one worker (questions about the
-    instructions, later appeals). Each side reads it under its own name for the other: the
-    requester sees the worker's pseudonym, the worker sees the requester's public name; neither
-    ever sees an email address. Unread counters change by `F()` in the posting transaction."""
-
-    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="threads")
-    worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="message_threads"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_message_at = models.DateTimeField(null=True, blank=True)
-    requester_unread = models.PositiveIntegerField(default=0)
-    worker_unread = models.PositiveIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["bundle", "worker"], name="message_thread_unique")
-        ]
-        indexes = [models.Index(fields=["worker", "-last_message_at"])]
-
-    def __str__(self) -> str:
-        return f"thread of bundle {self.bundle_id} with worker {self.worker_id}"
-
-
-class Message(models.Model):
-    """One message; `body` is plain text already cleaned (no markup, contact details hidden)."""
-
-    thread = models.ForeignKey(MessageThread, on_delete=models.CASCADE, related_name="messages")
-    author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
-    )
-    from_requester = models.BooleanField()
-    body = models.TextField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["created_at", "id"]
-
-    def __str__(self) -> str:
-        return f"message {self.pk} in thread {self.thread_id}"
-
-
-class ClaimReminder(models.Model):
-    """A long claim whose worker was told by email that it is about to expire: one row per
-    claim, so the once-a-minute sweep tells them once."""
-
-    assignment = models.OneToOneField(Assignment, on_delete=models.CASCADE, related_name="+")
-    sent_at = models.DateTimeField(auto_now_add=True)
-
-    def __str__(self) -> str:
-        return f"expiry reminder for assignment {self.assignment_id}"
-
-
+# Message threads (issue 15), in their own module to keep this one short.
 # Due process and reports (issue 15), in their own module to keep this one short.
 from .fairness_models import (  # noqa: E402, F401
     Appeal,
@@ -491,3 +438,61 @@ from .fairness_models import (  # noqa: E402, F401
     RequesterStanding,
     WorkerBlock,
 )
+from .messaging_models import ClaimReminder, Message, MessageThread  # noqa: E402, F401
+
+
+class WorkerRing(models.Model):
+    """A group of workers whose mutual agreement on non-gold items is far above what their
+    agreement with the rest of the crowd predicts (`tasks.quality.rings`): flagged for the
+    requester and admin with the evidence, and counted as about one voter in aggregation.
+    Written by the whole-bundle run; a requester or admin may dismiss it (then it no longer
+    down-weights anyone, and the same members are not flagged again)."""
+
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="rings")
+    # Sorted worker ids (internal); the API shows the requester's pseudonyms.
+    members = models.JSONField()
+    # The evidence: one row per flagged pair {"a", "b", "shared", "agreed", "expected", "p"}.
+    pairs = models.JSONField()
+    shared_items = models.PositiveIntegerField(default=0)
+    observed_agreement = models.FloatField()
+    expected_agreement = models.FloatField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"ring of {len(self.members)} workers in bundle {self.bundle_id}"
+
+
+class BundleQuality(models.Model):
+    """A bundle's live quality state: when the workers' Dawid-Skene estimates were last
+    re-run (and over how many judgments, in how long: the debounce of `tasks.quality.live`
+    reads it), and the confidence calibration fitted on held-out gold with its reliability
+    diagram (`tasks.quality.calibration`)."""
+
+    bundle = models.OneToOneField(Bundle, on_delete=models.CASCADE, related_name="quality")
+    estimated_at = models.DateTimeField(null=True, blank=True)
+    estimated_judgments = models.PositiveIntegerField(default=0)
+    estimate_seconds = models.FloatField(default=0.0)
+    # The last live-label pass (items judged since are labelled by the next one).
+    labelled_at = models.DateTimeField(null=True, blank=True)
+    # {"method": {"split": [[x...], [y...]], "unanimous": [[x...], [y...]]}, "samples": n}
+    calibration = models.JSONField(default=dict, blank=True)
+    # Reliability diagram: [{"low", "high", "n", "confidence", "accuracy"}] on gold.
+    reliability = models.JSONField(default=list, blank=True)
+    # {"<worker id>": ring id} of the rings in force (not dismissed): the per-item decision
+    # counts each ring as about one voter.
+    ring_of_worker = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name_plural = "bundle quality"
+
+    def __str__(self) -> str:
+        return f"quality of bundle {self.bundle_id}"

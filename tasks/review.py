@@ -26,7 +26,7 @@ from marketplace.errors import Conflict, DomainError, InvalidTransition
 from payments import services as payments
 
 from .escrow import escrow_settle
-from .lifecycle import bundle_complete_if_done
+from .lifecycle import aggregate_after_commit, bundle_complete_if_done
 from .locking import lock_assignment_after_bundle
 from .models import (
     Assignment,
@@ -102,6 +102,9 @@ def assignment_reject(
                 slots_open=F("slots_open") + 1,
                 state=ItemState.OPEN,
             )
+    elif not assignment.is_gold:
+        # A finished bundle reopens nothing; its labels are re-aggregated without the answer.
+        aggregate_after_commit(bundle.pk)
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
     _settle_after_commit(assignment.bundle_id)
     return assignment

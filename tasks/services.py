@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-from functools import partial
 from typing import Any, BinaryIO
 
 from django.conf import settings
@@ -24,7 +23,7 @@ from marketplace.errors import DomainError, Forbidden, InvalidTransition, NotFou
 from payments import selectors as payment_selectors
 from payments import services as payments
 
-from . import pay_pilot, payfloor, work
+from . import payfloor
 from .assist.predictions import decide_after_commit
 from .assist.settings import assist_validate, overlap_validate
 from .block_list import requester_blocks_apply
@@ -39,15 +38,20 @@ from .models import (
     BundleStatus,
     PayFloorState,
 )
-from .quality import services as quality
 from .quality.exams import exam_gold_judgments, exam_qualification_ensure, exam_validate
-from .quality.machine_signals import answer_signals_record, canary_validate
+from .quality.machine_signals import canary_validate
 from .quality.rules_engine import quality_rules_validate, rule_qualifications_check_known
 from .sandbox import PLAY_MONEY_CURRENCY, sandbox_settings
 from .schema import annotation_type, question_validate
 from .states import (
     ASSIGNMENT_TRANSITIONS,  # noqa: F401
     AssignmentNotFound,  # noqa: F401
+)
+from .submission import (  # noqa: F401  (the public entry of the submit side)
+    assignment_submit,
+    assignment_submit_and_claim_next,
+    follow_up_after_commit,
+    submission_follow_up,
 )
 
 # Bundle fields a requester may change, by state. Money-bearing fields freeze at publish.
@@ -411,101 +415,6 @@ def bundle_add_items(
 
 # ---------------------------------------------------------------------------------------------
 # Submitting (claiming, returning and expiry are tasks.work's, called directly)
-
-
-def assignment_submit(
-    *,
-    assignment_id: int,
-    worker: User,
-    answer: Any,
-    bundle: Bundle | None = None,
-    signals: Any = None,
-) -> Assignment:
-    """Record the answer (`tasks.work.submission_record`: validated, gold scored, item and
-    stats counted, all or nothing), then the quality follow-up (a block, an item completed
-    early) once that has committed, since it reads what the submission wrote: outside a
-    transaction, before this returns. With the bundle at hand PostgreSQL needs one statement."""
-    submission = work.submission_record(
-        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
-    )
-    if signals:
-        _signals_record(submission.assignment, signals, bundle)
-    if submission.follow_up is not None:
-        transaction.on_commit(partial(submission_follow_up, follow_up=submission.follow_up))
-    else:
-        follow_up_after_commit(submission.assignment, bundle=bundle)
-    return submission.assignment
-
-
-def assignment_submit_and_claim_next(
-    *, assignment_id: int, worker: User, answer: Any, bundle: Bundle, signals: Any = None
-) -> work.SubmittedAndNext:
-    """A worker's loop step (the task page, the API's `submit/?next=1`): exactly
-    `assignment_submit` then `tasks.work.assignment_claim`, so (outside a transaction) the next
-    claim sees what the follow-up decided; one statement on PostgreSQL when no follow-up is
-    due. A refused answer claims nothing; no next task is not an error but `no_next`."""
-    step = work.submission_record_and_claim(
-        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle
-    )
-    if step is not None:
-        if signals:
-            _signals_record(step.submitted, signals, bundle)
-        follow_up_after_commit(step.submitted, bundle=bundle)
-        return step
-    submitted = assignment_submit(
-        assignment_id=assignment_id, worker=worker, answer=answer, bundle=bundle, signals=signals
-    )
-    return work.claim_next(submitted=submitted, bundle=bundle, worker=worker)
-
-
-def _signals_record(assignment: Assignment, signals: Any, bundle: Bundle | None) -> None:
-    """How a text answer was produced (`machine_signals`), stored before the quality follow-up
-    weighs it. Bad signals never cost the worker their answer: they are logged and dropped."""
-    question = bundle.question if bundle is not None else assignment.bundle.question
-    try:
-        answer_signals_record(assignment=assignment, question=question, signals=signals)
-    except DomainError as exc:
-        logger.info("signals of assignment %s dropped: %s", assignment.pk, exc.detail)
-
-
-def follow_up_after_commit(assignment: Assignment, *, bundle: Bundle | None = None) -> None:
-    """A submission the hot path's own rules do not follow up gets the quality follow-up once
-    committed only where the bundle's rules engine must weigh it (the write itself stays the
-    hot path's one statement). A fixed-overlap bundle without rules pays no follow-up per
-    answer: deciding the item on every answer cost the claim/submit loop 7x its throughput
-    (bench/claim.py), so its live labels come from the re-aggregation beat instead."""
-    if bundle is None or bundle.pk != assignment.bundle_id:
-        row = (
-            Bundle.objects.filter(pk=assignment.bundle_id)
-            .values_list("quality_rules", "exam", "pay_floor_state")
-            .first()
-        )
-        has_rules = bool(row and (row[0] or row[1]))
-        pilot = bool(row and row[2] == PayFloorState.PILOT)
-    else:
-        has_rules = bool(bundle.quality_rules or bundle.exam)
-        pilot = bundle.pay_floor_state == PayFloorState.PILOT
-    if pilot:  # the pay floor's pilot closes once its first answers are in
-        pay_pilot.pilot_follow_up_after_commit(assignment.bundle_id)
-    if not has_rules:
-        return
-    follow_up = work.FollowUp(
-        assignment_id=assignment.pk, bundle_id=assignment.bundle_id,
-        worker_id=assignment.worker_id, item_id=assignment.item_id,
-        is_gold=bool(assignment.is_gold),
-    )  # fmt: skip
-    transaction.on_commit(partial(submission_follow_up, follow_up=follow_up))
-
-
-def submission_follow_up(*, follow_up: work.FollowUp) -> None:
-    """The quality follow-up of one committed submission, now (the demo crowd, all in one
-    transaction, runs it where each request would have committed); the pay floor's pilot is
-    checked here too (it closes once; one query after that)."""
-    pay_pilot.pilot_check(bundle_id=follow_up.bundle_id)
-    quality.submission_recorded(
-        assignment_id=follow_up.assignment_id, bundle_id=follow_up.bundle_id,
-        worker_id=follow_up.worker_id, item_id=follow_up.item_id, is_gold=follow_up.is_gold,
-    )  # fmt: skip
 
 
 def bundles_expire_due(*, now: Any = None) -> int:

@@ -122,3 +122,13 @@ def overturn_unanswered_appeals_task() -> int:
 def pay_floor_pilots_task() -> int:
     """Close every pay-floor pilot that has its answers (a missed follow-up's safety net)."""
     return pay_pilot.pilots_check_all()
+
+
+@shared_task(name="tasks.tasks.bundle_live_update_task")
+def bundle_live_update_task(bundle_id: int) -> dict:
+    """A bundle's live labels and estimates, batched (debounced after submissions): re-run the
+    whole-bundle estimates when the bundle grew enough, else label the items judged since, and
+    complete the bundle once all its items are complete. Idempotent."""
+    from tasks.quality import live
+
+    return live.bundle_live_update(bundle_id=bundle_id)

@@ -17,6 +17,8 @@ def pytest_configure(config):
 
     # Hashing test passwords with the production hasher costs seconds per hundred users.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # A live update after every submission, not once per window: deterministic tests.
+    settings.QUALITY_LIVE_DEBOUNCE_SECONDS = 0
 
 
 def pytest_collection_modifyitems(config, items):

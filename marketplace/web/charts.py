@@ -193,3 +193,38 @@ def accuracy_chart(workers: list[dict[str, Any]]) -> dict[str, Any] | None:
     )
     chart["rows"] = rows
     return chart
+
+
+def reliability_chart(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The reliability diagram as bars: per confidence bin with gold replays in it, the share
+    that was right (the bar) next to the bin's mean confidence (in the text and the table). A
+    calibrated bundle's bars match their confidence."""
+    filled = [r for r in rows if r.get("n")]
+    if not filled:
+        return None
+    bars, table = [], []
+    for r in filled:
+        label = f"{r['low'] * 100:.0f}–{r['high'] * 100:.0f}% confident"
+        bars.append(
+            {
+                "label": label,
+                "value": r["accuracy"],
+                "value_text": f"{r['accuracy'] * 100:.0f}% right",
+            }
+        )
+        table.append(
+            {
+                "label": label,
+                "value": f"{r['n']} replays",
+                "share": f"{r['confidence'] * 100:.1f}% stated, {r['accuracy'] * 100:.1f}% right",
+            }
+        )
+    chart = _chart(
+        "Confidence calibration",
+        "For each confidence band, the share of held-out gold replays whose label was right. "
+        "A calibrated confidence means what it says: bars match their band.",
+        bars,
+        1.0,
+    )
+    chart["rows"] = table
+    return chart

@@ -28,6 +28,7 @@ from tasks.quality.block_preview import worker_block_preview
 
 from . import serializers as s
 from .assist import AssistActions
+from .quality import QualityActions
 from .training import TrainingActions
 
 
@@ -86,7 +87,7 @@ class ItemFilter(filters.FilterSet):
         fields = ["state", "is_gold", "external_id"]
 
 
-class BundleViewSet(AssistActions, TrainingActions, viewsets.ModelViewSet):
+class BundleViewSet(AssistActions, TrainingActions, QualityActions, viewsets.ModelViewSet):
     """A requester's bundles: create, edit, publish, pause, resume, cancel, upload, results."""
 
     permission_classes = [IsRequester]

@@ -31,6 +31,8 @@ class DawidSkeneOptions(TypedDict, total=False):
     prior_strength: float
     pool_strength: float
     class_prior: Literal["final", "em"]
+    judgment_weights: object | None
+    fixed_accuracy: dict[int, float] | None
 
 
 class AggregateOptions(DawidSkeneOptions, total=False):

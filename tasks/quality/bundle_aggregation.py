@@ -26,7 +26,9 @@ from tasks.schema import annotation_type, text_normalise
 
 from .aggregation import aggregate, aggregate_numbers, aggregate_text
 from .annotation_aggregation import METHOD_SUFFIX, annotation_bundle_run
+from .choice_aggregation import choice_run
 from .decisions import RESULT_FIELDS, ChoiceCodec, items_decide_waiting, number_label
+from .ring_records import dismissed_member_sets, quality_store
 from .rules import COUNTED_STATUSES, LIVE_STATUSES, BundleMethod
 from .selectors import counted_judgments
 
@@ -98,7 +100,10 @@ def bundle_aggregate(*, bundle_id: int, method: BundleMethod = "dawid_skene") ->
     qtype = bundle.question["type"]
     n_items = len(data.item_ids)
     quality: np.ndarray | None = None
-    if qtype in ("single_choice", "rating"):
+    extra: dict[str, Any] | None = None
+    if qtype in ("single_choice", "rating") and method == "dawid_skene":
+        labels, confidence, used, quality, extra = _aggregate_choice_rings(bundle, data)
+    elif qtype in ("single_choice", "rating"):
         labels, confidence, used, quality = _aggregate_choice(bundle, data, method)
     elif qtype == "multiple_choice":
         labels, confidence, used, quality = _aggregate_multiple(bundle, data, method)
@@ -123,7 +128,7 @@ def bundle_aggregate(*, bundle_id: int, method: BundleMethod = "dawid_skene") ->
                                       judgments=int(counts[i])))  # fmt: skip
     keep = _model_results(bundle) if bundle.assist else set()
     results = [r for r in results if r.item_id not in keep]
-    return _results_write(bundle_id, results, data.worker_ids, quality, keep=keep)
+    return _results_write(bundle_id, results, data.worker_ids, quality, keep=keep, extra=extra)
 
 
 def _model_results(bundle: Bundle) -> set[int]:
@@ -143,10 +148,14 @@ def _results_write(
     quality: np.ndarray | None,
     *,
     keep: set[int] | frozenset[int] = frozenset(),
+    extra: dict[str, Any] | None = None,
 ) -> int:
-    """Replace the bundle's results by `results` (and store the workers' estimated quality)
-    in one transaction, leaving the items in `keep` alone; returns the rows written."""
+    """Replace the bundle's results by `results` (and store the workers' estimated quality,
+    and the rings and calibration in `extra`) in one transaction, leaving the items in `keep`
+    alone; returns the rows written."""
     with transaction.atomic():
+        if extra is not None:
+            quality_store(bundle_id=bundle_id, worker_ids=worker_ids, **extra)
         ItemResult.objects.filter(item__bundle_id=bundle_id).exclude(
             item_id__in=[r.item_id for r in results] + list(keep)
         ).delete()
@@ -184,6 +193,34 @@ def _aggregate_choice(
     labels = [None if lab < 0 else codec.decode(int(lab)) for lab in res.labels]
     quality = res.worker_quality if method == "dawid_skene" else None
     return labels, res.confidence, res.method, quality
+
+
+def _aggregate_choice_rings(
+    bundle: Bundle, data: _BundleJudgments
+) -> tuple[list[Any], np.ndarray, str, np.ndarray, dict[str, Any]]:
+    """Dawid-Skene with rings down-weighted and confidence calibrated on gold
+    (`choice_aggregation`); also what `quality_store` writes."""
+    codec = ChoiceCodec(bundle.question)
+    position = {item_id: i for i, item_id in enumerate(data.item_ids)}
+    gold = {position[i]: codec.index[g] for i, g in data.gold.items() if g in codec.index}
+    dense = {int(w): n for n, w in enumerate(data.worker_ids.tolist())}
+    dismissed = [
+        frozenset(dense[w] for w in members if w in dense)
+        for members in dismissed_member_sets(bundle.pk)
+    ]
+    run = choice_run(
+        data.items, data.workers, codec.encode(data.answers),
+        n_items=len(data.item_ids), n_workers=len(data.worker_ids), n_classes=codec.n_classes,
+        gold=gold, dismissed=dismissed, seed=bundle.pk,
+    )  # fmt: skip
+    labels = [None if lab < 0 else codec.decode(int(lab)) for lab in run.result.labels]
+    extra = {
+        "rings": run.rings,
+        "calibration": run.calibration or None,
+        "reliability": run.reliability or None,
+        "judgments": len(data.answers),
+    }
+    return labels, run.confidence, "dawid_skene", run.result.worker_quality, extra
 
 
 def _aggregate_multiple(

@@ -80,9 +80,13 @@ class _EMIndex:
     compact_by_wl: np.ndarray  # compact item of each judgment, sorted by (worker, label)
     wl_starts: np.ndarray  # segment starts in the (worker, label)-sorted order
     wl_keys: np.ndarray  # the (worker * K + label) key of each such segment
+    # Per-judgment weights in each order (None: every judgment weighs 1), e.g. a ring's
+    # members 1/m each on an item where m of them answered (`tasks.quality.rings`).
+    w_by_item: np.ndarray | None = None
+    w_by_wl: np.ndarray | None = None
 
     @classmethod
-    def build(cls, j: Judgments) -> _EMIndex:
+    def build(cls, j: Judgments, weights: np.ndarray | None = None) -> _EMIndex:
         k = j.n_classes
         has = j.item_counts() > 0
         compact_of_item = np.cumsum(has) - 1
@@ -98,6 +102,11 @@ class _EMIndex:
         wl_order, wl_starts = _sorted_segments(wl)
         compact_by_wl = compact if wl_order is None else compact[wl_order]
         wl_sorted = wl if wl_order is None else wl[wl_order]
+        w_by_item = w_by_wl = None
+        if weights is not None:
+            w = weights.astype(np.float32)
+            w_by_item = (w if order is None else w[order])[:, None]
+            w_by_wl = (w if wl_order is None else w[wl_order])[:, None].astype(np.float64)
         return cls(
             compact_of_item=compact_of_item,
             n_compact=int(has.sum()),
@@ -106,6 +115,8 @@ class _EMIndex:
             compact_by_wl=compact_by_wl,
             wl_starts=wl_starts,
             wl_keys=wl_sorted[wl_starts] if wl_sorted.size else wl_sorted,
+            w_by_item=w_by_item,
+            w_by_wl=w_by_wl,
         )
 
 
@@ -114,6 +125,8 @@ def _soft_counts(ix: _EMIndex, post: np.ndarray, n_workers: int, k: int) -> np.n
     flat = np.zeros((n_workers * k, k), dtype=np.float64)
     if ix.wl_keys.size:
         rows = np.take(post, ix.compact_by_wl, axis=0)
+        if ix.w_by_wl is not None:
+            rows = rows * ix.w_by_wl
         flat[ix.wl_keys] = np.add.reduceat(rows, ix.wl_starts, axis=0)
     # flat is indexed (w, observed l) x true k; confusion matrices are read true x observed.
     return flat.reshape(n_workers, k, k).transpose(0, 2, 1)
@@ -186,8 +199,16 @@ def dawid_skene(
     prior_strength: float = DEFAULT_PRIOR_STRENGTH,
     pool_strength: float = DEFAULT_POOL_STRENGTH,
     class_prior: Literal["final", "em"] = "final",
+    judgment_weights: object | None = None,
+    fixed_accuracy: dict[int, float] | None = None,
 ) -> AggregationResult:
     """Regularised Dawid-Skene over integer-coded judgments.
+
+    `judgment_weights` (one per judgment, in (0, 1]) scale each judgment's evidence in both
+    steps: a ring of m members answering one item weighs as one voter at 1/m each.
+    `fixed_accuracy` {worker: accuracy} holds those workers to a one-coin model of that
+    accuracy instead of fitting them (a ring agreeing with itself would otherwise fit itself
+    as the truth; its accuracy comes from its agreement with the rest of the crowd).
 
     `gold` maps item index -> known class (or is an array with -1 for "no gold"); gold items are
     clamped to that class in every E-step, so they teach the worker models, and come back with
@@ -214,7 +235,12 @@ def dawid_skene(
     j = prepare(items, workers, labels, n_items, n_workers, n_classes)
     k = j.n_classes
     gold_full = gold_array(gold, j.n_items, k)
-    ix = _EMIndex.build(j)
+    weights = None
+    if judgment_weights is not None:
+        weights = np.asarray(judgment_weights, dtype=np.float64)
+        if weights.shape != (j.n,) or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise ValueError("judgment_weights must be finite, non-negative, one per judgment")
+    ix = _EMIndex.build(j, weights)
     # Add-one smoothing of the class prior, except in the textbook (crowd-kit) configuration.
     smoothing = 1.0 if prior_strength > 0 else 0.0
 
@@ -233,11 +259,14 @@ def dawid_skene(
         # log P(z_i = k | answers) = log prior_k + sum over i's answers of log pi_w[k, l]:
         # one gather of a (worker, label) -> log-likelihood-over-k table, one segmented sum.
         table = np.log(pi).transpose(0, 2, 1).reshape(j.n_workers * k, k).astype(np.float32)
-        scores = np.add.reduceat(np.take(table, ix.wl_by_item, axis=0), ix.item_starts, axis=0)
+        rows = np.take(table, ix.wl_by_item, axis=0)
+        if ix.w_by_item is not None:
+            rows *= ix.w_by_item
+        scores = np.add.reduceat(rows, ix.item_starts, axis=0)
         post, ll = _normalise(scores, log_prior)
         return clamp(post), ll
 
-    votes = j.vote_counts()[ix.compact_of_item >= 0]
+    votes = j.vote_counts(weights)[ix.compact_of_item >= 0]
     post = clamp((votes / votes.sum(axis=1, keepdims=True)).astype(np.float32))
     flat_prior = np.full(k, -np.log(k))
     log_prior = flat_prior
@@ -245,6 +274,9 @@ def dawid_skene(
     prev_ll, n_iter, converged = -np.inf, 0, False
     for n_iter in range(1, max_iter + 1):  # noqa: B007 - n_iter is reported after the loop
         pi = _confusions(_soft_counts(ix, post, j.n_workers, k), prior_strength, pool_strength)
+        if fixed_accuracy:
+            for w, a in fixed_accuracy.items():
+                pi[w] = np.maximum(a * np.eye(k) + (1 - a) * (1 - np.eye(k)) / max(k - 1, 1), _EPS)
         if class_prior == "em":
             log_prior = np.log(_class_prior(post, smoothing))
         post, ll = e_step(pi, log_prior)

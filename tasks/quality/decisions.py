@@ -10,6 +10,7 @@ or an unblock (`tasks.quality.blocking`) and in the periodic sweep
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from tasks.assist.predictions import retrain_after_commit
 from tasks.models import (
     Assignment,
     AssignmentStatus,
+    BundleQuality,
     Item,
     ItemResult,
     ItemState,
@@ -32,6 +34,7 @@ from tasks.models import (
 from tasks.schema import annotation_type, text_normalise
 
 from .aggregation import accuracy_weights, item_needs_more_judgments
+from .calibration import calibrate
 from .rules import (
     COUNTED_STATUSES,
     DEFAULT_TARGET_CONFIDENCE,
@@ -137,15 +140,34 @@ def weighed_accuracy(accuracy: float, weight: float, n_classes: int) -> float:
     return odds / (k - 1 + odds)
 
 
-def one_coin_posterior(labels: Any, accuracies: Any, n_classes: int) -> np.ndarray:
+def one_coin_posterior(
+    labels: Any, accuracies: Any, n_classes: int, scale: Any = None
+) -> np.ndarray:
     """Posterior over classes of one item under the one-coin model (each worker right with
     their accuracy, wrong uniformly otherwise) and a flat prior: the softmax of log-odds
-    weighted votes (`accuracy_weights`), which is exactly that posterior."""
+    weighted votes (`accuracy_weights`), which is exactly that posterior. `scale` multiplies
+    each vote's weight (a ring's m members on the item: 1/m each)."""
     weights = accuracy_weights(accuracies, n_classes) if len(labels) else np.zeros(0)
+    if scale is not None and len(labels):
+        weights = weights * np.asarray(scale, dtype=np.float64)
     scores = np.bincount(np.asarray(labels, np.int64), weights=weights, minlength=n_classes)
     scores = scores - scores.max()
     post = np.exp(scores)
     return post / post.sum()
+
+
+def majority_kept(coded: np.ndarray, best: int, n_classes: int, scale: Any = None) -> int:
+    """The live decision keeps a strict majority of the votes (a ring's members on the item
+    counting as one voter, `scale`): worker weights break ties and
+    pluralities, but only the whole-bundle run, with every worker's full record (and its rings
+    found), may overturn a majority. A gold record or an estimate not yet corrected (a ring
+    perfect on gold, before it is found) must never make a live label worse than the vote;
+    overruled, the majority's label comes with its (low) posterior, so dynamic overlap asks
+    for more judgments."""
+    votes = np.ones(len(coded)) if scale is None else np.asarray(scale, dtype=np.float64)
+    counts = np.bincount(coded, weights=votes, minlength=n_classes)
+    top = int(np.argmax(counts))
+    return top if counts[top] * 2 > votes.sum() + 1e-9 else best
 
 
 def skills_of(accuracies: Sequence[float]) -> list[float]:
@@ -159,6 +181,8 @@ def decide_answers(
     accuracies: Sequence[float],
     *,
     payload: Mapping[str, Any] | None = None,
+    scale: Sequence[float] | None = None,
+    calibration: Mapping[str, Any] | None = None,
 ) -> Decision | None:
     """Aggregate one item's counted answers by question type; None without answers.
 
@@ -168,7 +192,11 @@ def decide_answers(
     answers, reported in the first spelling given. Number: the median, with the share of
     answers equal to it as confidence (agreement, not a probability). Annotation types: the
     type's own aggregate (`AnnotationType.aggregate`) over the item's context from `payload`,
-    each answer weighted by its worker's skill; its label has the answer's shape."""
+    each answer weighted by its worker's skill; its label has the answer's shape.
+
+    Choice and rating only: `scale` multiplies each vote (rings count as one voter) and
+    `calibration` (the bundle's one-coin map fitted on gold, `tasks.quality.calibration`)
+    turns the posterior into the accuracy such a decision had on gold."""
     if not answers:
         return None
     qtype = question["type"]
@@ -180,9 +208,14 @@ def decide_answers(
     acc = np.asarray(accuracies, dtype=np.float64)
     if qtype in ("single_choice", "rating"):
         codec = ChoiceCodec(question)
-        post = one_coin_posterior(codec.encode(answers), acc, codec.n_classes)
-        best = int(np.argmax(post))
-        return Decision(codec.decode(best), float(post[best]), "one_coin")
+        coded = codec.encode(answers)
+        post = one_coin_posterior(coded, acc, codec.n_classes, scale)
+        best = majority_kept(coded, int(np.argmax(post)), codec.n_classes, scale)
+        confidence = float(post[best])
+        if calibration:
+            split = len(set(coded.tolist())) > 1
+            confidence = float(calibrate([confidence], [split], calibration)[0])
+        return Decision(codec.decode(best), confidence, "one_coin")
     if qtype == "multiple_choice":
         values = [c["value"] for c in question["choices"]]
         chosen, confidence = [], 1.0
@@ -206,6 +239,34 @@ def decide_answers(
     median = float(np.median(numbers))
     share = float(np.mean(np.isclose(numbers, median)))
     return Decision(number_label(median), share, "median")
+
+
+@dataclass(frozen=True)
+class LiveModel:
+    """What the last whole-bundle run left for the per-item decision: the rings in force
+    (worker id -> ring id) and the one-coin calibration map."""
+
+    ring_of_worker: Mapping[str, int]
+    calibration: Mapping[str, Any] | None
+
+    def scale(self, worker_ids: Sequence[int]) -> list[float] | None:
+        """Per answer: 1/m for each of m members of one ring on the item, else 1."""
+        if not self.ring_of_worker:
+            return None
+        rings = [self.ring_of_worker.get(str(w)) for w in worker_ids]
+        counts = Counter(r for r in rings if r is not None)
+        return [1.0 if r is None else 1.0 / counts[r] for r in rings]
+
+
+def live_model(bundle_id: int) -> LiveModel:
+    row = (
+        BundleQuality.objects.filter(bundle_id=bundle_id)
+        .values_list("ring_of_worker", "calibration")
+        .first()
+    )
+    if row is None:
+        return LiveModel({}, None)
+    return LiveModel(row[0] or {}, (row[1] or {}).get("one_coin"))
 
 
 @transaction.atomic
@@ -236,11 +297,14 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         for worker_id, weight in lowered.items():
             accuracy[worker_id] = weighed_accuracy(accuracy[worker_id], weight, k)
     counted = [(w, answer) for w, answer in rows if w in accuracy]
+    live = live_model(bundle.pk)
     decision = decide_answers(
         bundle.question,
         [a for _, a in counted],
         [accuracy[w] for w, _ in counted],
         payload=item.payload,
+        scale=live.scale([w for w, _ in counted]),
+        calibration=live.calibration,
     )
     n = len(counted)
     loop = _assisted(bundle, item_id, [a for _, a in counted], [accuracy[w] for w, _ in counted])
@@ -292,6 +356,53 @@ def items_decide(*, item_ids: Iterable[int], reopen: bool = True) -> dict[str, i
         state = item_decide(item_id=item_id, reopen=reopen)
         states[state] = states.get(state, 0) + 1
     return states
+
+
+def items_label(*, bundle: Any, item_ids: Sequence[int]) -> int:
+    """Rewrite the live labels of a fixed-overlap bundle's items in one batch (the live update's
+    pass over the items judged since the last one): one read of their counted judgments, one
+    of the workers' accuracies, one upsert. Nothing is bought or completed here (the hot path
+    counts slots on fixed overlap). Returns the results written."""
+    if not item_ids:
+        return 0
+    blocked = WorkerBundleStats.objects.filter(bundle_id=bundle.pk, blocked=True).values(
+        "worker_id"
+    )
+    rows = list(
+        Assignment.objects.filter(item_id__in=list(item_ids), status__in=COUNTED_STATUSES)
+        .exclude(worker_id__in=blocked)
+        .order_by("item_id", "submitted_at", "id")
+        .values_list("item_id", "worker_id", "answer")
+    )
+    accuracy = worker_accuracies(bundle_id=bundle.pk, worker_ids={w for _, w, _ in rows})
+    live = live_model(bundle.pk)
+    payloads = dict(Item.objects.filter(pk__in=list(item_ids)).values_list("pk", "payload"))
+    by_item: dict[int, list[tuple[int, Any]]] = {}
+    for item_id, worker_id, answer in rows:
+        if worker_id in accuracy:
+            by_item.setdefault(item_id, []).append((worker_id, answer))
+    results = []
+    for item_id, counted in by_item.items():
+        decision = decide_answers(
+            bundle.question, [a for _, a in counted], [accuracy[w] for w, _ in counted],
+            payload=payloads.get(item_id), scale=live.scale([w for w, _ in counted]),
+            calibration=live.calibration,
+        )  # fmt: skip
+        if decision is not None:
+            results.append(
+                ItemResult(
+                    item_id=item_id,
+                    label=decision.label,
+                    confidence=decision.confidence,
+                    method=decision.method,
+                    judgments=len(counted),
+                )  # fmt: skip
+            )
+    ItemResult.objects.bulk_create(
+        results, batch_size=2000, update_conflicts=True, unique_fields=["item"],
+        update_fields=RESULT_FIELDS,
+    )  # fmt: skip
+    return len(results)
 
 
 def items_decide_waiting(*, bundle_id: int) -> int:

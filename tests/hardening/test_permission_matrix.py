@@ -39,6 +39,7 @@ MATRIX: dict[str, dict[str, tuple[int, int, int]]] = {
     "bundle-predictions": {"post": (401, 403, 404)},
     "bundle-rule-events": {"get": (401, 403, 404), "post": (401, 403, 404)},
     "bundle-training": {"get": (401, 403, 404), "post": (401, 403, 404)},
+    "bundle-quality": {"get": (401, 403, 404), "post": (401, 403, 404)},
     "assignment-list": {"get": (401, 403, 200)},
     "assignment-review": {"post": (401, 403, 400)},
     "assignment-detail": {"get": (401, 403, 404)},

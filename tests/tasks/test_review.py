@@ -4,15 +4,18 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.test import TestCase
 from django.utils import timezone
 
 from marketplace.errors import DomainError
+from payments import services as payments
 from tasks import review, services
 from tasks import work as tasks_work
 from tasks.models import Assignment, AssignmentStatus, BundleStatus, Item, ItemState
 from tasks.tasks import auto_approve_task, expire_claims_task
 from tests.conftest import client_for
 from tests.factories import BundleFactory, ItemFactory, publish
+from tests.payments.helpers import assert_ledger_balanced
 
 pytestmark = pytest.mark.django_db
 
@@ -85,16 +88,34 @@ def _other_bundle():
     return publish(bundle)
 
 
-def test_bundle_completes_when_every_item_is_judged_and_reviewed(single, workers):
-    first = submitted(single, workers[0])
-    second = submitted(single, workers[1])
-    review.assignment_approve(assignment_id=first.pk, by=single.requester)
+def test_bundle_completes_when_every_item_is_complete_and_review_goes_on_after(single, workers):
+    """Issue 13, item 6 (a deliberate change: this test used to say a bundle completes only once
+    its answers are reviewed). A bundle whose items are all complete is `completed`; its escrow
+    keeps exactly what the answers awaiting review may cost, and reviews pay from it after."""
+    first = with_commit(single, workers[0])
     single.refresh_from_db()
-    assert single.status == BundleStatus.PUBLISHED
-    review.assignment_approve(assignment_id=second.pk, by=single.requester)
+    assert single.status == BundleStatus.PUBLISHED  # one item still open
+    second = with_commit(single, workers[1])
     single.refresh_from_db()
     assert single.status == BundleStatus.COMPLETED
     assert single.finished_at is not None
+    cost = payments.escrow_cost_per_judgment(
+        bundle_id=single.pk, currency=single.currency, reward_minor=single.reward_minor
+    )
+    assert payments.escrow_balance(bundle_id=single.pk, currency=single.currency) == 2 * cost
+    review.assignment_approve(assignment_id=first.pk, by=single.requester)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        review.assignment_reject(assignment_id=second.pk, by=single.requester, reason="Off topic")
+    assert payments.escrow_balance(bundle_id=single.pk, currency=single.currency) == 0
+    assert Assignment.objects.get(pk=first.pk).status == AssignmentStatus.APPROVED
+    assert Item.objects.get(pk=second.item_id).state == ItemState.COMPLETE  # nothing reopens
+    assert_ledger_balanced()
+
+
+def with_commit(bundle, worker):
+    """`submitted`, committed: the live update the submission asks for runs on commit."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return submitted(bundle, worker)
 
 
 def test_auto_approval_after_the_delay_only(single, workers):

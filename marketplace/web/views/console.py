@@ -23,7 +23,7 @@ from tasks.quality.block_preview import worker_block_preview as block_worker_pre
 from tasks.quality.rules_engine import ACTION_LABELS
 from tasks.quality.selectors import bundle_worker_report
 
-from .. import annotation, charts, display, gallery
+from .. import annotation, charts, display, gallery, quality
 from ..forms import BundleCreateForm, ItemUploadForm, WorkerBlockForm
 from ..markdown import render_markdown
 from ..money import money
@@ -268,6 +268,7 @@ def _quality_context(
             }
             for e in bundle.rule_events.all()[:WORKERS_SHOWN]
         ],
+        **quality.rings_and_calibration(bundle),
     }
 
 

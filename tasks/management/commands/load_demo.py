@@ -19,6 +19,7 @@ from marketplace.errors import DomainError
 from payments.services import balance_credit
 from tasks import messaging, review, services, work
 from tasks.management.demo_annotation import load_annotation_demo
+from tasks.management.demo_ring import RING_TITLE, load_ring_demo
 from tasks.management.demo_rules import load_rules_demo
 from tasks.models import Bundle
 
@@ -64,6 +65,7 @@ class Command(BaseCommand):
             requester = user_create(email=REQUESTER, password=PASSWORD, requester=True)
             self._demo_bundle(requester)
             self._finished_bundle(requester)
+            load_ring_demo(requester=requester)
         for email in WORKERS:
             if not User.objects.filter(email=email).exists():
                 user_create(email=email, password=PASSWORD, worker=True, country="US")
@@ -85,6 +87,13 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"  finished demo bundle #{finished.pk} ({finished.status}): "
                 f"{blocked} spammer blocked; results at /api/v1/bundles/{finished.pk}/results/"
+            )
+        ringed = Bundle.objects.filter(title=RING_TITLE).first()
+        if ringed is not None:
+            rings = ringed.rings.filter(dismissed_at__isnull=True).count()
+            self.stdout.write(
+                f"  ring demo bundle #{ringed.pk} ({ringed.status}): {rings} ring flagged; "
+                f"evidence at /api/v1/bundles/{ringed.pk}/quality/"
             )
         for line in annotation_lines:
             self.stdout.write(line)

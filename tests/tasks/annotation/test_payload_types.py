@@ -126,9 +126,12 @@ def test_a_payload_needing_type_runs_end_to_end(requester, draw):
     )
     assert refused.status_code == 400
     assert "gold: spans[0] ends past the text (14 characters)" in refused.json()["detail"]
+    # r2 is never finished here: it keeps the bundle live for the gold answer below (a bundle
+    # whose items are all complete is completed).
     rows = [{"external_id": "r1", "payload": {"text": TEXT}}]
     rows += [{"external_id": "g1", "payload": {"text": GOLD_TEXT}, "gold": GOLD}]
-    assert upload_jsonl(req, bundle["id"], rows).json() == {"created": 2, "gold": 1}
+    rows += [{"external_id": "r2", "payload": {"text": TEXT}}]
+    assert upload_jsonl(req, bundle["id"], rows).json() == {"created": 3, "gold": 1}
     fund_and_publish(req, requester, bundle["id"])
     w1, w2, w3 = (WorkerFactory() for _ in range(3))
 

@@ -1,8 +1,9 @@
 """Live labels: an item's label and confidence follow its judgments during the run, on fixed
-overlap as on dynamic overlap (not only once the whole bundle finishes); the results API and the
-bundle page show them; and a bundle whose items are all complete and whose work is all decided
-moves to `completed` even when the last event was not a review (an expired claim, an item decided
-by the periodic sweep)."""
+overlap as on dynamic overlap (not only once the whole bundle finishes), through the per-bundle
+live update each submission asks for (`tasks.quality.live`; the tests run it after every
+submission); the results API and the bundle page show them; and a bundle whose items are all
+complete moves to `completed` (issue 13, item 6), answers awaiting review or not, once no claim
+is live, whatever the last event was (a submission, an expired claim, the periodic sweep)."""
 
 from __future__ import annotations
 
@@ -37,31 +38,29 @@ def _workers(n):
 
 def test_fixed_overlap_item_gets_its_label_as_judgments_arrive():
     """On fixed overlap without rules, the hot path pays no per-answer follow-up (it cost the
-    claim/submit loop 7x its throughput); the re-aggregation beat labels the items during the
-    run, so a label moves with each beat as judgments arrive."""
-    bundle = live_bundle_with(items=1, min_overlap=3, max_overlap=3)
-    item = bundle.items.get()
+    claim/submit loop 7x its throughput); the bundle's live update, batched per bundle, labels
+    the items during the run, so a label moves as judgments arrive, with no beat."""
+    bundle = live_bundle_with(items=2, min_overlap=3, max_overlap=3)
+    item = bundle.items.order_by("pk").first()
     first, second, third = _workers(3)
 
     claim_submit(bundle, first, "pos")
-    reaggregate_live_bundles_task()
     result = ItemResult.objects.get(item=item)
     assert (result.label, result.judgments) == ("pos", 1)
     one_vote = result.confidence
     assert 0.5 < one_vote < 1
 
     claim_submit(bundle, second, "pos")
-    reaggregate_live_bundles_task()
     result.refresh_from_db()
     assert (result.label, result.judgments) == ("pos", 2)
     assert result.confidence > one_vote  # a second agreeing vote raises it
 
     claim_submit(bundle, third, "neg")
-    reaggregate_live_bundles_task()
     result.refresh_from_db()
     assert (result.label, result.judgments) == ("pos", 3)
     item.refresh_from_db()
     assert (item.state, item.judgments_submitted, item.slots_open) == (ItemState.COMPLETE, 3, 0)
+    assert Bundle.objects.get(pk=bundle.pk).status == BundleStatus.PUBLISHED  # one item to go
 
 
 def test_live_label_with_a_speed_rule_follow_up_too():
@@ -74,8 +73,7 @@ def test_live_label_with_a_speed_rule_follow_up_too():
 
 def test_results_api_shows_live_labels_while_the_bundle_runs():
     bundle = live_bundle_with(items=2, min_overlap=3, max_overlap=3)
-    claim_submit(bundle, WorkerFactory(), "pos")
-    reaggregate_live_bundles_task()  # the beat labels fixed-overlap items during the run
+    claim_submit(bundle, WorkerFactory(), "pos")  # the live update labels it, no beat
     assert Bundle.objects.get(pk=bundle.pk).status == BundleStatus.PUBLISHED
     response = client_for(bundle.requester).get(
         f"/api/v1/bundles/{bundle.pk}/results/?format=jsonl"
@@ -88,32 +86,42 @@ def test_results_api_shows_live_labels_while_the_bundle_runs():
 
 
 def test_bundle_page_shows_live_labels_during_the_run(client):
-    bundle = live_bundle_with(items=2, min_overlap=1, max_overlap=1)
+    bundle = live_bundle_with(items=3, min_overlap=1, max_overlap=1)
     for worker in _workers(2):
-        claim_submit(bundle, worker, "pos")
-    reaggregate_live_bundles_task()  # the beat labels fixed-overlap items during the run
-    assert Bundle.objects.get(pk=bundle.pk).status == BundleStatus.PUBLISHED  # awaiting review
+        claim_submit(bundle, worker, "pos")  # the live update labels them, no beat
+    assert Bundle.objects.get(pk=bundle.pk).status == BundleStatus.PUBLISHED  # one item to go
     client.force_login(bundle.requester)
     html = client.get(f"/bundles/{bundle.pk}/").content.decode()
     assert "No aggregated labels yet" not in html
     assert 'id="label-chart"' in html
-    assert "All 2 items are complete" in html  # and the page says what completion waits for
-    assert "2 answers await review" in html
+    assert "2 / 3 items complete" in html
 
 
-def test_bundle_completes_when_a_leftover_claim_expires_after_the_last_review():
-    """Every item judged and reviewed, but a gold claim was still live at the last approval:
-    its expiry is what finishes the bundle."""
+def test_bundle_completes_when_its_items_do_and_review_goes_on_after(client):
+    """A deliberate change (issue 13, item 6): all items complete is `completed`, with the
+    answers still awaiting review; the page says so and links to the review."""
+    bundle = live_bundle_with(items=2, min_overlap=1, max_overlap=1)
+    for worker in _workers(2):
+        claim_submit(bundle, worker, "pos")
+    finished = Bundle.objects.get(pk=bundle.pk)
+    assert finished.status == BundleStatus.COMPLETED and finished.finished_at is not None
+    client.force_login(bundle.requester)
+    html = client.get(f"/bundles/{bundle.pk}/").content.decode()
+    assert "2 to review" in html and f"/bundles/{bundle.pk}/review/" in html
+
+
+def test_bundle_completes_when_a_leftover_claim_expires_after_its_last_item():
+    """Every item judged, but a gold claim was still live then: its expiry is what finishes
+    the bundle (an answer awaiting review would not have held it back)."""
     bundle = live_bundle_with(items=1, gold=["pos"], min_overlap=1, max_overlap=1, gold_rate=0.0)
     real, gold_worker = _workers(2)
-    done = claim_submit(bundle, real, "pos")
     gold_item = bundle.items.get(is_gold=True)
     now = timezone.now()
     leftover = Assignment.objects.create(
         bundle=bundle, item=gold_item, worker=gold_worker, status=AssignmentStatus.CLAIMED,
         is_gold=True, claimed_at=now, deadline=now + timedelta(minutes=10),
     )  # fmt: skip
-    review.assignment_approve(assignment_id=done.pk, by=bundle.requester)
+    claim_submit(bundle, real, "pos")
     assert Bundle.objects.get(pk=bundle.pk).status == BundleStatus.PUBLISHED  # a claim is live
     Assignment.objects.filter(pk=leftover.pk).update(deadline=now - timedelta(seconds=1))
     expire_claims_task.delay().get()

@@ -19,7 +19,7 @@ from tasks.models import (
 from tasks.quality import blocking, bundle_aggregation, rules
 from tasks.quality import services as quality
 from tasks.quality.selectors import counted_judgments
-from tests.factories import WorkerFactory
+from tests.factories import ItemFactory, WorkerFactory
 
 from .conftest import FIVE, claim_submit, live_bundle_with, stats_of, submit
 
@@ -37,9 +37,10 @@ def test_gold_rule_is_the_wilson_upper_bound_after_min_answers():
 
 @pytest.mark.parametrize("reject_blocked_work", [False, True])
 def test_spammer_is_blocked_after_enough_gold_and_their_items_requeued(draw, reject_blocked_work):
-    # given: overlap 1, so every item the spammer answers is complete on their word alone
+    # given: overlap 1, so every item the spammer answers is complete on their word alone (a
+    # fourth item nobody answers keeps the bundle live: a completed bundle reopens nothing)
     bundle = live_bundle_with(
-        items=3, gold=["a"] * 12, question=FIVE, min_overlap=1, max_overlap=1, gold_rate=0.2,
+        items=4, gold=["a"] * 12, question=FIVE, min_overlap=1, max_overlap=1, gold_rate=0.2,
         min_gold_accuracy=0.7, min_gold_answers=4, reject_blocked_work=reject_blocked_work,
     )  # fmt: skip
     spammer = WorkerFactory()
@@ -47,7 +48,7 @@ def test_spammer_is_blocked_after_enough_gold_and_their_items_requeued(draw, rej
     draw.real()
     real = [claim_submit(bundle, spammer, "b") for _ in range(3)]
     assert set(
-        Item.objects.filter(is_gold=False, bundle=bundle).values_list("state", flat=True)
+        Item.objects.filter(pk__in=[w.item_id for w in real]).values_list("state", flat=True)
     ) == {ItemState.COMPLETE}
     # when: they answer gold at random (uniform over 5 choices)
     draw.gold()
@@ -90,7 +91,7 @@ def test_spammer_is_blocked_after_enough_gold_and_their_items_requeued(draw, rej
     assert Item.objects.filter(bundle=bundle, is_gold=False, state=ItemState.COMPLETE).count() == 3
     bundle_aggregation.bundle_aggregate(bundle_id=bundle.pk)
     labels = ItemResult.objects.filter(item__bundle=bundle, item__is_gold=False)
-    assert {r.label for r in labels} == {"a"}  # the spammer's "b" is gone
+    assert {r.label for r in labels} == {"a"}  # the spammer's "b" is gone (the 4th: unjudged)
     # idempotent: checking again changes nothing and keeps the reason
     assert blocking.worker_quality_check(worker_id=spammer.pk, bundle_id=bundle.pk)
     assert stats_of(spammer, bundle).blocked_reason == stats.blocked_reason
@@ -201,9 +202,17 @@ def _invariants(bundle):
             assert item.slots_open + claimed >= 1, "an incomplete item must be waiting for work"
 
 
+def _with_an_item_served_last(bundle):
+    """One more item, served after the others, that nobody reaches: it keeps the bundle live
+    (a bundle whose items are all complete is completed, and its final run relabels them)."""
+    ItemFactory(bundle=bundle, priority=10)
+    Item.objects.filter(bundle=bundle, priority=10).update(slots_open=1)
+
+
 def test_dynamic_overlap_completes_early_when_confident(draw):
     bundle = live_bundle_with(items=1, min_overlap=2, max_overlap=5, target_confidence=0.9)
     item = bundle.items.get()
+    _with_an_item_served_last(bundle)
     draw.real()
     for n, expected_state in [(1, ItemState.OPEN), (2, ItemState.OPEN), (3, ItemState.COMPLETE)]:
         claim_submit(bundle, WorkerFactory(), "pos")
@@ -214,8 +223,7 @@ def test_dynamic_overlap_completes_early_when_confident(draw):
     # three agreeing workers of the prior accuracy 0.7: 0.343 / (0.343 + 0.027)
     assert (result.label, result.method, result.judgments) == ("pos", "one_coin", 3)
     assert result.confidence == pytest.approx(0.927, abs=1e-3)
-    with pytest.raises(tasks_work.NoTasksAvailable):
-        claim_submit(bundle, WorkerFactory(), "pos")
+    assert claim_submit(bundle, WorkerFactory(), "pos").item_id != item.pk
 
 
 def test_dynamic_overlap_never_exceeds_max(draw):
@@ -291,6 +299,7 @@ def test_dynamic_overlap_invariants_under_a_random_crowd(draw):
 def test_blocking_reopens_a_dynamic_item_that_needed_the_blocked_answer(draw):
     bundle = live_bundle_with(items=1, min_overlap=2, max_overlap=5, target_confidence=0.9)
     item = bundle.items.get()
+    _with_an_item_served_last(bundle)
     draw.real()
     workers = [WorkerFactory() for _ in range(3)]
     for worker in workers:
