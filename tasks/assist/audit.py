@@ -34,14 +34,17 @@ class AuditFigures:
 
 def audit_figures(bundle_id: int, version: int | None = None) -> AuditFigures:
     """Completed audited items of the bundle (of one model `version`, or all), and how many of
-    them people labelled otherwise than the prediction the audit checked (the item's newest)."""
-    newest = Prediction.objects.filter(item_id=OuterRef("item_id")).order_by("-model_version")
+    them people labelled otherwise than the prediction the audit checked (the one of the model
+    version the result names, which decided the item was confident enough to be audited)."""
+    checked = Prediction.objects.filter(
+        item_id=OuterRef("item_id"), model_version=OuterRef("model_version")
+    )
     results = ItemResult.objects.filter(
         item__bundle_id=bundle_id, audited=True, item__state=ItemState.COMPLETE
     )
     if version is not None:
         results = results.filter(model_version=version)
-    rows = results.annotate(predicted=Subquery(newest.values("label")[:1])).values_list(
+    rows = results.annotate(predicted=Subquery(checked.values("label")[:1])).values_list(
         "label", "predicted"
     )
     audited = disagreed = 0

@@ -124,25 +124,70 @@ def _columns(model: Any, n: int) -> list[int]:
     return [int(c) for c in getattr(model, "classes_", range(n))]
 
 
+#: Pseudo-counts of the bundle's overall held-out accuracy each calibration bin is shrunk
+#: toward: a bin of 5 right answers out of 5 says "about 0.93", not "certain".
+CALIBRATION_PSEUDO_COUNT = 4.0
+
+
 def calibrate(confidence: np.ndarray, correct: np.ndarray) -> Any:
-    """A map raw confidence -> probability of being right, fitted on held-out consensus."""
+    """A map raw confidence -> probability of being right, fitted on held-out consensus.
+
+    Isotonic with enough labels, Platt otherwise. Isotonic's bins are shrunk toward the overall
+    accuracy by `CALIBRATION_PSEUDO_COUNT` (a Beta prior): its extreme bins are small, and an
+    unshrunk bin of a few lucky items would read 1.0 and let a weak model accept items alone."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
-    if len(correct) >= 100 and 0 < correct.mean() < 1:
+    overall = float(correct.mean()) if len(correct) else 0.5
+    if len(correct) >= 100 and 0 < overall < 1:
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        iso.fit(confidence, correct)
-        return iso.predict
-    if 0 < correct.mean() < 1:
+        fitted = iso.fit_transform(confidence, correct)
+        shrunk: dict[float, float] = {}
+        for value in np.unique(fitted):
+            members = fitted == value
+            shrunk[float(value)] = (
+                float(correct[members].sum()) + CALIBRATION_PSEUDO_COUNT * overall
+            ) / (float(members.sum()) + CALIBRATION_PSEUDO_COUNT)
+        xs = np.asarray(iso.X_thresholds_, dtype=np.float64)
+        ys = np.asarray([shrunk.get(float(y), float(y)) for y in iso.y_thresholds_])
+        return lambda c: np.interp(np.asarray(c, dtype=np.float64), xs, ys)
+    if 0 < overall < 1:
         platt = LogisticRegression().fit(confidence.reshape(-1, 1), correct)
         return lambda c: platt.predict_proba(np.asarray(c).reshape(-1, 1))[:, 1]
-    return lambda c: np.full(len(c), float(correct.mean()) if len(correct) else 0.5)
+    return lambda c: np.full(len(c), overall)
+
+
+def retrain_due(*, labels: int, trained_on: int | None, every: int) -> bool:
+    """Whether a new version is due: the first at `MIN_LABELS` consensus labels, then each time
+    the labels have doubled, until that step reaches `retrain_every` (then every `retrain_every`
+    labels). The early versions are the ones that learn most per label, and the loop spends
+    fewest judgments once a model is good, so the cold start gets its models soon."""
+    if trained_on is None:
+        return labels >= MIN_LABELS
+    return labels - trained_on >= min(every, max(trained_on, MIN_LABELS))
+
+
+def retrain_wanted(*, bundle_id: int, force: bool = False) -> bool:
+    """Whether `bundle_retrain` would train a new version now (a built-in model, new consensus
+    labels, and `retrain_due` or `force`): cheap, asked after every completed item."""
+    bundle = Bundle.objects.only("assist").get(pk=bundle_id)
+    assist = bundle.assist or {}
+    kind = str(assist.get("model", "external"))
+    if kind in ("external", "embedding") or not assist:
+        return False
+    count = consensus_results(bundle_id).count()
+    last = AssistModelVersion.objects.filter(bundle_id=bundle_id).order_by("-version").first()
+    if last is not None and last.kind == kind and last.trained_on == count:
+        return False  # the same labels: the same model
+    every = int(assist.get("retrain_every", 200))
+    trained = last.trained_on if last is not None else None
+    return force or retrain_due(labels=count, trained_on=trained, every=every)
 
 
 def bundle_retrain(*, bundle_id: int, force: bool = False) -> int | None:
-    """Train the bundle's built-in model when `retrain_every` new consensus labels arrived
-    since the last version (or `force`); returns the version made or already there, None when
-    there is nothing to train on. Errors are recorded for the requester, never raised."""
+    """Train the bundle's built-in model when `retrain_due` (or `force`); returns the version
+    made or already there, None when there is nothing to train on. Errors are recorded for
+    the requester, never raised."""
     bundle = Bundle.objects.get(pk=bundle_id)
     assist = bundle.assist or {}
     kind = str(assist.get("model", "external"))
@@ -152,11 +197,7 @@ def bundle_retrain(*, bundle_id: int, force: bool = False) -> int | None:
     last = AssistModelVersion.objects.filter(bundle_id=bundle_id).order_by("-version").first()
     if last is not None and last.kind == kind and last.trained_on == count:
         return last.version  # the same labels: the same model
-    every = int(assist.get("retrain_every", 200))
-    trained = last.trained_on if last is not None else 0
-    # The first model as soon as there are MIN_LABELS labels, then one per `retrain_every`.
-    due = count >= MIN_LABELS if last is None else count - trained >= every
-    if not (force or due):
+    if not retrain_wanted(bundle_id=bundle_id, force=force):
         return None
     labels = consensus_labels(bundle_id)
     if len(labels) < MIN_LABELS or len({str(v) for v in labels.values()}) < 2:

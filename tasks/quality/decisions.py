@@ -300,22 +300,26 @@ def _assisted(
     if not bundle.assist or bundle.question["type"] not in ("single_choice", "rating"):
         return None
     codec = ChoiceCodec(bundle.question)
-    prior = assist.item_prior(bundle=bundle, item_id=item_id, values=codec.values)
+    target = bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE
+    prior = assist.item_prior(bundle=bundle, item_id=item_id, values=codec.values, target=target)
     if prior is None:
         return None
     least = assist.effective_min_overlap(bundle, prior)
     if prior.audited:
         return Assisted(None, least, False, assist.provenance(prior, len(answers), None))
     labels = codec.encode(answers)
-    if assist.humans_overrule(labels, prior.index, codec.n_classes):
-        overruled = len(answers) < bundle.max_overlap
-        return Assisted(None, least, overruled, assist.provenance(None, len(answers), None))
     if not len(answers) and not assist.auto_accept_on(bundle, prior.model_version):
         return Assisted(None, least, False, assist.provenance(None, 0, None))
     acc = np.asarray(accuracies, dtype=np.float64)
     weights = accuracy_weights(acc, codec.n_classes) if len(labels) else np.zeros(0)
     post = assist.posterior(prior.probs, labels, weights)
     best = int(np.argmax(post))
+    if best == prior.index and assist.humans_overrule(labels, prior.index, codec.n_classes):
+        # The model's label against the people who judged the item: it never completes on
+        # that; it asks for more, and at max_overlap people alone decide. (People's label
+        # winning against the model completes as usual: the prior only made it harder.)
+        overruled = len(answers) < bundle.max_overlap
+        return Assisted(None, least, overruled, assist.provenance(None, len(answers), None))
     decision = Decision(codec.decode(best), float(post[best]), "assisted")
     return Assisted(decision, least, False, assist.provenance(prior, len(answers), None))
 

@@ -7,12 +7,20 @@ import numpy as np
 import pytest
 from django.test import TestCase
 from django.urls import reverse
+from django.utils import timezone
 
 from tasks.assist import training
-from tasks.models import AssistModelVersion, ItemResult, ItemState, Prediction
+from tasks.models import (
+    Assignment,
+    AssignmentStatus,
+    AssistModelVersion,
+    ItemResult,
+    ItemState,
+    Prediction,
+)
 from tasks.tasks import assist_retrain_task
 from tests.conftest import client_for
-from tests.factories import BundleFactory, ItemFactory
+from tests.factories import BundleFactory, ItemFactory, WorkerFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +34,7 @@ def _text_bundle(requester, *, labelled=40, unlabelled=10, model="text", every=2
                 "show_prelabels": False, "retrain_every": every, "audit_limit": 0.1},
     )  # fmt: skip
     rng = np.random.default_rng(0)
+    judge = WorkerFactory()
     for n in range(labelled + unlabelled):
         truth = "pos" if n % 2 else "neg"
         text = " ".join(rng.choice(WORDS[truth], 3)) + f" item{n}"
@@ -35,6 +44,11 @@ def _text_bundle(requester, *, labelled=40, unlabelled=10, model="text", every=2
             item.save(update_fields=["state"])
             ItemResult.objects.create(item=item, label=truth, confidence=0.99, method="one_coin",
                                       judgments=3)  # fmt: skip
+            # the judgment behind the label (the retraining task re-aggregates the bundle)
+            now = timezone.now()
+            Assignment.objects.create(bundle=bundle, item=item, worker=judge, answer=truth,
+                                      status=AssignmentStatus.SUBMITTED, claimed_at=now,
+                                      deadline=now, submitted_at=now)  # fmt: skip
     # gold is never trained on: a gold item with a contradicting answer changes nothing
     ItemFactory(bundle=bundle, gold="pos", payload={"text": "awful awful awful", "n": 0.0})
     return bundle
