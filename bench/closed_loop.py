@@ -50,10 +50,13 @@ def setup() -> None:
     os.environ["DATABASE_URL"] = f"sqlite:///{path}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "marketplace.settings")
     os.environ.pop("CELERY_BROKER_URL", None)
+    import logging
+
     import django
     from django.core.management import call_command
 
     django.setup()
+    logging.getLogger("celery").setLevel(logging.WARNING)  # one line per eager task otherwise
     call_command("migrate", verbosity=0, interactive=False)
 
 

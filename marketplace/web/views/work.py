@@ -15,6 +15,7 @@ from marketplace.errors import DomainError, Forbidden
 from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
 from tasks import selectors, services, work
+from tasks.assist.selectors import assignment_prelabel
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.schema import InvalidAnswer
 
@@ -72,8 +73,19 @@ def _task_context(bundle: Bundle, assignment: Assignment | None) -> dict[str, An
                 question, display.tool_payload(assignment.item_id, payload)
             )
         context["deadline_iso"] = assignment.deadline.isoformat()
+        context["prelabel"] = prelabel_display(question, assignment_prelabel(assignment))
     context["instructions_html"] = render_markdown(bundle.instructions)
     return context
+
+
+def prelabel_display(question: dict[str, Any], prelabel: dict[str, Any] | None) -> Any:
+    """The model's suggestion as the worker reads it: the choice's label (not its value) and
+    the confidence in percent; None without one."""
+    if prelabel is None:
+        return None
+    names = {c["value"]: c.get("label", c["value"]) for c in question.get("choices", [])}
+    shown = names.get(prelabel["label"], prelabel["label"])
+    return {"label": shown, "percent": round(100 * prelabel["confidence"])}
 
 
 def _claim_next(bundle: Bundle, worker: Any) -> dict[str, Any]:

@@ -88,3 +88,54 @@ def test_calibration_reads_no_certainty_into_a_few_lucky_items():
     top = float(mapped(np.array([0.99]))[0])
     assert 0.6 < top < 0.95
     assert np.all(np.diff(mapped(np.linspace(0, 1, 50))) >= -1e-12)  # still monotone
+
+
+def test_routing_prefers_uncertain_items_yet_samples_others(requester, draw, monkeypatch):
+    from tasks import work
+    from tasks.assist import routing
+
+    # given: 30 items the model is unsure of and 30 it is sure of (no auto-accept: all need
+    # people), with half of the decisions drawing a random place in the queue
+    monkeypatch.setattr(routing, "RANDOM_SHARE", 0.5)
+    bundle = _bundle(requester, items=60, assist={**ASSIST, "auto_accept": False})
+    lines = [
+        {"external_id": f"r{n}", "label": "pos", "confidence": 0.55 if n < 30 else 0.97}
+        for n in range(60)
+    ]
+    _post(requester, bundle, lines)
+    bundle = _publish(bundle)
+    # when: 30 workers claim
+    claimed = [
+        work.assignment_claim(bundle=bundle, worker=WorkerFactory()).item_id for _ in range(30)
+    ]
+    unsure = set(bundle.items.filter(external_id__in=[f"r{n}" for n in range(30)]).values_list(
+        "id", flat=True
+    ))  # fmt: skip
+    # then: the unsure items go first, and yet some sure ones are sampled among them
+    taken_unsure = sum(item_id in unsure for item_id in claimed)
+    assert 15 <= taken_unsure < 30
+
+
+def test_routing_worth_and_random_share():
+    from tasks.assist import routing
+
+    def priority(item_id, confidence, judgments=0):
+        return routing.claim_priority(
+            item_id=item_id, judgments=judgments, confidence=confidence, n_classes=2,
+            accuracy=0.75,
+        )  # fmt: skip
+
+    # worth: a coin flip gains most, a settled item least
+    gains = [routing.expected_gain(c, 2, 0.75) for c in (0.5, 0.7, 0.9, 0.99)]
+    assert gains == sorted(gains, reverse=True) and gains[-1] < 0.1 * gains[0]
+    sure = [priority(i, 0.99) for i in range(20_000)]
+    unsure = [priority(i, 0.55) for i in range(20_000)]
+    # sure items wait behind the unsure ones, but for about RANDOM_SHARE of them, which get a
+    # random place, some of it ahead of most unsure items
+    worth = np.median(sure)
+    randomised = np.mean(np.array(sure) != worth)
+    assert 0.8 * routing.RANDOM_SHARE < randomised < 1.2 * routing.RANDOM_SHARE
+    assert worth > np.median(unsure) and np.sum(np.array(sure) < np.median(unsure)) > 0
+    # stable for the same item and judgment count; drawn afresh at the next judgment
+    assert sure == [priority(i, 0.99) for i in range(20_000)]
+    assert sure != [priority(i, 0.99, judgments=1) for i in range(20_000)]
