@@ -38,7 +38,7 @@ def test_demo_data_loads_idempotently_with_a_caught_spammer(
     out = capsys.readouterr().out
     assert "requester@crowdmarket.local" in out
     assert User.objects.filter(email="requester@crowdmarket.local").count() == 1
-    live = Bundle.objects.get(status=BundleStatus.PUBLISHED)
+    live = Bundle.objects.get(status=BundleStatus.PUBLISHED, assist__isnull=True)
     assert live.items.filter(is_gold=False).count() == 12
     finished = Bundle.objects.get(title=FINISHED_TITLE)
     assert finished.status == BundleStatus.COMPLETED
@@ -48,6 +48,29 @@ def test_demo_data_loads_idempotently_with_a_caught_spammer(
     assert results.count() == 16
     assert all(r.label in ("pos", "neg") and r.confidence > 0.5 for r in results)
     assert ledger_problems() == []
+    _the_closed_loop_bundle_shows_its_work()
+
+
+def _the_closed_loop_bundle_shows_its_work():
+    """Issue 14: the demo's closed-loop bundle has model versions (the learning curve), items
+    the model settled, the labels-per-dollar report, and open tasks with pre-labels."""
+    from rest_framework.test import APIClient
+
+    from tasks.management.demo_loop import LOOP_TITLE
+
+    loop = Bundle.objects.get(title=LOOP_TITLE)
+    requester = User.objects.get(email="requester@crowdmarket.local")
+    api = APIClient()
+    api.force_authenticate(requester)
+    report = api.get(f"/api/v1/bundles/{loop.pk}/assist/").json()
+    assert len(report["learning_curve"]) >= 2 and report["last_error"] is None
+    assert report["provenance"]["model"] > 0
+    lpd = report["labels_per_dollar"]
+    assert lpd["labels_per_dollar"] > lpd["fixed_overlap_labels_per_dollar"]
+    worker = User.objects.get(email="worker1@crowdmarket.local")
+    api.force_authenticate(worker)
+    task = api.post(f"/api/v1/work/bundles/{loop.pk}/claim/").json()
+    assert task["prelabel"]["label"] in ("pos", "neg")
 
 
 def test_the_demo_prints_the_address_make_run_serves(capsys):
