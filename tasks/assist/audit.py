@@ -54,6 +54,24 @@ def audit_figures(bundle_id: int, version: int | None = None) -> AuditFigures:
     return AuditFigures(audited, disagreed)
 
 
+#: z of the one-sided bound the audit judges a rate by (95%).
+AUDIT_Z = 1.645
+
+
+def exceeds(figures: AuditFigures, limit: float) -> bool:
+    """Whether the audit shows the model's disagreement rate above `limit`: the Wilson lower
+    bound of the rate, not the rate itself, so one unlucky item among five (20%, and people's
+    own consensus is sometimes the wrong one) does not end a good model, while a broken one
+    (five of five) is caught at once."""
+    n, k, z = figures.audited, figures.disagreed, AUDIT_Z
+    if n == 0:
+        return False
+    p = k / n
+    centre = p + z * z / (2 * n)
+    margin = z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5
+    return (centre - margin) / (1 + z * z / n) > limit
+
+
 def audit_after_commit(bundle_id: int) -> None:
     """Check the audit once the decision that completed an audited item has committed (in its
     own transaction, so the bundle row is locked first, as `tasks.locking` wants)."""
@@ -76,7 +94,7 @@ def bundle_audit(*, bundle_id: int) -> bool:
             figures = audit_figures(bundle_id)
         limit = float(bundle.assist.get("audit_limit", 0.10))
         rate = figures.rate
-        if figures.audited < AUDIT_MIN_ITEMS or rate is None or rate <= limit:
+        if figures.audited < AUDIT_MIN_ITEMS or rate is None or not exceeds(figures, limit):
             _vet(bundle, status, limit)
             return False
         status.update(

@@ -18,7 +18,7 @@ import hashlib
 
 import numpy as np
 
-#: Priorities span 0 (served first) .. PRIORITY_SCALE (last).
+#: Priorities span 0 (served first) .. 2 * PRIORITY_SCALE (last): one span per tier.
 PRIORITY_SCALE = 10_000
 #: Share of decisions that give the item a random priority instead of its worth.
 RANDOM_SHARE = 0.10
@@ -43,17 +43,21 @@ def expected_gain(confidence: float, n_classes: int, accuracy: float) -> float:
 def claim_priority(
     *, item_id: int, judgments: int, confidence: float, n_classes: int, accuracy: float
 ) -> int:
-    """The item's stored claim priority (lower is served first): by the worth of its next
-    judgment, or, for a stable pseudo-random `RANDOM_SHARE` of (item, judgment count) pairs, a
-    random place in the queue."""
+    """The item's stored claim priority (lower is served first). Items people already started
+    come first (their judgments so far are spent only once the item completes, and each
+    completion is a label the model learns from), then the untouched ones, each tier by the
+    worth of its next judgment: among untouched items the model is unsure of go first, and the
+    ones it is sure of wait for a better model that may settle them alone. A stable
+    pseudo-random `RANDOM_SHARE` of (item, judgment count) pairs gets a random place instead."""
     digest = hashlib.blake2b(f"{item_id}:{judgments}".encode(), digest_size=8).digest()
     draw = int.from_bytes(digest[:4], "big") / 2.0**32
     if draw < RANDOM_SHARE:
-        return int(int.from_bytes(digest[4:], "big") / 2.0**32 * PRIORITY_SCALE)
+        return int(int.from_bytes(digest[4:], "big") / 2.0**32 * 2 * PRIORITY_SCALE)
     k = max(int(n_classes), 2)
     most = expected_gain(1.0 / k, k, accuracy)  # an item nobody knows anything about
     worth = expected_gain(confidence, k, accuracy) / most if most > 0 else 1.0
-    return int(round(PRIORITY_SCALE * (1.0 - float(np.clip(worth, 0.0, 1.0)))))
+    tier = 0 if judgments > 0 else PRIORITY_SCALE
+    return tier + int(round(PRIORITY_SCALE * (1.0 - float(np.clip(worth, 0.0, 1.0)))))
 
 
 def _entropy(p: np.ndarray) -> np.ndarray:

@@ -139,3 +139,27 @@ def test_routing_worth_and_random_share():
     # stable for the same item and judgment count; drawn afresh at the next judgment
     assert sure == [priority(i, 0.99) for i in range(20_000)]
     assert sure != [priority(i, 0.99, judgments=1) for i in range(20_000)]
+
+
+def test_one_unlucky_audited_item_does_not_end_a_good_model():
+    from tasks.assist.audit import AuditFigures, exceeds
+
+    assert not exceeds(AuditFigures(audited=5, disagreed=1), 0.10)  # 20%, but 5 items say little
+    assert exceeds(AuditFigures(audited=5, disagreed=5), 0.10)  # a broken model: caught at once
+    assert exceeds(AuditFigures(audited=40, disagreed=8), 0.10)
+    assert not exceeds(AuditFigures(audited=40, disagreed=3), 0.10)
+
+
+def test_routing_finishes_started_items_before_opening_new_ones():
+    from tasks.assist import routing
+
+    def priority(item_id, confidence, judgments):
+        return routing.claim_priority(
+            item_id=item_id, judgments=judgments, confidence=confidence, n_classes=10,
+            accuracy=0.7,
+        )  # fmt: skip
+
+    started = np.array([priority(i, 0.9, 1) for i in range(5_000)])
+    untouched = np.array([priority(i, 0.1, 0) for i in range(5_000)])  # the model knows nothing
+    # a started item beats an untouched one, but for the random share
+    assert np.mean(started < np.median(untouched)) > 1 - 1.5 * routing.RANDOM_SHARE
