@@ -95,14 +95,22 @@ def item_prior(
     confidence = max(confidence, 1.0 / n)  # a prediction never argues against its own label
     probs = np.full(n, (1.0 - confidence) / max(n - 1, 1))
     probs[index] = confidence
-    audited = drawn_for_audit(bundle, item_id, confidence, target)
-    return Prior(row["label"], index, probs, int(row["model_version"]), audited)
+    version = int(row["model_version"])
+    audited = drawn_for_audit(bundle, item_id, confidence, target, version)
+    return Prior(row["label"], index, probs, version, audited)
 
 
-def drawn_for_audit(bundle: Bundle, item_id: int, confidence: float, target: float) -> bool:
+def drawn_for_audit(
+    bundle: Bundle, item_id: int, confidence: float, target: float, version: int
+) -> bool:
     """Whether people alone decide this item to measure the model: its prediction would accept
-    it alone (`confidence` reaches `target`) and the item is in the stable `audit_rate` draw."""
+    it alone (`confidence` reaches `target`) and the item is in the stable `audit_rate` draw.
+    A version not yet vetted (posted predictions, before their audit passed) has every such
+    item audited: it is judged on its first AUDIT_MIN_ITEMS confident items, so a wrong one is
+    caught within a few items (`tasks.assist.audit`), and a good one is vetted as soon."""
     rate = float((bundle.assist or {}).get("audit_rate", 0.05))
+    if (bundle.assist_status or {}).get("vetted_version") != version:
+        rate = 1.0
     return confidence >= target and is_audited(item_id, rate)
 
 

@@ -140,8 +140,8 @@ def assignment_prelabel(assignment: Assignment) -> dict[str, Any] | None:
     if row is None:
         return None
     target = bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE
-    if drawn_for_audit(bundle, assignment.item_id, min(row["confidence"], CONFIDENCE_RANGE[1]),
-                       target):  # fmt: skip
+    confidence = min(row["confidence"], CONFIDENCE_RANGE[1])
+    if drawn_for_audit(bundle, assignment.item_id, confidence, target, row["model_version"]):
         return None
     return {
         "label": row["label"],

@@ -220,8 +220,14 @@ def retrain_wanted(*, bundle_id: int, force: bool = False) -> bool:
     if kind == "external" or not assist:
         return False
     count = consensus_results(bundle_id).count()
-    last = AssistModelVersion.objects.filter(bundle_id=bundle_id).order_by("-version").first()
-    if last is not None and last.kind == kind and last.trained_on == count:
+    # The cadence counts from the last version of this model (posted predictions in between
+    # are not trained on labels, and must not make the next training due at once).
+    last = (
+        AssistModelVersion.objects.filter(bundle_id=bundle_id, kind=kind)
+        .order_by("-version")
+        .first()
+    )
+    if last is not None and last.trained_on == count:
         return False  # the same labels: the same model
     every = int(assist.get("retrain_every", 200))
     trained = last.trained_on if last is not None else None

@@ -103,7 +103,7 @@ def test_routing_prefers_uncertain_items_yet_samples_others(requester, draw, mon
         for n in range(60)
     ]
     _post(requester, bundle, lines)
-    bundle = _publish(bundle)
+    bundle = _publish(_vetted(bundle))  # vetted: sampled for the audit at its rate (0 here)
     # when: 30 workers claim
     claimed = [
         work.assignment_claim(bundle=bundle, worker=WorkerFactory()).item_id for _ in range(30)
@@ -163,3 +163,24 @@ def test_routing_finishes_started_items_before_opening_new_ones():
     untouched = np.array([priority(i, 0.1, 0) for i in range(5_000)])  # the model knows nothing
     # a started item beats an untouched one, but for the random share
     assert np.mean(started < np.median(untouched)) > 1 - 1.5 * routing.RANDOM_SHARE
+
+
+def test_a_wrong_posted_model_is_caught_on_its_first_confident_items(requester, draw):
+    from tasks.models import Bundle
+
+    # given: posted predictions (not yet vetted), confidently wrong, at the default 5% audit
+    bundle = _bundle(requester, items=8, min_overlap=0, max_overlap=3,
+                     assist={**ASSIST, "audit_rate": 0.05})  # fmt: skip
+    _post(requester, bundle, [{"external_id": f"r{n}", "label": "pos", "confidence": 0.99}
+                              for n in range(8)])  # fmt: skip
+    bundle = _publish(bundle)
+    # when: people answer the truth
+    for _ in range(3 * 8):
+        claim_submit(bundle, WorkerFactory(), "neg")
+        bundle.refresh_from_db()
+        if bundle.assist_status.get("model_off"):
+            break
+    # then: every confident item of the unvetted version was audited, and it is switched off
+    assert bundle.assist_status.get("model_off") is True
+    assert Bundle.objects.get(pk=bundle.pk).assist_status.get("vetted_version") is None
+    assert not ItemResult.objects.filter(item__bundle=bundle, label="pos").exists()
