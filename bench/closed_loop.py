@@ -24,6 +24,10 @@ Then a sabotage run: the closed loop on digits where, halfway, the requester pos
 wrong predictions; `audit_disagreement_detected` passes when auto-accept turns itself off
 before 2% of the items are mislabelled by the model.
 
+The text set's signal is weak by construction: each of its 2 signal words is flipped with
+probability 0.33, so no model can be right more than about 67% of the time nor sure beyond
+about 0.80 on any review, and nothing on it is ever accepted by the model alone.
+
 TARGETs: closed_loop_judgment_share (loop's judgments over fixed 3's, <= 0.40),
 closed_loop_accuracy_delta (pp against fixed 3 majority vote, >= 0), audit_disagreement_detected.
 """

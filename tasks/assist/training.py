@@ -168,6 +168,8 @@ def _columns(model: Any, n: int) -> list[int]:
     return [int(c) for c in getattr(model, "classes_", range(n))]
 
 
+#: Consensus labels a built-in version needs to auto-accept before its own audit vets it.
+VET_MIN_LABELS = 100
 #: Pseudo-counts of the bundle's overall held-out accuracy each calibration bin is shrunk
 #: toward: a bin of 5 right answers out of 5 says "about 0.93", not "certain".
 CALIBRATION_PSEUDO_COUNT = 4.0
@@ -294,11 +296,13 @@ def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
             bundle=bundle, version=version, kind=kind, trained_on=len(labelled),
             predictions=len(ids), heldout_accuracy=float(correct.mean()),
         )  # fmt: skip
-        # A built-in version was checked on held-out consensus (its calibration is that
-        # check), so it may auto-accept at once; the audit keeps watching it. Posted
-        # predictions have no such check and wait for their audit (`tasks.assist.audit`).
+        # A built-in version calibrated on enough held-out consensus (VET_MIN_LABELS) was
+        # checked by that calibration, so it may auto-accept at once; the audit keeps watching
+        # it. One calibrated on fewer labels (a Platt fit on 20 points can read 0.99) is a
+        # prior for items people judge until its own audit vets it, like posted predictions.
+        vetted = {"vetted_version": version} if len(labelled) >= VET_MIN_LABELS else {}
         _status(bundle.pk, last_error=None, trained_at=timezone.now().isoformat(),
-                vetted_version=version)  # fmt: skip
+                **vetted)  # fmt: skip
     return version
 
 

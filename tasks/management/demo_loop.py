@@ -17,9 +17,9 @@ from tasks.models import Bundle, ItemState
 from tasks.tasks import assist_decide_task, assist_retrain_task
 
 LOOP_TITLE = "Demo (closed loop): review sentiment with a model in the loop"
-ITEMS = 100
+ITEMS = 160
 #: Completed items the crowd stops at, leaving the rest for the demo workers.
-CROWD_STOPS_AT = 70
+CROWD_STOPS_AT = 100
 POSITIVE = ["great", "love", "excellent", "perfect", "happy", "recommend", "sturdy", "fast"]
 NEGATIVE = ["broke", "waste", "terrible", "refund", "awful", "flimsy", "late", "useless"]
 FILLER = ["the", "it", "box", "product", "after", "week", "was", "really", "my", "order"]
@@ -48,7 +48,7 @@ def load_loop_demo(*, requester: User) -> list[str]:
             "target_confidence": 0.95,
             "assist": {
                 "model": "text", "auto_accept": True, "audit_rate": 0.05,
-                "show_prelabels": True, "retrain_every": 40,
+                "show_prelabels": True, "retrain_every": 20,
             },
         },
     )  # fmt: skip
@@ -56,10 +56,12 @@ def load_loop_demo(*, requester: User) -> list[str]:
     rows = ["external_id,text"]
     for n in range(ITEMS):
         label = rng.choice(["pos", "neg"])
-        words = rng.sample(POSITIVE if label == "pos" else NEGATIVE, 2)
-        if rng.random() < 0.2:  # a mixed review: one word of the other side
-            words[1] = rng.choice(NEGATIVE if label == "pos" else POSITIVE)
-        text = " ".join(rng.sample(words + rng.sample(FILLER, 4), 6))
+        words = rng.sample(POSITIVE if label == "pos" else NEGATIVE, 3)
+        if rng.random() < 0.3:  # a mixed review: one word of the other side
+            words[2] = rng.choice(NEGATIVE if label == "pos" else POSITIVE)
+        if rng.random() < 0.15:  # a terse review: one telling word, hard for the model
+            words = words[:1]
+        text = " ".join(rng.sample(words + rng.sample(FILLER, 6 - len(words)), 6))
         truth[f"l{n:03d}"] = label
         rows.append(f"l{n:03d},{text}")
     services.bundle_add_items(
