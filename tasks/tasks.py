@@ -100,11 +100,18 @@ def assist_decide_task(bundle_id: int) -> int:
 
 @shared_task(name="tasks.tasks.assist_retrain_task")
 def assist_retrain_task(bundle_id: int, force: bool = False) -> int | None:
-    """Retrain a bundle's built-in assist model when enough new consensus labels arrived
-    (idempotent: the same labels give back the same version), then let the new predictions
-    decide the open items. A failing model is recorded, never raised."""
+    """Retrain a bundle's built-in assist model when enough new consensus labels arrived, then
+    let the new predictions decide the open items; returns the new version, None when none was
+    made (not due, the same labels as the last version, or a failing model, which is recorded
+    for the requester, never raised). Idempotent: the same labels make no second version."""
     from tasks.assist import training
+    from tasks.quality import bundle_aggregation
 
+    if not training.retrain_wanted(bundle_id=bundle_id, force=force):
+        return None
+    # Each retraining first re-estimates the crowd (Dawid-Skene, as the beat does): the model
+    # learns from those labels, and the stopping rule weighs each worker's next answer by it.
+    bundle_aggregation.bundle_aggregate(bundle_id=bundle_id)
     before = training.AssistModelVersion.objects.filter(bundle_id=bundle_id).count()
     version = training.bundle_retrain(bundle_id=bundle_id, force=force)
     if version is not None and version > before:

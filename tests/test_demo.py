@@ -38,7 +38,7 @@ def test_demo_data_loads_idempotently_with_a_caught_spammer(
     out = capsys.readouterr().out
     assert "requester@crowdmarket.local" in out
     assert User.objects.filter(email="requester@crowdmarket.local").count() == 1
-    live = Bundle.objects.get(status=BundleStatus.PUBLISHED)
+    live = Bundle.objects.get(status=BundleStatus.PUBLISHED, assist__isnull=True)
     assert live.items.filter(is_gold=False).count() == 12
     finished = Bundle.objects.get(title=FINISHED_TITLE)
     assert finished.status == BundleStatus.COMPLETED
@@ -54,6 +54,8 @@ def test_demo_data_loads_idempotently_with_a_caught_spammer(
     worker1 = User.objects.get(email="worker1@crowdmarket.local")
     assert messaging.unread_count(worker1) == 1
     assert messaging.threads_of_worker(worker1).get().messages.count() == 2
+
+    _the_closed_loop_bundle_shows_its_work()
 
 
 def test_the_demo_shows_a_spammer_blocked_by_the_speed_rule(
@@ -73,6 +75,34 @@ def test_the_demo_shows_a_spammer_blocked_by_the_speed_rule(
     assert event.figures["fast"] == event.figures["answers"] == 5  # caught on the fifth answer
     assert "spammer blocked by the speed rule after 5 answers" in capsys.readouterr().out
     assert ledger_problems() == []
+
+
+def _the_closed_loop_bundle_shows_its_work():
+    """Issue 14: the demo's closed-loop bundle has model versions (the learning curve), items
+    the model settled, the labels-per-dollar report, and open tasks with pre-labels."""
+    from rest_framework.test import APIClient
+
+    from tasks.management.demo_loop import LOOP_TITLE
+
+    loop = Bundle.objects.get(title=LOOP_TITLE)
+    requester = User.objects.get(email="requester@crowdmarket.local")
+    api = APIClient()
+    api.force_authenticate(requester)
+    report = api.get(f"/api/v1/bundles/{loop.pk}/assist/").json()
+    assert len(report["learning_curve"]) >= 2 and report["last_error"] is None, (
+        report,
+        loop.assist_status,
+        loop.items.filter(state="complete").count(),
+    )
+    assert report["provenance"]["model"] > 0
+    lpd = report["labels_per_dollar"]
+    assert lpd["labels_per_dollar"] > lpd["fixed_overlap_labels_per_dollar"]
+    shown = []
+    for email in ("worker1@crowdmarket.local", "worker2@crowdmarket.local"):
+        api.force_authenticate(User.objects.get(email=email))
+        task = api.post(f"/api/v1/work/bundles/{loop.pk}/claim/").json()
+        shown.append(task.get("prelabel"))  # None on an item drawn for the audit
+    assert any(p is not None and p["label"] in ("pos", "neg") for p in shown)
 
 
 def test_the_demo_prints_the_address_make_run_serves(capsys):

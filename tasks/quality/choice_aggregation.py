@@ -32,7 +32,7 @@ from .calibration import (
     reliability,
 )
 from .dawid_skene import DEFAULT_POOL_STRENGTH, DEFAULT_PRIOR_STRENGTH
-from .decisions import one_coin_posterior
+from .posterior import one_coin_posterior
 from .rings import Ring, ring_judgment_weights, rings_detect
 
 

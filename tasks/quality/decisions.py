@@ -20,8 +20,10 @@ from django.db import transaction
 from django.db.models import Sum
 
 from tasks.assist import prior as assist
+from tasks.assist import routing
 from tasks.assist.audit import audit_after_commit
 from tasks.assist.predictions import retrain_after_commit
+from tasks.assist.training import failure_after_commit
 from tasks.models import (
     Assignment,
     AssignmentStatus,
@@ -35,6 +37,7 @@ from tasks.schema import annotation_type, text_normalise
 
 from .aggregation import accuracy_weights, item_needs_more_judgments
 from .calibration import calibrate
+from .posterior import majority_kept, one_coin_posterior, weighed_accuracy  # noqa: F401
 from .rules import (
     COUNTED_STATUSES,
     DEFAULT_TARGET_CONFIDENCE,
@@ -129,45 +132,6 @@ def vote_weights(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int, floa
             bundle_id=bundle_id, worker_id__in=list(worker_ids), weight__lt=1.0
         ).values_list("worker_id", "weight")
     )
-
-
-def weighed_accuracy(accuracy: float, weight: float, n_classes: int) -> float:
-    """The accuracy whose vote weight (`accuracy_weights`, the log-odds) is `weight` times that
-    of `accuracy`: weight 0 is a vote at chance (no weight at all), 1 leaves it as it is."""
-    k = max(n_classes, 2)
-    full = float(accuracy_weights([accuracy], k)[0])
-    odds = float(np.exp(weight * full))
-    return odds / (k - 1 + odds)
-
-
-def one_coin_posterior(
-    labels: Any, accuracies: Any, n_classes: int, scale: Any = None
-) -> np.ndarray:
-    """Posterior over classes of one item under the one-coin model (each worker right with
-    their accuracy, wrong uniformly otherwise) and a flat prior: the softmax of log-odds
-    weighted votes (`accuracy_weights`), which is exactly that posterior. `scale` multiplies
-    each vote's weight (a ring's m members on the item: 1/m each)."""
-    weights = accuracy_weights(accuracies, n_classes) if len(labels) else np.zeros(0)
-    if scale is not None and len(labels):
-        weights = weights * np.asarray(scale, dtype=np.float64)
-    scores = np.bincount(np.asarray(labels, np.int64), weights=weights, minlength=n_classes)
-    scores = scores - scores.max()
-    post = np.exp(scores)
-    return post / post.sum()
-
-
-def majority_kept(coded: np.ndarray, best: int, n_classes: int, scale: Any = None) -> int:
-    """The live decision keeps a strict majority of the votes (a ring's members on the item
-    counting as one voter, `scale`): worker weights break ties and
-    pluralities, but only the whole-bundle run, with every worker's full record (and its rings
-    found), may overturn a majority. A gold record or an estimate not yet corrected (a ring
-    perfect on gold, before it is found) must never make a live label worse than the vote;
-    overruled, the majority's label comes with its (low) posterior, so dynamic overlap asks
-    for more judgments."""
-    votes = np.ones(len(coded)) if scale is None else np.asarray(scale, dtype=np.float64)
-    counts = np.bincount(coded, weights=votes, minlength=n_classes)
-    top = int(np.argmax(counts))
-    return top if counts[top] * 2 > votes.sum() + 1e-9 else best
 
 
 def skills_of(accuracies: Sequence[float]) -> list[float]:
@@ -307,7 +271,9 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         calibration=live.calibration,
     )
     n = len(counted)
-    loop = _assisted(bundle, item_id, [a for _, a in counted], [accuracy[w] for w, _ in counted])
+    loop = _assisted_or_plain(
+        bundle, item_id, [a for _, a in counted], [accuracy[w] for w, _ in counted]
+    )
     if loop is not None and loop.decision is not None:
         decision = loop.decision
     _result_write(
@@ -341,7 +307,11 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         room = max(bundle.max_overlap - n - claimed, 0)
         slots = min(max(wanted - claimed, 0), room)
         state = ItemState.OPEN if slots > 0 else ItemState.FULL
-    Item.objects.filter(pk=item_id).update(judgments_submitted=n, slots_open=slots, state=state)
+    belief = loop.belief if loop is not None and loop.belief is not None else confidence
+    routed = _routed(bundle, item_id, n, belief) if state == ItemState.OPEN else {}
+    Item.objects.filter(pk=item_id).update(
+        judgments_submitted=n, slots_open=slots, state=state, **routed
+    )
     if state == ItemState.COMPLETE and loop is not None and loop.provenance.get("audited"):
         audit_after_commit(bundle.pk)
     if state == ItemState.COMPLETE and bundle.assist and bundle.assist.get("model") != "external":
@@ -416,6 +386,19 @@ def items_decide_waiting(*, bundle_id: int) -> int:
     return sum(items_decide(item_ids=list(waiting)).values())
 
 
+def _routed(bundle: Any, item_id: int, judgments: int, confidence: float) -> dict[str, int]:
+    """The claim priority of an open item of an assisted choice bundle (`tasks.assist.routing`:
+    the worth of its next judgment, or a random place for a share of items); {} elsewhere."""
+    if not bundle.assist or bundle.question["type"] not in ("single_choice", "rating"):
+        return {}
+    n_classes = ChoiceCodec(bundle.question).n_classes
+    priority = routing.claim_priority(
+        item_id=item_id, judgments=judgments, confidence=confidence, n_classes=n_classes,
+        accuracy=pooled_accuracy(bundle.pk),
+    )  # fmt: skip
+    return {"priority": priority}
+
+
 @dataclass(frozen=True)
 class Assisted:
     """The closed loop's part in one item's decision (`tasks.assist.prior`): the decision with
@@ -426,6 +409,25 @@ class Assisted:
     min_overlap: int
     overruled: bool
     provenance: Mapping[str, Any]
+    #: The model's confidence where it may not decide yet (no judgment, no auto-accept): what
+    #: routing weighs the item's next judgment by.
+    belief: float | None = None
+
+
+def _assisted_or_plain(
+    bundle: Any, item_id: int, answers: Sequence[Any], accuracies: Sequence[float]
+) -> Assisted | None:
+    """`_assisted`, or None (the plain rule) when the loop fails: a broken prediction or model
+    never blocks a decision, and so never the claims waiting on it. The failure is recorded for
+    the requester (`failure_after_commit`)."""
+    if not bundle.assist:
+        return None
+    try:
+        with transaction.atomic():  # a savepoint: a failed read must not poison the decision
+            return _assisted(bundle, item_id, answers, accuracies)
+    except Exception as exc:  # noqa: BLE001 - any failure of the loop falls back to the rule
+        failure_after_commit(bundle.pk, "the model's prior failed; people decided", exc)
+        return None
 
 
 def _assisted(
@@ -436,22 +438,27 @@ def _assisted(
     if not bundle.assist or bundle.question["type"] not in ("single_choice", "rating"):
         return None
     codec = ChoiceCodec(bundle.question)
-    prior = assist.item_prior(bundle=bundle, item_id=item_id, values=codec.values)
+    target = bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE
+    prior = assist.item_prior(bundle=bundle, item_id=item_id, values=codec.values, target=target)
     if prior is None:
         return None
     least = assist.effective_min_overlap(bundle, prior)
     if prior.audited:
         return Assisted(None, least, False, assist.provenance(prior, len(answers), None))
     labels = codec.encode(answers)
-    if assist.humans_overrule(labels, prior.index, codec.n_classes):
-        overruled = len(answers) < bundle.max_overlap
-        return Assisted(None, least, overruled, assist.provenance(None, len(answers), None))
     if not len(answers) and not assist.auto_accept_on(bundle, prior.model_version):
-        return Assisted(None, least, False, assist.provenance(None, 0, None))
+        belief = float(prior.probs[prior.index])
+        return Assisted(None, least, False, assist.provenance(None, 0, None), belief)
     acc = np.asarray(accuracies, dtype=np.float64)
     weights = accuracy_weights(acc, codec.n_classes) if len(labels) else np.zeros(0)
     post = assist.posterior(prior.probs, labels, weights)
     best = int(np.argmax(post))
+    if best == prior.index and assist.humans_overrule(labels, prior.index, codec.n_classes):
+        # The model's label against the people who judged the item: it never completes on
+        # that; it asks for more, and at max_overlap people alone decide. (People's label
+        # winning against the model completes as usual: the prior only made it harder.)
+        overruled = len(answers) < bundle.max_overlap
+        return Assisted(None, least, overruled, assist.provenance(None, len(answers), None))
     decision = Decision(codec.decode(best), float(post[best]), "assisted")
     return Assisted(decision, least, False, assist.provenance(prior, len(answers), None))
 

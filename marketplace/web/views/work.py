@@ -19,6 +19,7 @@ from marketplace.mturk.worker import preview_item
 from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
 from tasks import selectors, services, work
+from tasks.assist.selectors import assignment_prelabel
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.quality.exams import exam_result
 from tasks.quality.machine_signals import TEXT_TYPES
@@ -108,8 +109,19 @@ def _task_context(
         if hits.is_hit_bundle(question):  # the HIT shows its own content, not the raw XML
             context["fields"] = []
             context["hit"] = hits.hit_view(request, assignment.item, assignment)
+        context["prelabel"] = prelabel_display(question, assignment_prelabel(assignment))
     context["instructions_html"] = render_markdown(bundle.instructions)
     return context
+
+
+def prelabel_display(question: dict[str, Any], prelabel: dict[str, Any] | None) -> Any:
+    """The model's suggestion as the worker reads it: the choice's label (not its value) and
+    the confidence in percent; None without one."""
+    if prelabel is None:
+        return None
+    names = {c["value"]: c.get("label", c["value"]) for c in question.get("choices", [])}
+    shown = names.get(prelabel["label"], prelabel["label"])
+    return {"label": shown, "percent": round(100 * prelabel["confidence"])}
 
 
 def _claim_next(bundle: Bundle, worker: Any) -> dict[str, Any]:

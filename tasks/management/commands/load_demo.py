@@ -2,7 +2,8 @@
 a finished bundle worked by a simulated crowd (three careful workers and a spammer whom
 the gold questions catch), so results, labels, confidences and blocks can be seen at once,
 and the annotation bundles (object detection on generated images, named entities) that the
-three demo workers finished (`tasks.management.demo_annotation`).
+three demo workers finished (`tasks.management.demo_annotation`), and the closed-loop bundle
+(`tasks.management.demo_loop`: pre-labels, the learning curve, labels per dollar).
 
 Idempotent: running it again keeps what exists and prints the logins again."""
 
@@ -19,6 +20,7 @@ from marketplace.errors import DomainError
 from payments.services import balance_credit
 from tasks import messaging, review, services, work
 from tasks.management.demo_annotation import load_annotation_demo
+from tasks.management.demo_loop import load_loop_demo
 from tasks.management.demo_ring import RING_TITLE, load_ring_demo
 from tasks.management.demo_rules import load_rules_demo
 from tasks.models import Bundle
@@ -75,6 +77,7 @@ class Command(BaseCommand):
             annotation_lines = load_annotation_demo(requester=requester, workers=workers)
             self._demo_messages(requester, workers[0])
             annotation_lines += load_rules_demo(requester=requester)
+            annotation_lines += load_loop_demo(requester=requester)
         self.stdout.write(self.style.SUCCESS(f"Demo logins (password for all: {PASSWORD})"))
         self.stdout.write(f"  admin      {ADMIN}   -> {base}/admin/")
         self.stdout.write(f"  requester  {REQUESTER}")

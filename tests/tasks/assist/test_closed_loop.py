@@ -225,20 +225,22 @@ def test_the_audit_turns_auto_accept_off(requester, draw):
     _post(requester, bundle, [{"external_id": f"r{n}", "label": "pos", "confidence": 0.99}
                               for n in range(6)])  # fmt: skip
     bundle = _publish(bundle)
-    for _ in range(3 * audit.AUDIT_MIN_ITEMS):
+    for _ in range(3 * 6):  # routing may spread the judgments over all the items
         claim_submit(bundle, WorkerFactory(), "neg")  # the model is wrong on every item
-    bundle.refresh_from_db()
+        bundle.refresh_from_db()
+        if bundle.assist_status.get("model_off"):
+            break
     assert bundle.assist_status["model_off"] is True
     assert not prior.assist_active(bundle) and not prior.auto_accept_on(bundle)
     report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
     assert report["auto_accept"] == "disabled" and report["audit_disagreement"] == 1.0
     assert "disagreed" in report["model_off_reason"]
-    # the remaining item is decided by people alone now
-    last = Item.objects.filter(bundle=bundle).exclude(state=ItemState.COMPLETE).get()
-    for _ in range(3):
+    # the remaining items are decided by people alone now
+    left = list(Item.objects.filter(bundle=bundle).exclude(state=ItemState.COMPLETE))
+    assert left
+    while Item.objects.filter(bundle=bundle).exclude(state=ItemState.COMPLETE).exists():
         claim_submit(bundle, WorkerFactory(), "pos")
-    last.refresh_from_db()
-    assert ItemResult.objects.get(item=last).provenance == "human"
+    assert {ItemResult.objects.get(item=i).provenance for i in left} == {"human"}
 
 
 def test_audit_selection_is_stable_and_near_the_rate():
