@@ -54,7 +54,7 @@ def bundle_complete_if_done(*, bundle_id: int) -> bool:
     bundle = lock_bundle(bundle_id)
     if bundle.status not in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
         return False
-    if bundle.exam:  # gold only: it runs until its requester closes it
+    if bundle.exam or bundle.open_ended:  # these run until their requester closes them
         return False
     if bundle.items.filter(is_gold=False).exclude(state=ItemState.COMPLETE).exists():
         return False
@@ -83,6 +83,7 @@ def bundles_complete_due() -> int:
         ~Exists(real.exclude(state=ItemState.COMPLETE)),
         ~Exists(pending),
         status__in=(BundleStatus.PUBLISHED, BundleStatus.PAUSED),
+        open_ended=False,
     ).values_list("pk", flat=True)
     done = 0
     for bundle_id in list(due):

@@ -89,6 +89,8 @@ class Bundle(models.Model):
     # An exam (#13): passing this bundle's gold grants the requester's qualification, validated
     # by `tasks.quality.exams.exam_validate`; None for ordinary bundles.
     exam = models.JSONField(null=True, blank=True, default=None)
+    # Runs until its requester closes it (an MTurk HIT type): items complete, it stays live.
+    open_ended = models.BooleanField(default=False, db_default=False)
     # A word the task asks automated agents (only) to include: hidden from people, in the DOM;
     # an answer containing it reveals an agent (the `agent_canary` collector). Blank: none.
     agent_canary = models.CharField(max_length=40, blank=True, default="", db_default="")

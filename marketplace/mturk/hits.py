@@ -186,6 +186,10 @@ def _bundle_new(
             "requirements": requirements,
         },
     )
+    # A HIT type lives on as MTurk's does: a HIT whose slots are all answered can be extended
+    # or given more assignments, so its bundle never completes by itself.
+    Bundle.objects.filter(pk=bundle.pk).update(open_ended=True)
+    bundle.open_ended = True
     # The requester's worker blocks hold in every bundle of theirs, new ones too.
     for worker_id, reason in WorkerBlock.objects.filter(requester=hit_type.requester).values_list(
         "worker_id", "reason"

@@ -117,13 +117,13 @@ def test_the_beat_closes_hits_past_their_lifetime(mturk):
     row.item.refresh_from_db()
     assert row.item.state == ItemState.COMPLETE and row.item.slots_open == 0
     assert balance(mturk) == (100_000, 0)
-    # Its only HIT closed with no work left: the bundle completes and the type's next HIT
-    # opens a new bundle.
+    # Its only HIT closed with no work left: the HIT type's bundle stays live (a HIT can be
+    # extended, as on MTurk), and the type's next HIT joins it.
     bundle = Bundle.objects.get(pk=row.item.bundle_id)
-    assert bundle.status == BundleStatus.COMPLETED
+    assert bundle.status == BundleStatus.PUBLISHED and bundle.open_ended
     again = create_hit(mturk)
     assert again["HITTypeId"] == hit["HITTypeId"]
-    assert HIT.objects.get(hit_id=again["HITId"]).item.bundle_id != bundle.pk
+    assert HIT.objects.get(hit_id=again["HITId"]).item.bundle_id == bundle.pk
     assert ledger_problems() == []
 
 
