@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BENCH_VENV ?= .venv-bench
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run demo test check lint format bench bench-install clean chromium
+.PHONY: install run demo test check lint format bench bench-install clean chromium fuzz
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ check: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy $(wildcard $(MYPY_PATHS))
+	$(VENV)/bin/bandit -q -r accounts tasks payments marketplace -x '*/migrations/*' --severity-level high
+
+# schemathesis against a live test server as a requester and as a worker, every phase
+# (schema examples, boundary values, random fuzzing, stateful), FUZZ_MAX_EXAMPLES per operation.
+# `make test` runs the same test with a small budget and the fuzzing phase only.
+FUZZ_MAX_EXAMPLES ?= 100
+fuzz: install
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+		$(PY) -m pytest -p no:xdist tests/hardening/test_fuzz.py
 
 # The whole suite on the configured database (DATABASE_URL; SQLite when unset) and, when that
 # is not SQLite, once more on SQLite: `make run` serves on SQLite and its claim/submit SQL differs.

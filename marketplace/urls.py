@@ -19,3 +19,4 @@ urlpatterns = [
 ]
 
 handler400 = "marketplace.views.bad_request"
+handler404 = "marketplace.views.page_not_found"

@@ -91,3 +91,20 @@ def test_requirements_naming_an_existing_qualification_are_accepted(requester):
         {**BUNDLE, "requirements": [{"qualification": "exam", "comparator": "Exists"}]},
     )
     assert response.status_code == 201, response.json()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/bundles/0.5/", "/api/v1/bundles/1.5/cancel/", "/api/v1/no-such-thing/"]
+)
+def test_an_api_url_no_route_matches_is_a_json_404(requester, path):
+    """Found by schemathesis: an id with a dot matches no router pattern, and Django answered
+    with its HTML 404 where the schema promises JSON."""
+    response = client_for(requester).post(path, {}, format="json")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+def test_a_page_no_route_matches_is_still_the_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
