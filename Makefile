@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BENCH_VENV ?= .venv-bench
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run demo test check lint format bench bench-install clean chromium fuzz
+.PHONY: install run demo test check lint format bench bench-install clean chromium fuzz faults
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ FUZZ_MAX_EXAMPLES ?= 100
 fuzz: install
 	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_PHASES=examples,coverage,fuzzing,stateful \
 		$(PY) -m pytest -p no:xdist tests/hardening/test_fuzz.py
+
+# The fault tests at the issue's sizes (make test runs them smaller): 1,000 webhook events;
+# the Celery kills need PostgreSQL (DATABASE_URL) and Redis (FAULT_REDIS_URL, default db 2).
+faults: install
+	BURST_EVENTS=1000 $(PY) -m pytest -p no:xdist tests/hardening/test_webhook_burst.py \
+		tests/hardening/test_faults_celery.py tests/hardening/test_faults_partial_state.py
 
 # The whole suite on the configured database (DATABASE_URL; SQLite when unset) and, when that
 # is not SQLite, once more on SQLite: `make run` serves on SQLite and its claim/submit SQL differs.
