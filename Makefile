@@ -89,6 +89,7 @@ bench: install bench-install
 	$(BENCH_VENV)/bin/python -m bench.overlap $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.annotation $(BENCH_ARGS) || status=1; \
 	$(PY) -m bench.closed_loop $(BENCH_ARGS) || status=1; \
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.load $(BENCH_ARGS) || status=1; \
 	exit $$status
 
 clean:
