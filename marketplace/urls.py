@@ -2,12 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from marketplace import views
+from marketplace import health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("marketplace.web.urls")),
     path("", include("marketplace.web.money_urls")),
+    path("health/", health.health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -178,6 +178,7 @@ ROUTES: dict[str, Route] = {
     "money:test-funds": Route(
         get="302 302 405 405 405 405 405", post="302 302 403 403 404 404 403"
     ),
+    "health": Route(get="200 200 200 200 200 200 200", post="405 405 405 405 405 405 405"),
     "payments:stripe-webhook": Route(
         get="405 405 405 405 405 405 405", post="400 400 400 400 400 400 400"
     ),
