@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 BENCH_VENV ?= .venv-bench
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run demo test check lint format bench bench-install clean chromium fuzz faults
+.PHONY: install run demo test check lint format bench bench-install clean chromium fuzz faults \
+	backup-check
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -91,6 +92,10 @@ bench: install bench-install
 	$(PY) -m bench.closed_loop $(BENCH_ARGS) || status=1; \
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.load $(BENCH_ARGS) || status=1; \
 	exit $$status
+
+# Dump DATABASE_URL, restore it into a scratch database, compare, check the books, drop it.
+backup-check: install
+	PYTHON=$(PY) bash docs/deploy/backup-restore-check.sh
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) db.sqlite3 staticfiles

@@ -166,3 +166,28 @@ def test_beat_schedules_are_seeded_once_then_the_admin_owns_them():
 )
 def test_tasks_go_to_the_queue_of_their_job(task, queue):
     assert app.amqp.router.route({}, task)["queue"].name == queue
+
+
+DEPLOY = ROOT / "docs" / "deploy"
+
+
+def test_the_compose_example_is_valid_yaml_naming_real_images():
+    import yaml
+
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    images = {service["image"] for service in compose["services"].values()}
+    assert images == {"postgres:15", "redis:7", "python:3.11-slim"}
+    commands = " ".join(str(s.get("command", "")) for s in compose["services"].values())
+    assert "celery -A marketplace beat" in commands
+
+
+def test_the_examples_run_a_worker_for_every_queue_the_routes_use():
+    from marketplace.celery import TASK_ROUTES
+
+    queues = {route["queue"] for route in TASK_ROUTES.values()} | {"celery"}
+    for example in (DEPLOY / "Procfile", DEPLOY / "compose.yaml"):
+        text = example.read_text()
+        served = set()
+        for flag in text.split("-Q ")[1:]:
+            served |= set(flag.split()[0].split(","))
+        assert queues <= served, (example.name, queues - served)
