@@ -18,9 +18,12 @@ ERROR_SCHEMA = {
         "code": {"type": "string", "description": "stable machine code, e.g. `invalid`"},
         "detail": {"type": "string"},
         "errors": {
-            "type": "object",
-            "additionalProperties": True,
-            "description": "per field, on `invalid`",
+            "oneOf": [
+                {"type": "object", "additionalProperties": True},
+                {"type": "array", "items": {"type": "object", "additionalProperties": True}},
+            ],
+            "description": "per field (an object) on `invalid`; per row (a list) on "
+            "`invalid_upload`",
         },
     },
     "required": ["code", "detail"],
@@ -48,6 +51,7 @@ PAYMENT_REQUIRED = {  # they reserve or spend a requester's money
     ("post", _API + "bonuses/"),
 }
 CONFLICTS = {  # collection writes refused by the caller's state (no balance, no account...)
+    ("post", _API + "topups/"),  # a client_token reused for a different top-up
     ("post", _API + "work/payouts/"),
     ("post", _API + "work/payout-account/"),
 }

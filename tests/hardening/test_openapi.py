@@ -3,6 +3,8 @@
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from tests.fakestripe.fixtures import fake_stripe  # noqa: F401
+
 
 @pytest.fixture(scope="module")
 def schema():
@@ -118,3 +120,34 @@ def test_statements_document_the_page_they_answer(schema, path, role):
     balance_ref = component["properties"]["balances"]["items"]["$ref"].rsplit("/", 1)[1]
     balance_fields = set(schema["components"]["schemas"][balance_ref]["properties"])
     assert all(set(row) == balance_fields for row in body["balances"])
+
+
+@pytest.mark.django_db
+def test_upload_errors_per_row_fit_the_error_schema(schema):
+    """Found by schemathesis: `errors` is a list of rows on `invalid_upload`, and the schema
+    allowed only an object."""
+    import jsonschema
+
+    from tests.conftest import client_for
+    from tests.factories import BundleFactory, RequesterFactory
+
+    requester = RequesterFactory()
+    bundle = BundleFactory(requester=requester)
+    response = client_for(requester).post(
+        f"/api/v1/bundles/{bundle.pk}/items/", [None, None], format="json"
+    )
+    assert response.status_code == 400 and isinstance(response.json()["errors"], list)
+    _documented(schema, "post", "/api/v1/bundles/{id}/items/", response)
+    jsonschema.validate(response.json(), schema["components"]["schemas"]["Error"])
+
+
+@pytest.mark.django_db
+def test_a_reused_topup_token_is_a_documented_409(schema, fake_stripe):  # noqa: F811
+    from tests.conftest import client_for
+    from tests.factories import RequesterFactory
+
+    api = client_for(RequesterFactory())
+    assert api.post("/api/v1/topups/", {"amount": 1000, "client_token": "t"}).status_code == 201
+    again = api.post("/api/v1/topups/", {"amount": 2000, "client_token": "t"})
+    assert again.status_code == 409
+    _documented(schema, "post", "/api/v1/topups/", again)
