@@ -3,10 +3,10 @@ with a worker's, over every operation of the OpenAPI schema. Zero 5xx and zero s
 violations (status codes, content types, bodies and headers must be what the schema says),
 and no operation may answer without the token it requires (`ignored_auth`).
 
-The budget is `FUZZ_MAX_EXAMPLES` examples per operation: a few in `make test` (this test,
-~30-60 s on a quiet machine), 100 in `make fuzz` (`FUZZ_MAX_EXAMPLES=100`). The seed is fixed per run unless
-`FUZZ_SEED` says otherwise, so a failure can be replayed; schemathesis prints a curl line
-for each failing case."""
+The budget is `FUZZ_MAX_EXAMPLES` examples per operation: 3 in `make test` (this test, the
+fuzzing phase only: ~30-60 s on a quiet machine), 100 and every phase in `make fuzz`. The
+seed is fixed unless `FUZZ_SEED` says otherwise, so a failure can be replayed; schemathesis
+prints a curl line for each failing case."""
 
 from __future__ import annotations
 
