@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -55,15 +56,25 @@ pytestmark = [
 
 @pytest.fixture
 def broker():
-    """A client on our Redis db, emptied before and after (the worker process is the only
-    consumer)."""
+    """A client on our Redis db, emptied before and after. One test at a time holds the db
+    (a file lock: `pytest -n 2` runs tests side by side, and a worker started for one test's
+    database must not take the other's tasks)."""
+    import fcntl
+
     import redis
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
-    client = Celery(broker=REDIS_URL)
-    yield client
-    client.close()
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    lock_path = (
+        Path(tempfile.gettempdir()) / f"crowdmarket-faults-{REDIS_URL.rsplit('/', 1)[1]}.lock"
+    )
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        redis.Redis.from_url(REDIS_URL).flushdb()
+        client = Celery(broker=REDIS_URL)
+        try:
+            yield client
+        finally:
+            client.close()
+            redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 class Worker:
