@@ -38,6 +38,7 @@ _TEXT = {
     "402": "The requester's balance does not cover it, or they are in debt (`code` says which).",
     "409": "Refused in the object's current state (`code` says why, e.g. `invalid_transition`).",
     "413": "Request body too large.",
+    "415": "Not a format this upload takes (`unsupported_format`).",
     "429": "Throttled.",
     "502": "Stripe refused the request.",
     "503": "Stripe is not answering (or not configured); try again.",
@@ -58,6 +59,7 @@ CONFLICTS = {  # collection writes refused by the caller's state (no balance, no
 NAMES_OBJECTS_IN_BODY = {  # a 404 for an object named in the body, not in the path
     ("post", _API + "bonuses/"),
 }
+UPLOADS = {("post", _API + "bundles/{id}/items/")}  # a file of an unknown format: 415
 CALLS_STRIPE = {("post", _API + "topups/"), ("post", _API + "work/payout-account/")}
 
 
@@ -96,6 +98,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any, pu
                 codes.append("402")
             if method in WRITES and "{" in path or (method, path) in CONFLICTS:
                 codes.append("409")
+            if (method, path) in UPLOADS:
+                codes.append("415")
             if (method, path) in CALLS_STRIPE:
                 codes += ["502", "503"]
             if path.endswith("/auth/token/"):

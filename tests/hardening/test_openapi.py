@@ -151,3 +151,21 @@ def test_a_reused_topup_token_is_a_documented_409(schema, fake_stripe):  # noqa:
     again = api.post("/api/v1/topups/", {"amount": 2000, "client_token": "t"})
     assert again.status_code == 409
     _documented(schema, "post", "/api/v1/topups/", again)
+
+
+@pytest.mark.django_db
+def test_an_upload_of_an_unknown_format_is_a_documented_415(schema):
+    """Found by schemathesis: a PNG sent as the items file answered 415, undocumented."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.conftest import client_for
+    from tests.factories import BundleFactory, RequesterFactory
+
+    requester = RequesterFactory()
+    bundle = BundleFactory(requester=requester)
+    picture = SimpleUploadedFile("file.png", b"\x89PNG\r\n\x1a\n", content_type="")
+    response = client_for(requester).post(
+        f"/api/v1/bundles/{bundle.pk}/items/", {"file": picture}, format="multipart"
+    )
+    assert response.status_code == 415
+    _documented(schema, "post", "/api/v1/bundles/{id}/items/", response)
