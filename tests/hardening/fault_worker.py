@@ -21,6 +21,15 @@ from payments import stripe_gateway  # noqa: E402
 from tasks import review  # noqa: E402
 
 STEP = float(os.environ.get("FAULT_STEP_SECONDS", "0.1"))
+# Redelivery of a dead worker's task, made prompt for the test: kombu's Redis transport scans
+# for expired unacknowledged messages every `unacked_restore_interval` seconds under a mutex
+# that outlives a killed holder for `unacked_mutex_expire` (defaults 10 and 300 s); the
+# visibility timeout itself comes from the settings (CELERY_VISIBILITY_TIMEOUT_SECONDS).
+app.conf.broker_transport_options = {
+    **app.conf.broker_transport_options,
+    "unacked_restore_interval": 1,
+    "unacked_mutex_expire": 5,
+}
 
 
 def _then_pause(function):

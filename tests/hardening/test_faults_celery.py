@@ -116,7 +116,7 @@ class Worker:
             self.kill()
 
 
-def _wait_for(condition, timeout: float = 90.0) -> bool:
+def _wait_for(condition, timeout: float = 150.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
