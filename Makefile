@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 BENCH_VENV ?= .venv-bench
 HOST ?= 127.0.0.1:8000
 
-.PHONY: install run demo test check lint format bench bench-install clean chromium
+.PHONY: install run demo test check lint format bench bench-install clean chromium fuzz faults \
+	backup-check
 
 $(VENV)/.installed: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -39,6 +40,21 @@ check: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy $(wildcard $(MYPY_PATHS))
+	$(VENV)/bin/bandit -q -r accounts tasks payments marketplace -x '*/migrations/*' --severity-level high
+
+# schemathesis against a live test server as a requester and as a worker, every phase
+# (schema examples, boundary values, random fuzzing, stateful), FUZZ_MAX_EXAMPLES per operation.
+# `make test` runs the same test with a small budget and the fuzzing phase only.
+FUZZ_MAX_EXAMPLES ?= 100
+fuzz: install
+	FUZZ_MAX_EXAMPLES=$(FUZZ_MAX_EXAMPLES) FUZZ_PHASES=examples,coverage,fuzzing,stateful \
+		$(PY) -m pytest -p no:xdist tests/hardening/test_fuzz.py
+
+# The fault tests at the issue's sizes (make test runs them smaller): 1,000 webhook events;
+# the Celery kills need PostgreSQL (DATABASE_URL) and Redis (FAULT_REDIS_URL, default db 2).
+faults: install
+	BURST_EVENTS=1000 $(PY) -m pytest -p no:xdist tests/hardening/test_webhook_burst.py \
+		tests/hardening/test_faults_celery.py tests/hardening/test_faults_partial_state.py
 
 # The whole suite on the configured database (DATABASE_URL; SQLite when unset) and, when that
 # is not SQLite, once more on SQLite: `make run` serves on SQLite and its claim/submit SQL differs.
@@ -77,7 +93,12 @@ bench: install bench-install
 	$(BENCH_VENV)/bin/python -m bench.annotation $(BENCH_ARGS) || status=1; \
 	$(PY) -m bench.closed_loop $(BENCH_ARGS) || status=1; \
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.quality_rules $(BENCH_ARGS) || status=1; \
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.load $(BENCH_ARGS) || status=1; \
 	exit $$status
+
+# Dump DATABASE_URL, restore it into a scratch database, compare, check the books, drop it.
+backup-check: install
+	PYTHON=$(PY) bash docs/deploy/backup-restore-check.sh
 
 clean:
 	rm -rf $(VENV) $(BENCH_VENV) db.sqlite3 staticfiles

@@ -264,13 +264,24 @@ SPECTACULAR_SETTINGS = {
 
 # Celery: no broker configured -> run tasks eagerly in-process (the embedded default).
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
+if PRODUCTION and not CELERY_BROKER_URL:
+    # In-process tasks would run payouts and approvals inside web requests, once, with no retry:
+    # production needs a broker (docs/operations.md).
+    raise ImproperlyConfigured("CELERY_BROKER_URL is required in production (Redis or RabbitMQ).")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# With acks_late, a task whose worker dies (SIGKILL, a lost node) stays unacknowledged on
+# Redis and is delivered again after this many seconds. Longer than any task runs, and longer
+# than the longest countdown (payout retries) or Redis redelivers those early.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT_SECONDS", default=3600)
+}
 CELERY_TIMEZONE = TIME_ZONE
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The settings seed the schedules; the admin edits them (marketplace/beat.py).
+CELERY_BEAT_SCHEDULER = "marketplace.beat:AdminEditableScheduler"
 CELERY_BEAT_SCHEDULE = {
     "expire-claims": {"task": "tasks.tasks.expire_claims_task", "schedule": 60.0},
     "auto-approve": {"task": "tasks.tasks.auto_approve_task", "schedule": 300.0},
@@ -370,10 +381,16 @@ STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=30.0)
 STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
 
+# Structured logs (one JSON object per line) in production, plain text in development.
+LOG_FORMAT = env("LOG_FORMAT", default="json" if PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {
+        "json": {"()": "marketplace.logjson.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
 

@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from marketplace import views
+from marketplace import health, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("marketplace.web.urls")),
     path("", include("marketplace.web.money_urls")),
     path("", include("marketplace.web.keys_urls")),
+    path("health/", health.health, name="health"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
@@ -23,3 +24,4 @@ urlpatterns = [
 ]
 
 handler400 = "marketplace.views.bad_request"
+handler404 = "marketplace.views.page_not_found"

@@ -87,10 +87,33 @@ class BalanceSerializer(serializers.Serializer):
     available = serializers.IntegerField()
 
 
+class RequesterBalanceSerializer(BalanceSerializer):
+    debt_minor = serializers.IntegerField(help_text="Owed after card money came back.")
+    in_debt_reason = serializers.CharField(allow_null=True)
+
+
 class EarningsBalanceSerializer(BalanceSerializer):
     in_flight = serializers.IntegerField()
     held = serializers.IntegerField(help_text="Held by an admin (under review); not withdrawable.")
     paid_out = serializers.IntegerField()
+
+
+class _StatementPage(serializers.Serializer):
+    """What `GET /balance/` and `GET /work/earnings/` answer in JSON: the balances, then one
+    page of the statement (schemathesis found the schema promising a bare statement line)."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = StatementLineSerializer(many=True)
+
+
+class BalanceStatementSerializer(_StatementPage):
+    balances = RequesterBalanceSerializer(many=True)
+
+
+class EarningsStatementSerializer(_StatementPage):
+    balances = EarningsBalanceSerializer(many=True)
 
 
 class RevenueRowSerializer(serializers.Serializer):

@@ -109,7 +109,9 @@ class BalanceView(GenericAPIView):
     permission_classes = [IsRequester]
     serializer_class = s.StatementLineSerializer
 
-    @extend_schema(parameters=[FORMAT_PARAM, CURRENCY_PARAM])
+    @extend_schema(
+        parameters=[FORMAT_PARAM, CURRENCY_PARAM], responses={200: s.BalanceStatementSerializer}
+    )
     def get(self, request: Request) -> HttpResponse | Response:
         user = _caller(request)
         balances = selectors.requester_balances(requester_id=user.pk)
@@ -126,7 +128,9 @@ class EarningsView(BalanceView):
 
     permission_classes = [IsWorker]
 
-    @extend_schema(parameters=[FORMAT_PARAM, CURRENCY_PARAM])
+    @extend_schema(
+        parameters=[FORMAT_PARAM, CURRENCY_PARAM], responses={200: s.EarningsStatementSerializer}
+    )
     def get(self, request: Request) -> HttpResponse | Response:
         user = _caller(request)
         balances = selectors.worker_earnings(worker_id=user.pk)

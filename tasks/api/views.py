@@ -283,8 +283,12 @@ class BundleViewSet(AssistActions, TrainingActions, QualityActions, viewsets.Mod
         reversal), newest first. POST {"event_id": N}: reverse that action (lift its blocks)."""
         bundle = self.get_object()
         if request.method == "POST":
-            event_id = request.data.get("event_id")
-            if not isinstance(event_id, int) or not bundle.rule_events.filter(pk=event_id).exists():
+            # Any JSON may arrive: a list (schemathesis sent `[null, null]`: a 500), a bool
+            # or an id beyond the column's range are "no such event", like a wrong id.
+            body = request.data if isinstance(request.data, dict) else {}
+            event_id = body.get("event_id")
+            known = type(event_id) is int and 0 < event_id < 2**63
+            if not known or not bundle.rule_events.filter(pk=event_id).exists():
                 raise DomainError("No such rule event here.", code="unknown_event", http_status=404)
             rules_engine.rule_event_reverse(event_id=event_id, by=request.user)
         page = self.paginate_queryset(list(bundle.rule_events.all()))

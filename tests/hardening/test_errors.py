@@ -91,3 +91,33 @@ def test_requirements_naming_an_existing_qualification_are_accepted(requester):
         {**BUNDLE, "requirements": [{"qualification": "exam", "comparator": "Exists"}]},
     )
     assert response.status_code == 201, response.json()
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/bundles/0.5/", "/api/v1/bundles/1.5/cancel/", "/api/v1/no-such-thing/"]
+)
+def test_an_api_url_no_route_matches_is_a_json_404(requester, path):
+    """Found by schemathesis: an id with a dot matches no router pattern, and Django answered
+    with its HTML 404 where the schema promises JSON."""
+    response = client_for(requester).post(path, {}, format="json")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"code": "not_found", "detail": "Not found."}
+
+
+def test_a_page_no_route_matches_is_still_the_html_404(client):
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404 and response["Content-Type"].startswith("text/html")
+
+
+@pytest.mark.parametrize(
+    "body", [[None, None], [], "x", {"event_id": True}, {"event_id": 2**70}, {"event_id": -1}]
+)
+def test_reversing_a_rule_event_with_any_json_is_a_404_not_a_500(requester, body):
+    """Found by schemathesis: a JSON list as the body was a 500 (`list` has no `.get`)."""
+    bundle = BundleFactory(requester=requester)
+    response = client_for(requester).post(
+        f"/api/v1/bundles/{bundle.pk}/rule-events/", body, format="json"
+    )
+    assert response.status_code == 404
+    assert response.json()["code"] == "unknown_event"
