@@ -97,12 +97,25 @@ def _the_closed_loop_bundle_shows_its_work():
     assert report["provenance"]["model"] > 0
     lpd = report["labels_per_dollar"]
     assert lpd["labels_per_dollar"] > lpd["fixed_overlap_labels_per_dollar"]
+    # A worker going through the open tasks meets pre-labels (items drawn for the audit, which
+    # routing serves first while they are started, carry none).
     shown = []
     for email in ("worker1@crowdmarket.local", "worker2@crowdmarket.local"):
         api.force_authenticate(User.objects.get(email=email))
-        task = api.post(f"/api/v1/work/bundles/{loop.pk}/claim/").json()
-        shown.append(task.get("prelabel"))  # None on an item drawn for the audit
-    assert any(p is not None and p["label"] in ("pos", "neg") for p in shown)
+        for _ in range(6):
+            task = api.post(f"/api/v1/work/bundles/{loop.pk}/claim/").json()
+            if "id" not in task:
+                break
+            shown.append(task.get("prelabel"))
+            if shown[-1] is not None:
+                break
+            api.post(f"/api/v1/work/assignments/{task['id']}/submit/", {"answer": "pos"})
+    if report["auto_accept"] == "disabled":
+        # The demo's own audit may switch its weak text model off (people disagreed with it on
+        # too many audited items): then no pre-label may be shown, and the report says why.
+        assert report["model_off_reason"] and all(p is None for p in shown), (report, shown)
+    else:
+        assert any(p is not None and p["label"] in ("pos", "neg") for p in shown), shown
 
 
 def test_the_demo_prints_the_address_make_run_serves(capsys):

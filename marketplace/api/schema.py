@@ -58,6 +58,10 @@ CONFLICTS = {  # collection writes refused by the caller's state (no balance, no
 }
 NAMES_OBJECTS_IN_BODY = {  # a 404 for an object named in the body, not in the path
     ("post", _API + "bonuses/"),
+    ("post", _API + "appeals/"),  # the rejected answer or the block appealed
+    ("post", _API + "blocks/"),  # the worker (and bundle) blocked
+    ("post", _API + "reports/"),  # the bundle reported
+    ("post", _API + "threads/"),  # the bundle asked about
 }
 UPLOADS = {("post", _API + "bundles/{id}/items/")}  # a file of an unknown format: 415
 CALLS_STRIPE = {("post", _API + "topups/"), ("post", _API + "work/payout-account/")}

@@ -98,6 +98,8 @@ class AppealViewSet(
 ):
     """Appeals you made (a worker) or must answer (a requester), newest first."""
 
+    lookup_value_regex = "[0-9]+"  # an id that is no number is a 404, never a 500
+
     permission_classes = [IsAuthenticated]
     serializer_class = AppealSerializer
 
@@ -182,6 +184,8 @@ class BlockViewSet(
     viewsets.GenericViewSet,
 ):
     """Blocks you made (a requester) or that are on you (a worker), active first."""
+
+    lookup_value_regex = "[0-9]+"  # an id that is no number is a 404, never a 500
 
     permission_classes = [IsAuthenticated]
     serializer_class = BlockSerializer

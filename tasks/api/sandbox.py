@@ -26,6 +26,7 @@ def _listing(requester: User) -> list[dict[str, str]]:
 class SandboxTestersView(generics.GenericAPIView):
     permission_classes = [IsRequester]
     serializer_class = SandboxTesterSerializer
+    queryset = User.objects.none()  # the schema's model (testers are users); never listed
     pagination_class = None
 
     @extend_schema(responses=SandboxTesterSerializer(many=True))
@@ -41,6 +42,7 @@ class SandboxTestersView(generics.GenericAPIView):
 
 
 class SandboxTesterRemoveView(generics.GenericAPIView):
+    queryset = User.objects.none()  # the schema's model (testers are users); never listed
     permission_classes = [IsRequester]
     serializer_class = SandboxTesterSerializer
 

@@ -54,12 +54,13 @@ def people(open_context, site):
 
 
 def _beat_reaggregates(site) -> None:
-    """What Celery beat does every few minutes: re-aggregate the live bundles with new
-    judgments (a static-overlap bundle's labels come from it while the run goes)."""
+    """What Celery beat does every few minutes: re-aggregate the live bundles with judgments
+    newer than their labels. The batched live update after each answer usually got there
+    first (then there is nothing to do); the labels the test reads next come from either."""
     from tasks.tasks import reaggregate_live_bundles_task
 
     with site.lock:
-        assert reaggregate_live_bundles_task() == 1
+        assert reaggregate_live_bundles_task() in (0, 1)
 
 
 def _draw_scene(worker: Person, jitter: int) -> None:

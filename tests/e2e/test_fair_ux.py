@@ -34,7 +34,9 @@ def _page_for(open_context, site, user, **options):
     return page, errors
 
 
-def _answered_bundle(*, workers: int = 3, items: int = 2, overlap: int = 3):
+def _answered_bundle(*, workers: int = 3, items: int = 2, overlap: int = 3, open_items: int = 0):
+    """A bundle whose `items` every worker answered; `open_items` more nobody answered keep it
+    live (a bundle completes once all its items are)."""
     from tasks import services, work
     from tests.factories import BundleFactory, ItemFactory, RequesterFactory, WorkerFactory, publish
 
@@ -47,6 +49,8 @@ def _answered_bundle(*, workers: int = 3, items: int = 2, overlap: int = 3):
     for n in range(items):
         ItemFactory(bundle=bundle, payload={"text": f"review number {n}: great, just great"})
     bundle = publish(bundle)
+    for n in range(open_items):
+        ItemFactory(bundle=bundle, payload={"text": f"review number {items + n}: not answered"})
     people = WorkerFactory.create_batch(workers)
     for index, worker in enumerate(people):
         for _ in range(items):
@@ -139,7 +143,7 @@ def test_find_work_search_and_preview_before_accepting(open_context, site, scree
     from tests.factories import BundleFactory, ItemFactory, WorkerFactory, publish
 
     with site.lock:
-        requester, bundle, _ = _answered_bundle(workers=1, items=3, overlap=1)
+        requester, bundle, _ = _answered_bundle(workers=1, items=3, overlap=1, open_items=1)
         RequesterProfile.objects.filter(user=requester).update(organization="Acme Reviews Lab")
         ItemFactory(bundle=bundle, payload={"text": "a review nobody answered yet"})
         gold = ItemFactory(bundle=bundle, gold="neg", payload={"text": "GOLD ITEM"})

@@ -75,7 +75,9 @@ def test_health_names_a_database_that_does_not_answer(client, settings, monkeypa
 
 
 def _production(tmp_path, **extra):
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    # The browser tests' DJANGO_ALLOW_ASYNC_UNSAFE (set in this process) is no production's.
+    unset = ("DATABASE_URL", "CELERY_BROKER_URL", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(
         CROWDMARKET_ENV="production",
         SECRET_KEY="k3y-" + "a1B2c3D4e5" * 6,
