@@ -6,7 +6,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -25,6 +25,8 @@ from .standing import (
     qualification_failure,
     worker_standing,
 )
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE for a deadlock victim
 
 # New workers see gold more often so they are calibrated quickly (Toloka's training idea).
 GOLD_WARMUP_SUBMISSIONS = 10
@@ -60,6 +62,13 @@ def assignment_claim(*, bundle: Bundle, worker: User) -> Assignment:
             if held is not None:
                 return held
             if attempt == 2:
+                raise
+        except OperationalError as exc:
+            # PostgreSQL chose this one statement as a deadlock's victim (the whole-bundle
+            # re-estimate writes worker stats and results while claims insert theirs); it
+            # rolled back entirely, so running it again is safe outside a caller's transaction.
+            deadlock = getattr(exc.__cause__, "pgcode", None) == DEADLOCK_DETECTED
+            if not deadlock or connection.in_atomic_block or attempt == 2:
                 raise
     raise AssertionError("unreachable")
 
