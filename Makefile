@@ -58,13 +58,18 @@ faults: install
 
 # The whole suite on the configured database (DATABASE_URL; SQLite when unset) and, when that
 # is not SQLite, once more on SQLite: `make run` serves on SQLite and its claim/submit SQL differs.
+# The SQLite rerun covers the code whose SQL differs by database (claims, submit, the ledger,
+# quality, pages, the demo); the browser, hardening (matrix, fuzz, bursts), MTurk-protocol,
+# fake-Stripe and layout suites do not depend on the database and ran once above.
 # Two processes: the suite is CPU-bound and the machine has two cores.
 PYTEST_ARGS ?= -n 2
+SQLITE_RERUN_ARGS ?= -m "not e2e" --ignore=tests/hardening --ignore=tests/mturk \
+	--ignore=tests/mturk_work --ignore=tests/fakestripe --ignore=tests/test_structure.py
 test: check
 	$(PY) -m pytest $(PYTEST_ARGS)
 	@case "$${DATABASE_URL:-sqlite}" in sqlite*) ;; *) \
-		echo "== the suite again on SQLite (browser tests ran above) =="; \
-		env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS) -m "not e2e";; esac
+		echo "== again on SQLite: the suites whose SQL differs by database =="; \
+		env -u DATABASE_URL $(PY) -m pytest $(PYTEST_ARGS) $(SQLITE_RERUN_ARGS);; esac
 
 lint: check
 
