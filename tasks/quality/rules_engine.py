@@ -318,11 +318,12 @@ def rule_reason(index: int, rule: dict[str, Any], figures: Figures) -> str:
     )
 
 
-def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
+def quality_rules_check(*, worker_id: int, bundle_id: int, bundle: Bundle | None = None) -> bool:
     """Evaluate the bundle's rules for one worker after a committed submission; act on the
     first rule that fires with a blocking action (and on every other rule that fires before
-    it). Returns whether the worker is now blocked here."""
-    bundle = Bundle.objects.get(pk=bundle_id)
+    it). Returns whether the worker is now blocked here. `bundle`: the caller's, if at hand."""
+    if bundle is None or bundle.pk != bundle_id:
+        bundle = Bundle.objects.get(pk=bundle_id)
     rules = bundle.quality_rules or []
     if not rules:
         return False
@@ -330,8 +331,11 @@ def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
     if stats is not None and stats.blocked:
         return True
     since = stats.unblocked_at if stats is not None else None
+    reachable = [(i, rule) for i, rule in enumerate(rules) if _reachable(rule, stats)]
+    if not reachable:  # nothing can fire yet (a new worker): no history, no collector read
+        return False
     history = _last_firings(bundle_id=bundle_id, worker_id=worker_id)
-    for index, rule in enumerate(rules):
+    for index, rule in reachable:
         last = history.get(index)
         if rule["action"] in ONCE_ACTIONS and last is not None and last.reversed_at is None:
             continue  # it stands until reversed
@@ -350,6 +354,15 @@ def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
             return True
         _act(bundle=bundle, worker_id=worker_id, index=index, rule=rule, figures=figures)
     return False
+
+
+def _reachable(rule: dict[str, Any], stats: WorkerBundleStats | None) -> bool:
+    """Whether the worker's counters leave the rule enough evidence to fire: every collector
+    but skips counts answers (gold answers for gold accuracy), which the counters bound."""
+    if stats is None or rule["collector"] == "skips":
+        return True
+    bound = stats.gold_seen if rule["collector"] == "gold_accuracy" else stats.submitted
+    return bound >= rule["min_answers"]
 
 
 def _last_firings(*, bundle_id: int, worker_id: int) -> dict[int, QualityRuleEvent]:

@@ -122,3 +122,24 @@ def test_a_large_bundles_summary_catches_the_constant_answerer_as_the_whole_read
     assert figures["share"] == 1.0
     # The crowd's "pos" share is a third either way (the worker's own answers left out).
     assert figures["crowd_share"] == pytest.approx(1 / 3, abs=0.05)
+
+
+def test_a_fixed_overlap_submissions_follow_up_reads_little_and_leaves_labels_to_the_batch(
+    monkeypatch,
+):
+    """What a rules bundle's submission pays after its write: the bundle, the worker's
+    counters, and no rule evaluated before the worker has the answers a rule needs; the
+    item's live label is the batched live update's (asked for here), not decided per answer."""
+    from tasks import submission
+
+    asked: list[int] = []
+    monkeypatch.setattr(submission, "live_update_schedule", asked.append)
+    bundle = crowd_bundle(6)
+    worker = WorkerFactory()
+    with CaptureQueriesContext(connection) as captured:
+        claim_submit(bundle, worker, "neg", seconds=25)
+    # Claim and write (SQLite: a handful of statements), then the follow-up's two reads.
+    reads = [q["sql"] for q in captured.captured_queries]
+    assert not any("tasks_qualityruleevent" in sql for sql in reads)  # no history read
+    assert not any('"tasks_itemresult"' in sql for sql in reads)  # no per-answer decision
+    assert asked == [bundle.pk]
