@@ -99,6 +99,6 @@ def crowd_answers(bundle: Bundle, *, excluding_worker: int) -> CrowdAnswers:
     if len(sample) <= EXACT_LIMIT:
         return CrowdAnswers(counts=dict(Counter(sample)), total=len(sample), exact=True)
     every = Counter(answer_key(a) for a in answers.iterator(chunk_size=5000))
-    summary = {"counts": dict(every.most_common(TOP_ANSWERS)), "total": every.total()}
-    cache.set(key, summary, timeout=REFRESH_SECONDS)
-    return CrowdAnswers(counts=summary["counts"], total=summary["total"], exact=False)
+    counts, total = dict(every.most_common(TOP_ANSWERS)), every.total()
+    cache.set(key, {"counts": counts, "total": total}, timeout=REFRESH_SECONDS)
+    return CrowdAnswers(counts=counts, total=total, exact=False)
