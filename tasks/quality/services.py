@@ -43,8 +43,9 @@ def submission_recorded(
     retry: bool = True,
 ) -> None:
     """Follow-up of one committed submission: the worker's rules (gold accuracy, too fast, then
-    the bundle's rules engine, `rules_engine`), then the item's decision: its live label and
-    confidence, and on a dynamic-overlap bundle whether it is complete or needs one more.
+    the bundle's rules engine, `rules_engine`), then, on a dynamic-overlap bundle, the item's
+    decision: its live label and confidence, and whether it is complete or needs one more (a
+    fixed-overlap item's live label comes from the batched live update).
 
     The submission itself is already safe; a database error here (a deadlock, a lock timeout)
     is logged and retried by a Celery task instead of failing the worker's request, and the
