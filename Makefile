@@ -93,6 +93,7 @@ bench: install bench-install
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.claim $(BENCH_ARGS) || status=1; \
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.ingest $(BENCH_ARGS) || status=1; \
 	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.review_queue $(BENCH_ARGS) || status=1; \
+	DATABASE_URL=$(BENCH_DATABASE_URL) $(PY) -m bench.submit_follow_up $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.aggregation $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.overlap $(BENCH_ARGS) || status=1; \
 	$(BENCH_VENV)/bin/python -m bench.annotation $(BENCH_ARGS) || status=1; \

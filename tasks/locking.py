@@ -5,6 +5,13 @@
     3. ledger accounts, ascending id   (`payments.ledger.post_entry` / `lock_accounts`, in ONE
                                          batch per transaction)
 
+Item rows are locked (`lock_item`, the claim statements, `item_decide`) `FOR NO KEY UPDATE` on
+PostgreSQL, never `FOR UPDATE`: rows that reference an item (its result, which the
+whole-bundle re-estimate upserts for every item at once; a new assignment) check their foreign
+key at COMMIT with a KEY SHARE lock on the item, which NO KEY UPDATE lets through. With
+`FOR UPDATE` a claim or a decision holding an item could wait for the re-estimate's worker stats
+or result rows while the re-estimate's COMMIT waited for that item: a deadlock.
+
 Approve, reject, bulk review (one transaction per answer), auto-approve, cancel, expire, the
 escrow settle, publish and uploads, block, and the gold claim ending all take the bundle first;
 a bonus takes ledger accounts only. So no transaction holds a ledger account while waiting for a
@@ -27,7 +34,7 @@ from typing import Any
 
 from django.db import connection
 
-from .models import Assignment, Bundle
+from .models import Assignment, Bundle, Item
 from .states import AssignmentNotFound, lock_assignment
 
 
@@ -36,6 +43,11 @@ def lock_bundle(bundle: Bundle | int) -> Bundle:
     pk = bundle.pk if isinstance(bundle, Bundle) else bundle
     rows = Bundle.objects.select_for_update(no_key=connection.vendor == "postgresql")
     return rows.get(pk=pk)
+
+
+def lock_item(item_id: int) -> Item:
+    """Lock an item row (after its bundle, if the caller holds that) and return it fresh."""
+    return Item.objects.select_for_update(no_key=connection.vendor == "postgresql").get(pk=item_id)
 
 
 def lock_assignment_after_bundle(assignment_id: int, **scope: Any) -> Assignment:

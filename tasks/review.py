@@ -27,7 +27,7 @@ from payments import services as payments
 
 from .escrow import escrow_settle
 from .lifecycle import aggregate_after_commit, bundle_complete_if_done
-from .locking import lock_assignment_after_bundle
+from .locking import lock_assignment_after_bundle, lock_item
 from .models import (
     Assignment,
     AssignmentStatus,
@@ -132,7 +132,7 @@ def assignment_overturn(
             f"Only rejected work can be overturned (this is {assignment.status})."
         )
     bundle = assignment.bundle
-    item = Item.objects.select_for_update().get(pk=assignment.item_id)
+    item = lock_item(assignment.item_id)
     live = bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED)
     takes_slot_back = (
         live and not assignment.is_gold and item.slots_open > 0 and item.state != ItemState.COMPLETE

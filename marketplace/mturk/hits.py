@@ -22,7 +22,7 @@ from django.utils import timezone
 from accounts.models import User
 from payments import services as payments
 from tasks.lifecycle import bundle_complete_if_done, bundle_transition
-from tasks.locking import lock_bundle
+from tasks.locking import lock_bundle, lock_item
 from tasks.models import (
     Assignment,
     AssignmentStatus,
@@ -286,7 +286,7 @@ def hit_close(hit: HIT, *, dispose: bool = False) -> int:
     back to the requester, the item counts as complete (so the bundle can finish). Inside the
     caller's transaction; returns the slots closed. Claims still live may be submitted."""
     bundle = lock_bundle(hit.item.bundle_id)
-    item = Item.objects.select_for_update().get(pk=hit.item_id)
+    item = lock_item(hit.item_id)
     slots = item.slots_open
     Item.objects.filter(pk=item.pk).update(slots_open=0, state=ItemState.COMPLETE)
     if slots and bundle.status in LIVE:  # a finished bundle's escrow is settled already
@@ -438,7 +438,7 @@ def hit_change_type(*, hit: HIT, hit_type: HITType) -> HIT:
         raise request_error("The HIT is closed; create a new one.", "InvalidHITState")
     old = lock_bundle(hit.item.bundle_id)
     new = _live_bundle(hit_type)
-    item = Item.objects.select_for_update().get(pk=hit.item_id)
+    item = lock_item(hit.item_id)
     slots = item.slots_open
     move = hit.slots_closed + hit.max_assignments
     if slots:

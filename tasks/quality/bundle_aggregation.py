@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max, Q
 
+from tasks.locking import lock_bundle
 from tasks.models import Assignment, Bundle, Item, ItemResult, WorkerBundleStats
 from tasks.schema import annotation_type, text_normalise
 
@@ -150,10 +151,25 @@ def _results_write(
     keep: set[int] | frozenset[int] = frozenset(),
     extra: dict[str, Any] | None = None,
 ) -> int:
-    """Replace the bundle's results by `results` (and store the workers' estimated quality,
-    and the rings and calibration in `extra`) in one transaction, leaving the items in `keep`
-    alone; returns the rows written."""
+    """Replace the bundle's results by `results` (and the rings and calibration in `extra`)
+    in one transaction, leaving the items in `keep` alone, then store the workers' estimated
+    quality in a transaction of its own; returns the rows written.
+
+    The estimates are written apart, after the results commit: a transaction holding the
+    workers' stats rows while it waits on items or results (its COMMIT checks the results'
+    foreign keys on their items) can deadlock with a claim or submission that holds an item
+    and waits for its worker's stats row. Alone, it locks stats rows only, in id order, as
+    every other writer of several stats rows does (`worker_block` across bundles locks one per
+    bundle); between the two commits a reader sees new results with the previous estimates,
+    as it would have a moment earlier.
+
+    The results are written under the bundle's row lock (`tasks.locking.lock_bundle`), taken
+    first, as every other writer of several of a bundle's results takes it (a block or a rule
+    action re-deciding a worker's items, the live update's batch): two such batches could
+    otherwise lock the same result rows in opposite orders (this one's delete of stale rows
+    comes before its upsert)."""
     with transaction.atomic():
+        lock_bundle(bundle_id)
         if extra is not None:
             quality_store(bundle_id=bundle_id, worker_ids=worker_ids, **extra)
         ItemResult.objects.filter(item__bundle_id=bundle_id).exclude(
@@ -166,8 +182,8 @@ def _results_write(
             unique_fields=["item"],
             update_fields=RESULT_FIELDS,
         )
-        if quality is not None:
-            _store_worker_quality(bundle_id, worker_ids, quality)
+    if quality is not None:
+        _store_worker_quality(bundle_id, worker_ids, quality)
     return len(results)
 
 
@@ -290,11 +306,19 @@ def _store_worker_quality(bundle_id: int, worker_ids: np.ndarray, quality: np.nd
     by_worker = {
         int(w): float(q) for w, q in zip(worker_ids.tolist(), quality.tolist(), strict=True)
     }
-    rows = list(WorkerBundleStats.objects.filter(bundle_id=bundle_id, worker_id__in=by_worker))
-    for row in rows:
-        value = by_worker[row.worker_id]
-        row.estimated_accuracy = value if np.isfinite(value) else None
-    WorkerBundleStats.objects.bulk_update(rows, ["estimated_accuracy"], batch_size=2000)
+    with transaction.atomic():
+        # Locked in id order first: one UPDATE would lock them in whatever order its plan
+        # visits them, and two runs of one bundle (the live update, the periodic one) could
+        # then deadlock with each other.
+        rows = list(
+            WorkerBundleStats.objects.select_for_update(no_key=connection.vendor == "postgresql")
+            .filter(bundle_id=bundle_id, worker_id__in=by_worker)
+            .order_by("pk")
+        )
+        for row in rows:
+            value = by_worker[row.worker_id]
+            row.estimated_accuracy = value if np.isfinite(value) else None
+        WorkerBundleStats.objects.bulk_update(rows, ["estimated_accuracy"], batch_size=2000)
 
 
 def bundles_needing_aggregation() -> list[int]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from tasks.assist import prior as assist
@@ -244,7 +244,8 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
     to min_overlap), opening slots only within `max_overlap - counted - live claims`. Returns
     the item's state. Gold items are never decided (they are never complete). With
     `reopen=False` the result is rewritten but no judgment is bought (no money for it)."""
-    item = Item.objects.select_for_update(of=("self",)).select_related("bundle").get(pk=item_id)
+    locked = Item.objects.select_for_update(of=("self",), no_key=connection.vendor == "postgresql")
+    item = locked.select_related("bundle").get(pk=item_id)  # no key: see `tasks.locking`
     bundle = item.bundle
     if item.is_gold:
         return item.state

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from tasks.escrow import escrow_settle
 from tasks.lifecycle import bundle_complete_if_done
+from tasks.locking import lock_bundle
 from tasks.models import Bundle, BundleQuality
 
 from .bundle_aggregation import bundle_aggregate
@@ -88,6 +89,14 @@ def estimate_due(quality: BundleQuality, counted: int) -> bool:
     return grown >= max(MIN_NEW_JUDGMENTS, GROWTH * quality.estimated_judgments)
 
 
+def _label(bundle: Bundle, item_ids: list[int]) -> int:
+    """`items_label` under the bundle's row lock, the one every writer of several of a
+    bundle's results takes first (`bundle_aggregation._results_write`)."""
+    with transaction.atomic():
+        lock_bundle(bundle.pk)
+        return items_label(bundle=bundle, item_ids=item_ids)
+
+
 def bundle_live_update(*, bundle_id: int) -> dict[str, Any]:
     """One live update of a bundle (the task's body; idempotent). Returns what it did."""
     bundle = Bundle.objects.only("id", "status", "min_overlap", "max_overlap", "question").get(
@@ -119,14 +128,14 @@ def bundle_live_update(*, bundle_id: int) -> dict[str, Any]:
                 .filter(is_gold=False)
                 .values_list("item_id", flat=True)
             )
-            done["labelled"] = items_label(bundle=bundle, item_ids=sorted(set(judged)))
+            done["labelled"] = _label(bundle, sorted(set(judged)))
         done["estimated"] = True
     elif not bundle.is_dynamic_overlap:
         since = counted_judgments(bundle_id=bundle_id).filter(is_gold=False)
         if quality.labelled_at is not None:
             since = since.filter(submitted_at__gte=quality.labelled_at)
         item_ids = sorted(set(since.values_list("item_id", flat=True)))
-        done["labelled"] = items_label(bundle=bundle, item_ids=item_ids)
+        done["labelled"] = _label(bundle, item_ids)
     with transaction.atomic():
         done["completed"] = bundle_complete_if_done(bundle_id=bundle_id)
     if done["completed"]:  # what the finished bundle no longer needs goes back now

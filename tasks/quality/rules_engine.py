@@ -36,11 +36,9 @@ weighs only evidence newer than it.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from statistics import median
 from typing import Any
 
 from django.core.mail import send_mail
@@ -62,6 +60,7 @@ from tasks.models import (
 from . import rule_actions
 from .aggregation import wilson_interval
 from .blocking import worker_block, worker_unblock
+from .crowd_statistics import answer_key, bundle_median_seconds, crowd_answers
 from .machine_signals import MACHINE_COLLECTORS, MACHINE_MIN_ANSWERS, machine_collect
 from .rule_actions import DEFAULT_RECENT, DEFAULT_WEIGHT
 from .rules import COUNTED_STATUSES, LIVE_STATUSES, WILSON_Z
@@ -95,6 +94,10 @@ BLOCKING_ACTIONS = ("block", "block_requester")
 MAX_RULES = 20
 DEFAULT_MIN_ANSWERS = 5
 DEFAULT_SPEED_FLOOR = 0.3
+#: The speed, agreement and distribution collectors weigh a worker's latest answers, at most
+#: this many: a worker's cost to evaluate stays bounded however much they did, and a worker who
+#: turns to spam after long good work is caught on what they do now.
+WINDOW = 500
 #: Agreement is weighed only on items that have at least this many judgments.
 AGREEMENT_MIN_JUDGMENTS = 3
 _KEYS = {
@@ -249,47 +252,46 @@ def collect(rule: dict[str, Any], *, worker_id: int, bundle: Bundle, since: Any)
         _, high = wilson_interval(correct, seen, WILSON_Z) if seen else (0.0, 1.0)
         return Figures(float(high), seen, {"correct": correct, "seen": seen})
     if collector == "answer_speed":
-        mine = [
-            float(s or 0)
-            for s in answered.filter(seconds_spent__isnull=False).values_list(
-                "seconds_spent", flat=True
-            )
-        ]
+        timed = answered.filter(seconds_spent__isnull=False).order_by("-submitted_at", "-id")
+        mine = [float(s or 0) for s in timed.values_list("seconds_spent", flat=True)[:WINDOW]]
         floor = rule.get("floor_seconds")
         if floor is None and mine:  # a share of the bundle's median time
-            timed = Assignment.objects.filter(
-                bundle_id=bundle.pk, status__in=COUNTED_STATUSES, seconds_spent__isnull=False
-            )
-            times = [float(s or 0) for s in timed.values_list("seconds_spent", flat=True)]
-            if len(times) >= rule["min_answers"]:
-                floor = rule["floor"] * median(times)
+            typical = bundle_median_seconds(bundle, least=rule["min_answers"])
+            if typical is not None:
+                floor = rule["floor"] * typical
         if floor is None or not mine:
             return Figures(0.0, 0)
         fast = sum(1 for s in mine if s < floor)
         detail = {"fast": fast, "answers": len(mine), "floor_seconds": round(floor, 3)}
         return Figures(fast / len(mine), len(mine), detail)
     if collector == "agreement":
-        rows = list(answered.filter(is_gold=False).values_list("item_id", "answer"))
+        latest = answered.filter(is_gold=False).order_by("-submitted_at", "-id")
+        rows = list(latest.values_list("item_id", "answer")[:WINDOW])
         labels = dict(
             ItemResult.objects.filter(
                 item_id__in=[i for i, _ in rows], judgments__gte=AGREEMENT_MIN_JUDGMENTS
             ).values_list("item_id", "label")
         )
         judged = [(labels[i], a) for i, a in rows if i in labels]
-        agree = sum(1 for label, answer in judged if _key(label) == _key(answer))
+        agree = sum(1 for label, answer in judged if answer_key(label) == answer_key(answer))
         value = agree / len(judged) if judged else 1.0
         return Figures(value, len(judged), {"agree": agree, "items": len(judged)})
     if collector == "answer_distribution":
-        given = answered.filter(is_gold=False).values_list("answer", flat=True)
-        mine_answers = [_key(a) for a in given]
+        given = answered.filter(is_gold=False).order_by("-submitted_at", "-id")
+        mine_answers = [answer_key(a) for a in given.values_list("answer", flat=True)[:WINDOW]]
         if not mine_answers:
             return Figures(0.0, 0)
         top, count = Counter(mine_answers).most_common(1)[0]
-        others = Assignment.objects.filter(
-            bundle_id=bundle.pk, status__in=COUNTED_STATUSES, is_gold=False
-        ).exclude(worker_id=worker_id)
-        crowd = [_key(a) for a in others.values_list("answer", flat=True)]
-        crowd_share = crowd.count(top) / len(crowd) if crowd else 0.0
+        crowd = crowd_answers(bundle, excluding_worker=worker_id)
+        own = own_total = 0
+        if not crowd.exact:  # a whole-bundle summary: the worker's own answers come out
+            everything = Assignment.objects.filter(
+                worker_id=worker_id, bundle_id=bundle.pk, status__in=COUNTED_STATUSES,
+                is_gold=False,
+            )  # fmt: skip
+            mine_all = Counter(answer_key(a) for a in everything.values_list("answer", flat=True))
+            own, own_total = mine_all[top], mine_all.total()
+        crowd_share = crowd.share_of(top, own=own, own_total=own_total)
         share = count / len(mine_answers)
         detail = {"share": round(share, 3), "crowd_share": round(crowd_share, 3)}
         return Figures(share - crowd_share, len(mine_answers), detail)
@@ -305,10 +307,6 @@ def collect(rule: dict[str, Any], *, worker_id: int, bundle: Bundle, since: Any)
     return Figures(skipped / total if total else 0.0, total, {"skipped": skipped, "claims": total})
 
 
-def _key(answer: Any) -> str:
-    return json.dumps(answer, sort_keys=True)
-
-
 def rule_reason(index: int, rule: dict[str, Any], figures: Figures) -> str:
     """The reason the worker, the requester and the history read: the rule and its figures."""
     word = COLLECTORS[rule["collector"]][0]
@@ -320,11 +318,12 @@ def rule_reason(index: int, rule: dict[str, Any], figures: Figures) -> str:
     )
 
 
-def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
+def quality_rules_check(*, worker_id: int, bundle_id: int, bundle: Bundle | None = None) -> bool:
     """Evaluate the bundle's rules for one worker after a committed submission; act on the
     first rule that fires with a blocking action (and on every other rule that fires before
-    it). Returns whether the worker is now blocked here."""
-    bundle = Bundle.objects.get(pk=bundle_id)
+    it). Returns whether the worker is now blocked here. `bundle`: the caller's, if at hand."""
+    if bundle is None or bundle.pk != bundle_id:
+        bundle = Bundle.objects.get(pk=bundle_id)
     rules = bundle.quality_rules or []
     if not rules:
         return False
@@ -332,8 +331,11 @@ def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
     if stats is not None and stats.blocked:
         return True
     since = stats.unblocked_at if stats is not None else None
+    reachable = [(i, rule) for i, rule in enumerate(rules) if _reachable(rule, stats)]
+    if not reachable:  # nothing can fire yet (a new worker): no history, no collector read
+        return False
     history = _last_firings(bundle_id=bundle_id, worker_id=worker_id)
-    for index, rule in enumerate(rules):
+    for index, rule in reachable:
         last = history.get(index)
         if rule["action"] in ONCE_ACTIONS and last is not None and last.reversed_at is None:
             continue  # it stands until reversed
@@ -352,6 +354,15 @@ def quality_rules_check(*, worker_id: int, bundle_id: int) -> bool:
             return True
         _act(bundle=bundle, worker_id=worker_id, index=index, rule=rule, figures=figures)
     return False
+
+
+def _reachable(rule: dict[str, Any], stats: WorkerBundleStats | None) -> bool:
+    """Whether the worker's counters leave the rule enough evidence to fire: every collector
+    but skips counts answers (gold answers for gold accuracy), which the counters bound."""
+    if stats is None or rule["collector"] == "skips":
+        return True
+    bound = stats.gold_seen if rule["collector"] == "gold_accuracy" else stats.submitted
+    return bound >= rule["min_answers"]
 
 
 def _last_firings(*, bundle_id: int, worker_id: int) -> dict[int, QualityRuleEvent]:

@@ -43,18 +43,16 @@ def submission_recorded(
     retry: bool = True,
 ) -> None:
     """Follow-up of one committed submission: the worker's rules (gold accuracy, too fast, then
-    the bundle's rules engine, `rules_engine`), then the item's decision: its live label and
-    confidence, and on a dynamic-overlap bundle whether it is complete or needs one more.
+    the bundle's rules engine, `rules_engine`), then, on a dynamic-overlap bundle, the item's
+    decision: its live label and confidence, and whether it is complete or needs one more (a
+    fixed-overlap item's live label comes from the batched live update).
 
     The submission itself is already safe; a database error here (a deadlock, a lock timeout)
     is logged and retried by a Celery task instead of failing the worker's request, and the
     periodic re-aggregation also decides any dynamic item left waiting with no open slot.
     `retry=False` (the retry itself) lets the error propagate so Celery records it."""
     try:
-        bundle = Bundle.objects.only(
-            "id", "min_overlap", "max_overlap", "min_gold_accuracy", "min_seconds_per_task",
-            "quality_rules", "exam",
-        ).get(pk=bundle_id)  # fmt: skip
+        bundle = Bundle.objects.get(pk=bundle_id)
         if bundle.exam and is_gold:
             exam_grade(worker_id=worker_id, bundle_id=bundle_id)
         blocked = False
@@ -62,13 +60,14 @@ def submission_recorded(
         if gold_rule or bundle.min_seconds_per_task is not None:
             blocked = worker_quality_check(worker_id=worker_id, bundle_id=bundle_id)
         if bundle.quality_rules and not blocked:
-            blocked = quality_rules_check(worker_id=worker_id, bundle_id=bundle_id)
+            blocked = quality_rules_check(worker_id=worker_id, bundle_id=bundle_id, bundle=bundle)
         # A block re-decides every item the worker judged, this one included. On fixed overlap
-        # the decision only rewrites the live label (the hot path already counted the slot).
+        # nothing is decided per answer: the hot path counted the slot, and the live label is
+        # the batched live update's (`tasks.quality.live`, asked for by every submission), as
+        # on a bundle without rules; deciding here too cost a rules bundle's submission more
+        # than half its follow-up (bench/submit_follow_up.py).
         if bundle.is_dynamic_overlap and not is_gold and not blocked:
             item_decide(item_id=item_id)
-        elif not is_gold and not blocked:
-            item_decide(item_id=item_id, reopen=False)
     except DatabaseError:
         if not retry:
             raise

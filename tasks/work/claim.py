@@ -64,9 +64,10 @@ def assignment_claim(*, bundle: Bundle, worker: User) -> Assignment:
             if attempt == 2:
                 raise
         except OperationalError as exc:
-            # PostgreSQL chose this one statement as a deadlock's victim (the whole-bundle
-            # re-estimate writes worker stats and results while claims insert theirs); it
-            # rolled back entirely, so running it again is safe outside a caller's transaction.
+            # PostgreSQL chose this one statement as a deadlock's victim; it rolled back
+            # entirely, so running it again is safe outside a caller's transaction. (The
+            # deadlock CI found, with the whole-bundle re-estimate, is gone at its cause: the
+            # lock order of `tasks.locking`; this stays as a safety net.)
             deadlock = getattr(exc.__cause__, "pgcode", None) == DEADLOCK_DETECTED
             if not deadlock or connection.in_atomic_block or attempt == 2:
                 raise

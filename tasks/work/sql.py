@@ -289,11 +289,16 @@ _STATS_ADD = """
     INSERT INTO {stats} {stats_columns}
     VALUES ({stats_row}){stats_conflict}"""
 
-_SKIP_LOCKED = " FOR UPDATE SKIP LOCKED"
+# NO KEY UPDATE, the strength the UPDATE of the item takes anyway: it excludes every other claim
+# and decision of the item, yet never conflicts with the KEY SHARE lock a foreign-key check
+# takes on the item (its result's insert, which Django's deferred constraints check at the
+# writer's COMMIT). A plain FOR UPDATE here made the whole-bundle re-estimate, checking the
+# results it inserted, wait for a claim that itself waited for the re-estimate's stats row.
+_SKIP_LOCKED = " FOR NO KEY UPDATE SKIP LOCKED"
 # SKIP LOCKED passes over items other claims hold locked at this instant, so near the end of
 # a bundle it can find nothing while a slot is about to be left open. Before saying "no
 # tasks", a claim waits for them once.
-_WAIT_LOCKED = " FOR UPDATE"
+_WAIT_LOCKED = " FOR NO KEY UPDATE"
 
 
 class Prepared(NamedTuple):
