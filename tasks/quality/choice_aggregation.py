@@ -67,9 +67,12 @@ def choice_run(
     gold: dict[int, int],
     dismissed: Collection[frozenset[int]] = (),
     seed: int = 0,
+    worker_weights: np.ndarray | None = None,
 ) -> ChoiceRun:
     """Rings, Dawid-Skene and calibration over one bundle's coded judgments. `dismissed` are
-    member sets (dense indices) a requester or admin dismissed: not applied again."""
+    member sets (dense indices) a requester or admin dismissed: not applied again.
+    `worker_weights` (per dense worker, in [0, 1]) are the weights quality rules left workers'
+    votes (`lower_weight`): they scale every judgment of that worker, on top of a ring's 1/m."""
     is_gold_item = np.zeros(n_items, dtype=bool)
     if gold:
         is_gold_item[np.fromiter(gold, dtype=np.int64, count=len(gold))] = True
@@ -82,10 +85,13 @@ def choice_run(
         ring_of[list(ring.members)] = n
     keep = ~(on_gold & (ring_of[workers] >= 0)) if len(items) else real
     weights = ring_judgment_weights(items[keep], workers[keep], ring_of)
+    if worker_weights is not None:
+        weights = weights * np.asarray(worker_weights, dtype=np.float64)[workers[keep]]
+    weighted = bool(len(rings)) or worker_weights is not None
     res = aggregate(
         items[keep], workers[keep], labels[keep], "dawid_skene",
         n_items=n_items, n_workers=n_workers, n_classes=n_classes, gold=gold,
-        judgment_weights=weights if len(rings) else None,
+        judgment_weights=weights if weighted else None,
         fixed_accuracy={m: a for r in rings for m, a in zip(r.members, r.accuracy, strict=True)},
     )  # fmt: skip
     run = ChoiceRun(result=res, confidence=res.confidence.copy(), rings=rings)
