@@ -159,13 +159,13 @@ def _calibrate(
     folds = [gold_answers[0::2], gold_answers[1::2]]
     for method, fn in posteriors.items():
         replays = [gold_replays(f, sizes, fn, seed=seed + n) for n, f in enumerate(folds)]
-        run.calibration[method] = calibration_fit(_joined(replays))
+        run.calibration[method] = calibration_fit(_joined(replays), n_classes)
         if method != "dawid_skene":
             continue
         # Cross-fitted reliability: each fold scored with the map fitted on the other.
         held: list[tuple[np.ndarray, np.ndarray]] = []
         for n, replay in enumerate(replays):
-            other = calibration_fit(replays[1 - n])
+            other = calibration_fit(replays[1 - n], n_classes)
             held.append((calibrate(replay.confidence, replay.split, other), replay.correct))
         conf = np.concatenate([h[0] for h in held])
         right = np.concatenate([h[1] for h in held])
