@@ -27,16 +27,10 @@ from tasks.schema import annotation_type, text_normalise
 from .aggregation import aggregate, aggregate_numbers, aggregate_text
 from .annotation_aggregation import METHOD_SUFFIX, annotation_bundle_run
 from .choice_aggregation import choice_run
-from .decisions import (
-    RESULT_FIELDS,
-    ChoiceCodec,
-    items_decide_waiting,
-    number_label,
-    vote_weights,
-)
+from .decisions import RESULT_FIELDS, ChoiceCodec, items_decide_waiting, number_label
 from .ring_records import dismissed_member_sets, quality_store
 from .rules import COUNTED_STATUSES, LIVE_STATUSES, BundleMethod
-from .selectors import counted_judgments
+from .selectors import counted_judgments, vote_weights
 
 logger = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ import pytest
 
 from tasks.models import ItemResult, WorkerBundleStats
 from tasks.quality.bundle_aggregation import bundle_aggregate
+from tasks.quality.decisions import items_label
 from tests.factories import WorkerFactory
 
 from .conftest import FIVE, judged, live_bundle_with
@@ -64,3 +65,19 @@ def test_the_whole_bundle_run_honours_a_lowered_weight():
     stats.update(weight=1.0)  # the rule reversed
     bundle_aggregate(bundle_id=bundle.pk)
     assert _results(bundle) == full
+
+
+def test_the_batched_live_labels_honour_a_lowered_weight():
+    # The live update labels a fixed-overlap bundle's items in one batch (`items_label`):
+    # a lowered weight counts there as in the per-item decision.
+    bundle, clicker = _bundle()
+    item_ids = list(bundle.items.filter(is_gold=False).values_list("pk", flat=True))
+    items_label(bundle=bundle, item_ids=item_ids)
+    full = _results(bundle)
+    WorkerBundleStats.objects.filter(bundle=bundle, worker=clicker).update(weight=0.0)
+    items_label(bundle=bundle, item_ids=item_ids)
+    lowered = _results(bundle)
+    WorkerBundleStats.objects.filter(bundle=bundle, worker=clicker).update(blocked=True)
+    items_label(bundle=bundle, item_ids=item_ids)
+    assert full != lowered
+    assert lowered == _results(bundle)  # weight 0: as if blocked
