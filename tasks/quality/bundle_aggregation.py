@@ -31,7 +31,7 @@ from .choice_aggregation import choice_run
 from .decisions import RESULT_FIELDS, ChoiceCodec, items_decide_waiting, number_label
 from .ring_records import dismissed_member_sets, quality_store
 from .rules import COUNTED_STATUSES, LIVE_STATUSES, BundleMethod
-from .selectors import counted_judgments
+from .selectors import counted_judgments, vote_weights
 
 logger = logging.getLogger(__name__)
 
@@ -228,6 +228,7 @@ def _aggregate_choice_rings(
         data.items, data.workers, codec.encode(data.answers),
         n_items=len(data.item_ids), n_workers=len(data.worker_ids), n_classes=codec.n_classes,
         gold=gold, dismissed=dismissed, seed=bundle.pk,
+        worker_weights=_rule_weights(bundle.pk, data.worker_ids),
     )  # fmt: skip
     labels = [None if lab < 0 else codec.decode(int(lab)) for lab in run.result.labels]
     extra = {
@@ -237,6 +238,19 @@ def _aggregate_choice_rings(
         "judgments": len(data.answers),
     }
     return labels, run.confidence, "dawid_skene", run.result.worker_quality, extra
+
+
+def _rule_weights(bundle_id: int, worker_ids: np.ndarray) -> np.ndarray | None:
+    """Per dense worker, the weight a quality rule left their votes (`lower_weight`), or None
+    when nobody's was lowered: the final labels must honour it as the live decision does."""
+    lowered = vote_weights(bundle_id=bundle_id, worker_ids=worker_ids.tolist())
+    if not lowered:
+        return None
+    position = {int(w): n for n, w in enumerate(worker_ids.tolist())}
+    weights = np.ones(len(worker_ids))
+    for worker_id, weight in lowered.items():
+        weights[position[worker_id]] = float(weight)
+    return weights
 
 
 def _aggregate_multiple(

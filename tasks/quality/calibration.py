@@ -84,9 +84,16 @@ def gold_replays(
     )
 
 
-def calibration_fit(replays: Replays) -> dict[str, Any]:
+def calibration_fit(replays: Replays, n_classes: int | None = None) -> dict[str, Any]:
     """Isotonic maps per stratum, as JSON: {"unanimous": [xs, ys], "split": [xs, ys],
-    "samples": {stratum: n}}. A stratum with too few replays is left out (identity)."""
+    "samples": {stratum: n}}. A stratum with too few replays is left out (identity).
+
+    With `n_classes` K each map starts at (1/K, 1/K): a posterior at chance is a guess among
+    K classes. Gold replays rarely reach that low (gold is answered by honest workers), but a
+    real item can: all its votes from a ring whose accuracy is near chance agree, raw
+    confidence 0.3. Clipped to the stratum's lowest fitted point such an item would borrow
+    the confidence of a unanimous honest vote (0.97, when it is right a quarter of the time);
+    between chance and the first fitted point the map is linear."""
     out: dict[str, Any] = {"samples": {}}
     for stratum in STRATA:
         mask = replays.split if stratum == "split" else ~replays.split
@@ -100,7 +107,11 @@ def calibration_fit(replays: Replays) -> dict[str, Any]:
         top = 1.0 - 1.0 / (distinct + 2)
         iso = IsotonicRegression(y_min=0.0, y_max=top, out_of_bounds="clip")
         iso.fit(replays.confidence[mask], replays.correct[mask].astype(np.float64))
-        out[stratum] = [iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()]
+        xs, ys = iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()
+        if n_classes and xs and xs[0] > 1.0 / n_classes:
+            chance = 1.0 / n_classes
+            xs, ys = [chance, *xs], [min(chance, ys[0]), *ys]
+        out[stratum] = [xs, ys]
     return out
 
 

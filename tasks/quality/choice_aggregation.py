@@ -67,9 +67,12 @@ def choice_run(
     gold: dict[int, int],
     dismissed: Collection[frozenset[int]] = (),
     seed: int = 0,
+    worker_weights: np.ndarray | None = None,
 ) -> ChoiceRun:
     """Rings, Dawid-Skene and calibration over one bundle's coded judgments. `dismissed` are
-    member sets (dense indices) a requester or admin dismissed: not applied again."""
+    member sets (dense indices) a requester or admin dismissed: not applied again.
+    `worker_weights` (per dense worker, in [0, 1]) are the weights quality rules left workers'
+    votes (`lower_weight`): they scale every judgment of that worker, on top of a ring's 1/m."""
     is_gold_item = np.zeros(n_items, dtype=bool)
     if gold:
         is_gold_item[np.fromiter(gold, dtype=np.int64, count=len(gold))] = True
@@ -82,10 +85,13 @@ def choice_run(
         ring_of[list(ring.members)] = n
     keep = ~(on_gold & (ring_of[workers] >= 0)) if len(items) else real
     weights = ring_judgment_weights(items[keep], workers[keep], ring_of)
+    if worker_weights is not None:
+        weights = weights * np.asarray(worker_weights, dtype=np.float64)[workers[keep]]
+    weighted = bool(len(rings)) or worker_weights is not None
     res = aggregate(
         items[keep], workers[keep], labels[keep], "dawid_skene",
         n_items=n_items, n_workers=n_workers, n_classes=n_classes, gold=gold,
-        judgment_weights=weights if len(rings) else None,
+        judgment_weights=weights if weighted else None,
         fixed_accuracy={m: a for r in rings for m, a in zip(r.members, r.accuracy, strict=True)},
     )  # fmt: skip
     run = ChoiceRun(result=res, confidence=res.confidence.copy(), rings=rings)
@@ -153,13 +159,13 @@ def _calibrate(
     folds = [gold_answers[0::2], gold_answers[1::2]]
     for method, fn in posteriors.items():
         replays = [gold_replays(f, sizes, fn, seed=seed + n) for n, f in enumerate(folds)]
-        run.calibration[method] = calibration_fit(_joined(replays))
+        run.calibration[method] = calibration_fit(_joined(replays), n_classes)
         if method != "dawid_skene":
             continue
         # Cross-fitted reliability: each fold scored with the map fitted on the other.
         held: list[tuple[np.ndarray, np.ndarray]] = []
         for n, replay in enumerate(replays):
-            other = calibration_fit(replays[1 - n])
+            other = calibration_fit(replays[1 - n], n_classes)
             held.append((calibrate(replay.confidence, replay.split, other), replay.correct))
         conf = np.concatenate([h[0] for h in held])
         right = np.concatenate([h[1] for h in held])

@@ -37,7 +37,13 @@ from tasks.schema import annotation_type, text_normalise
 
 from .aggregation import accuracy_weights, item_needs_more_judgments
 from .calibration import calibrate
-from .posterior import majority_kept, one_coin_posterior, weighed_accuracy  # noqa: F401
+from .posterior import (  # noqa: F401
+    SKILL_RANGE,
+    majority_kept,
+    one_coin_posterior,
+    skills_of,
+    weighed_accuracy,
+)
 from .rules import (
     COUNTED_STATUSES,
     DEFAULT_TARGET_CONFIDENCE,
@@ -46,13 +52,12 @@ from .rules import (
     PRIOR_WORKER_ACCURACY,
     PRIOR_WORKER_WEIGHT,
 )
+from .selectors import vote_weights
 
 #: The fields of `ItemResult` a decision or a whole-bundle run (re)writes.
 RESULT_FIELDS = ["label", "confidence", "method", "judgments", "updated_at"]
 #: The provenance of a decision people alone made (`ItemResult`'s defaults).
 HUMAN = {"provenance": "human", "audited": False, "model_version": None}
-#: Annotation types take skills in (0, 1]: a worker's estimate is kept inside this range.
-SKILL_RANGE = (0.05, 1.0)
 
 
 class ChoiceCodec:
@@ -96,10 +101,13 @@ def pooled_accuracy(bundle_id: int) -> float:
     return float(np.clip(estimate, *POOLED_ACCURACY_RANGE))
 
 
-def worker_accuracies(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int, float]:
+def worker_accuracies(
+    *, bundle_id: int, worker_ids: Iterable[int], question: dict[str, Any] | None = None
+) -> dict[int, float]:
     """Accuracy per worker for the per-item decision: the last Dawid-Skene estimate when one is
     stored, else the worker's gold record shrunk toward the crowd's pooled accuracy (so three
-    lucky gold answers do not make anyone an oracle). Blocked workers are left out."""
+    lucky gold answers do not make anyone an oracle). Blocked workers are left out. With the
+    bundle's `question`, a weight a rule lowered (`vote_weights`) reads as a lower accuracy."""
     ids = list(worker_ids)
     prior = pooled_accuracy(bundle_id)
     rows = WorkerBundleStats.objects.filter(bundle_id=bundle_id, worker_id__in=ids).values(
@@ -121,22 +129,12 @@ def worker_accuracies(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int,
             out[worker_id] = (row["gold_correct"] + PRIOR_WORKER_WEIGHT * prior) / (
                 row["gold_seen"] + PRIOR_WORKER_WEIGHT
             )
+    if question:  # a weight a rule lowered reads as a lower accuracy
+        plain = question["type"] in ("single_choice", "rating")
+        k = ChoiceCodec(question).n_classes if plain else 2
+        for worker_id, weight in vote_weights(bundle_id=bundle_id, worker_ids=out).items():
+            out[worker_id] = weighed_accuracy(out[worker_id], weight, k)
     return out
-
-
-def vote_weights(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int, float]:
-    """Workers whose votes a quality rule lowered (`lower_weight`), and their weight in [0, 1);
-    everyone else weighs 1 and is not listed."""
-    return dict(
-        WorkerBundleStats.objects.filter(
-            bundle_id=bundle_id, worker_id__in=list(worker_ids), weight__lt=1.0
-        ).values_list("worker_id", "weight")
-    )
-
-
-def skills_of(accuracies: Sequence[float]) -> list[float]:
-    """Worker accuracies as the skills an annotation type weighs answers by, in (0, 1]."""
-    return np.clip(np.asarray(accuracies, dtype=np.float64), *SKILL_RANGE).tolist()
 
 
 def decide_answers(
@@ -254,13 +252,9 @@ def item_decide(*, item_id: int, reopen: bool = True) -> str:
         .order_by("submitted_at", "id")
         .values_list("worker_id", "answer")
     )
-    accuracy = worker_accuracies(bundle_id=bundle.pk, worker_ids={w for w, _ in rows})
-    lowered = vote_weights(bundle_id=bundle.pk, worker_ids=accuracy)
-    if lowered:
-        plain = bundle.question["type"] in ("single_choice", "rating")
-        k = ChoiceCodec(bundle.question).n_classes if plain else 2
-        for worker_id, weight in lowered.items():
-            accuracy[worker_id] = weighed_accuracy(accuracy[worker_id], weight, k)
+    accuracy = worker_accuracies(
+        bundle_id=bundle.pk, worker_ids={w for w, _ in rows}, question=bundle.question
+    )
     counted = [(w, answer) for w, answer in rows if w in accuracy]
     live = live_model(bundle.pk)
     decision = decide_answers(
@@ -345,7 +339,9 @@ def items_label(*, bundle: Any, item_ids: Sequence[int]) -> int:
         .order_by("item_id", "submitted_at", "id")
         .values_list("item_id", "worker_id", "answer")
     )
-    accuracy = worker_accuracies(bundle_id=bundle.pk, worker_ids={w for _, w, _ in rows})
+    accuracy = worker_accuracies(
+        bundle_id=bundle.pk, worker_ids={w for _, w, _ in rows}, question=bundle.question
+    )
     live = live_model(bundle.pk)
     payloads = dict(Item.objects.filter(pk__in=list(item_ids)).values_list("pk", "payload"))
     by_item: dict[int, list[tuple[int, Any]]] = {}

@@ -5,11 +5,15 @@ Pure numpy: `tasks.quality.decisions` (the live decision) and `choice_aggregatio
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from .aggregation import accuracy_weights
+
+#: Annotation types take skills in (0, 1]: a worker's estimate is kept inside this range.
+SKILL_RANGE = (0.05, 1.0)
 
 
 def weighed_accuracy(accuracy: float, weight: float, n_classes: int) -> float:
@@ -49,3 +53,8 @@ def majority_kept(coded: np.ndarray, best: int, n_classes: int, scale: Any = Non
     counts = np.bincount(coded, weights=votes, minlength=n_classes)
     top = int(np.argmax(counts))
     return top if counts[top] * 2 > votes.sum() + 1e-9 else best
+
+
+def skills_of(accuracies: Sequence[float]) -> list[float]:
+    """Worker accuracies as the skills an annotation type weighs answers by, in (0, 1]."""
+    return np.clip(np.asarray(accuracies, dtype=np.float64), *SKILL_RANGE).tolist()

@@ -194,4 +194,19 @@ def worker_quality_summary(worker_ids: Iterable[int]) -> dict[int, dict[str, Any
     return out
 
 
-__all__ = ["bundle_worker_report", "counted_judgments", "worker_quality_summary"]
+def vote_weights(*, bundle_id: int, worker_ids: Iterable[int]) -> dict[int, float]:
+    """Workers whose votes a quality rule lowered (`lower_weight`), and their weight in [0, 1);
+    everyone else weighs 1 and is not listed."""
+    return dict(
+        WorkerBundleStats.objects.filter(
+            bundle_id=bundle_id, worker_id__in=list(worker_ids), weight__lt=1.0
+        ).values_list("worker_id", "weight")
+    )
+
+
+__all__ = [
+    "bundle_worker_report",
+    "counted_judgments",
+    "vote_weights",
+    "worker_quality_summary",
+]

@@ -92,3 +92,70 @@ def test_reliability_diagram_and_ece():
     assert expected_calibration_error([0.95, 0.95, 0.55, 0.55], [True, False, True, True]) == (
         pytest.approx((2 * 0.45 + 2 * 0.45) / 4)
     )
+
+
+def ring_crowd(seed, *, n_items=600, n_gold=150, n_honest=24, n_ring=12):
+    """Real items filled three at a time in arrival order, ring members arriving two at a
+    time and giving one shared random answer per item; gold seen by six workers each, the
+    ring perfect on it (it recognises gold)."""
+    rng = np.random.default_rng(seed)
+    total = n_items + n_gold
+    truth = rng.integers(0, K, total)
+    shared = rng.integers(0, K, total)
+    accuracy = rng.uniform(0.7, 0.95, n_honest)
+    ring = np.arange(n_honest, n_honest + n_ring)
+    items, workers, labels = [], [], []
+    slots: list[int] = []
+    for i in range(n_items):
+        while len(slots) < 3:
+            pair = rng.random() < 0.3
+            slots += list(rng.choice(ring, 2, replace=False)) if pair else [rng.integers(n_honest)]
+        group, slots = slots[:3], slots[3:]
+        for w in dict.fromkeys(int(w) for w in group):
+            items.append(i)
+            workers.append(w)
+            labels.append(int(shared[i]) if w >= n_honest else _honest(rng, truth[i], accuracy[w]))
+    for i in range(n_items, total):
+        for w in rng.choice(n_honest + n_ring, 6, replace=False):
+            items.append(i)
+            workers.append(int(w))
+            labels.append(int(truth[i]) if w >= n_honest else _honest(rng, truth[i], accuracy[w]))
+    gold = {i: int(truth[i]) for i in range(n_items, total)}
+    return np.array(items), np.array(workers), np.array(labels), truth, gold, n_honest
+
+
+def _honest(rng, truth, accuracy):
+    return int(truth if rng.random() < accuracy else (truth + rng.integers(1, K)) % K)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_items_only_a_ring_judged_are_not_as_sure_as_a_unanimous_honest_vote(seed):
+    # Gold is answered by honest workers (the ring's gold record says nothing), so no gold
+    # replay is as unsure as an item whose three agreeing votes all come from the ring; the
+    # map must not lend such an item the confidence of three agreeing honest workers.
+    items, workers, labels, truth, gold, n_honest = ring_crowd(seed)
+    n_items = len(truth)
+    run = choice_run(
+        items, workers, labels, n_items=n_items, n_workers=n_honest + 12, n_classes=K,
+        gold=gold, seed=seed,
+    )  # fmt: skip
+    assert run.rings  # found, and its members weigh about as much as chance
+    real = np.arange(n_items) < n_items - len(gold)
+    by_ring = np.ones(n_items, dtype=bool)
+    np.logical_and.at(by_ring, items, workers >= n_honest)
+    only_ring = real & by_ring & ~split_items(items, labels, n_items)
+    right = run.result.labels == truth
+    assert only_ring.sum() >= 20
+    assert right[only_ring].mean() < 0.5
+    assert run.confidence[only_ring].mean() < right[only_ring].mean() + 0.15
+    assert expected_calibration_error(run.confidence[real], right[real]) < 0.1
+
+
+def test_a_map_starts_at_chance():
+    rng = np.random.default_rng(0)
+    conf = rng.uniform(0.9, 1.0, 500)
+    correct = rng.random(500) < conf
+    fitted = calibration_fit(Replays(conf, correct, np.zeros(500, bool), np.arange(500)), 4)
+    low, high = calibrate([0.3, 0.99], [False, False], fitted)
+    assert low == pytest.approx(0.3, abs=0.05)  # not clipped up to the lowest fitted point
+    assert high > 0.9

@@ -174,7 +174,7 @@ def test_weighed_accuracy_scales_the_vote_weight():
 
 def test_lower_weight_lowers_the_workers_say_in_the_live_label_and_is_restored():
     # One item more than the crowd answers keeps the bundle live: at completion the
-    # whole-bundle run relabels every item (and does not read rule weights yet).
+    # whole-bundle run relabels every item.
     bundle = speed_bundle("lower_weight", items=3, overlap=3, weight=0.2)
     good_crowd(bundle, workers=2, answers=2)
     fast = WorkerFactory()
