@@ -5,7 +5,9 @@ the rule in `test_admin_site`) is requested with each method it answers as each 
 (tests/hardening/world.py) on real objects: the owner's bundle, the worker's assignment, etc.
 `ROUTES` says which object fills the URL and what each role gets. A URL or an API operation
 without an entry fails `test_every_url_has_an_entry` with the entry to add. Every response
-body, errors included, is also searched for what that role may not see (`World.secrets`).
+body, errors included, is also searched for what that role may not see (`World.secrets`), and
+every write to an object is checked to leave its row as it was for the roles refused (a page
+may answer a refusal with the same redirect as a success: the row tells them apart).
 
 Statuses are seven numbers in the order of `ROLES`:
 anon, unverified, worker, other worker, requester, other requester, admin."""
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -28,12 +31,16 @@ from tests.hardening.world import ROLES, World, build_world, clients_for
 class Route:
     """`obj` names the world object whose id (its `attr`: the primary key unless the URL names
     it by another identifier) fills the URL (None: no id); `objects` names the world object of
-    any other URL argument, `kwargs` fixes the rest; each method maps to the seven statuses."""
+    any other URL argument, `kwargs` fixes the rest; each method maps to the seven statuses.
+
+    A write to `obj` may change its row only for `writers` (default: the roles it does not
+    refuse, status below 400); name them where a page answers a refusal with a redirect too."""
 
     obj: str | None = None
     kwargs: dict[str, str] = field(default_factory=dict)
     attr: str = "pk"
     objects: dict[str, str] = field(default_factory=dict)
+    writers: str | None = None
     get: str = ""
     post: str = ""
     put: str = ""
@@ -247,6 +254,7 @@ ROUTES: dict[str, Route] = {
         attr="access_key_id",
         get="405 405 405 405 405 405 405",
         post="302 302 403 403 302 302 403",
+        writers="requester",
     ),
     "keys:api-keys": Route(get="302 302 403 403 200 200 403", post="302 302 403 403 200 200 403"),
     "mturk-worker:external-submit": Route(
@@ -267,22 +275,34 @@ ROUTES: dict[str, Route] = {
     "thread-messages": Route("thread", post="401 401 400 404 400 404 404"),
     "thread-read": Route("thread", post="401 401 204 404 204 404 404"),
     "web:appeal-answer": Route(
-        "appeal", get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"
+        "appeal",
+        get="405 405 405 405 405 405 405",
+        post="302 302 403 403 302 302 403",
+        writers="requester",
     ),
     "web:appeal-block": Route(
-        "block", get="405 405 405 405 405 405 405", post="302 302 302 302 403 403 403"
+        "block",
+        get="405 405 405 405 405 405 405",
+        post="302 302 302 302 403 403 403",
+        writers="worker",
     ),
     "web:appeal-rejection": Route(
         "submitted", get="302 302 200 404 403 403 403", post="302 302 200 404 403 403 403"
     ),
     "web:block-lift": Route(
-        "block", get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"
+        "block",
+        get="405 405 405 405 405 405 405",
+        post="302 302 403 403 302 302 403",
+        writers="requester",
     ),
     "web:block-list-add": Route(
         get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"
     ),
     "web:bundle-pay-floor": Route(
-        "bundle", get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"
+        "bundle",
+        get="405 405 405 405 405 405 405",
+        post="302 302 403 403 302 302 403",
+        writers="requester",
     ),
     "web:hit-frame": Route(
         "claim", get="302 302 404 404 403 403 403", post="405 405 405 405 405 405 405"
@@ -397,10 +417,19 @@ def world(django_db_setup, django_db_blocker):
         transaction.set_rollback(True)
 
 
-def request_as_roles(world: World, url: str, method: str) -> dict[str, tuple[int, bytes]]:
-    """Each role's (status, body). API URLs go through the token client, pages through the
-    session client; an empty form/JSON body for writes."""
+Results = dict[str, tuple[int, bytes, bool]]
+
+
+def _row(obj: Any) -> dict[str, Any] | None:
+    return type(obj)._default_manager.filter(pk=obj.pk).values().first()
+
+
+def request_as_roles(world: World, url: str, method: str, watched: Any = None) -> Results:
+    """Each role's (status, body, whether the `watched` object's row changed). API URLs go
+    through the token client, pages through the session client; an empty form/JSON body for
+    writes; each role's request is rolled back before the next."""
     out = {}
+    before = _row(watched) if watched is not None else None
     for role, (api, browser) in clients_for(world).items():
         cache.clear()  # the login throttles count per address, and every client is 127.0.0.1
         sid = transaction.savepoint()
@@ -410,18 +439,19 @@ def request_as_roles(world: World, url: str, method: str) -> dict[str, tuple[int
         else:
             response = getattr(client, method)(url, {})
         body = b"".join(response.streaming_content) if response.streaming else response.content
-        out[role] = (response.status_code, body)
+        changed = watched is not None and _row(watched) != before
+        out[role] = (response.status_code, body, changed)
         transaction.savepoint_rollback(sid)
     return out
 
 
-def statuses(results: dict[str, tuple[int, bytes]]) -> str:
+def statuses(results: Results) -> str:
     return " ".join(str(results[role][0]) for role in ROLES)
 
 
-def leaks(world: World, results: dict[str, tuple[int, bytes]]) -> list[str]:
+def leaks(world: World, results: Results) -> list[str]:
     found = []
-    for role, (_, body) in results.items():
+    for role, (_, body, _) in results.items():
         text = body.decode("utf-8", "replace")
         for secret, allowed in world.secrets.items():
             if role not in allowed and secret in text:
@@ -449,10 +479,28 @@ def _production_sign_in(settings):
 
 @pytest.mark.parametrize(("name", "method", "expected"), list(_cases()))
 def test_role_matrix(world, name, method, expected):
-    results = request_as_roles(world, url_for(name, ROUTES[name], world), method)
+    route = ROUTES[name]
+    watched = world.objects[route.obj] if route.obj and method != "get" else None
+    results = request_as_roles(world, url_for(name, route, world), method, watched)
     assert statuses(results) == expected, f"{method.upper()} {name} ({' '.join(ROLES)})"
-    assert all(status < 500 for status, _ in results.values())
+    assert all(status < 500 for status, _, _ in results.values())
     assert leaks(world, results) == []
+    writers = (
+        set(route.writers.split())
+        if route.writers is not None
+        else {role for role, (status, _, _) in results.items() if status < 400}
+    )
+    changed_by = [role for role, (_, _, changed) in results.items() if changed]
+    assert set(changed_by) <= writers, f"{route.obj} changed by {changed_by}, refused or not"
+
+
+def test_the_change_check_can_fail(world):
+    """The owner's revocation changes the key's row: the check above sees a write."""
+    route = ROUTES["keys:api-key-revoke"]
+    url = url_for("keys:api-key-revoke", route, world)
+    results = request_as_roles(world, url, "post", world.objects["access_key"])
+    changed_by = [role for role, (_, _, changed) in results.items() if changed]
+    assert changed_by == ["requester"]
 
 
 def missing_entries(world: World) -> list[str]:
