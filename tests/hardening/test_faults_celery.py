@@ -16,10 +16,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery.exceptions import AlwaysEagerIgnored
 from django.db import connection
 from django.db.models import F
 from django.utils import timezone
@@ -52,8 +54,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(not _redis_up(), reason=f"no Redis at {REDIS_URL}"),
-    # The suite runs tasks eagerly (tests/conftest.py); these tests publish on purpose.
-    pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored"),
 ]
 
 
@@ -82,7 +82,9 @@ class Broker:
         self.redis = redis.Redis.from_url(url)
 
     def send(self, task_name: str) -> None:
-        with app.connection_for_write(self.url) as broker_connection:
+        with app.connection_for_write(self.url) as broker_connection, warnings.catch_warnings():
+            # The suite runs tasks eagerly (tests/conftest.py); this publishes on purpose.
+            warnings.simplefilter("ignore", AlwaysEagerIgnored)
             app.send_task(task_name, connection=broker_connection)
 
     def queued(self, queue: str) -> int:
