@@ -92,3 +92,34 @@ def test_an_account_is_locked_after_repeated_failures_and_its_owner_told(api):
     notices = [m for m in mail.outbox if owner.email in m.to]
     assert len(notices) == 1 and "locked" in notices[0].subject.lower()
     assert User.objects.get(pk=owner.pk).is_active  # a lock is temporary, not a ban
+
+
+def test_behind_one_proxy_the_throttle_keys_on_the_address_it_appended(api, settings):
+    """NUM_PROXIES=1 (one load balancer that appends the client's address): a forged prefix
+    changes nothing, and another real client keeps its own allowance."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    statuses = [
+        _attempt(api, f"nobody{i}@example.com", "wrong", f"10.9.0.{i}, 203.0.113.7").status_code
+        for i in range(40)
+    ]
+    assert 429 in statuses
+    other_client = _attempt(api, "someone@example.com", "wrong", "10.9.1.1, 198.51.100.4")
+    assert other_client.status_code == 400
+
+
+def test_the_web_sign_in_form_is_limited_per_account_across_addresses(client):
+    """allauth's per-account limit on failed web sign-ins (ACCOUNT_RATE_LIMITS): wrong
+    passwords from many addresses, then the right one is refused too while the limit holds."""
+    owner = RequesterFactory(email="web-victim@example.com")
+    for i in range(6):
+        client.post(
+            "/accounts/login/",
+            {"login": owner.email, "password": f"wrong-{i}"},
+            REMOTE_ADDR=f"10.3.0.{i}",
+        )
+    right = client.post(
+        "/accounts/login/", {"login": owner.email, "password": PASSWORD}, REMOTE_ADDR="10.4.0.1"
+    )
+    assert "_auth_user_id" not in client.session
+    assert right.status_code in (200, 429)
+    assert b"Too many failed login attempts" in right.content

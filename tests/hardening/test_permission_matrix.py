@@ -5,7 +5,9 @@ the rule in `test_admin_site`) is requested with each method it answers as each 
 (tests/hardening/world.py) on real objects: the owner's bundle, the worker's assignment, etc.
 `ROUTES` says which object fills the URL and what each role gets. A URL or an API operation
 without an entry fails `test_every_url_has_an_entry` with the entry to add. Every response
-body, errors included, is also searched for what that role may not see (`World.secrets`).
+body, errors included, is also searched for what that role may not see (`World.secrets`), and
+every write to an object is checked to leave its row as it was for the roles refused (a page
+may answer a refusal with the same redirect as a success: the row tells them apart).
 
 Statuses are seven numbers in the order of `ROLES`:
 anon, unverified, worker, other worker, requester, other requester, admin."""
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -21,16 +24,23 @@ from django.db import transaction
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from drf_spectacular.generators import SchemaGenerator
 
-from tests.hardening.world import ROLES, STRIPE_IDS, World, build_world, clients_for
+from tests.hardening.world import ROLES, World, build_world, clients_for
 
 
 @dataclass(frozen=True)
 class Route:
-    """`obj` names the world object whose id fills the URL (None: no id); `kwargs` fixes the
-    other URL arguments; each method maps to the seven statuses."""
+    """`obj` names the world object whose id (its `attr`: the primary key unless the URL names
+    it by another identifier) fills the URL (None: no id); `objects` names the world object of
+    any other URL argument, `kwargs` fixes the rest; each method maps to the seven statuses.
+
+    A write to `obj` may change its row only for `writers` (default: the roles it does not
+    refuse, status below 400); name them where a page answers a refusal with a redirect too."""
 
     obj: str | None = None
     kwargs: dict[str, str] = field(default_factory=dict)
+    attr: str = "pk"
+    objects: dict[str, str] = field(default_factory=dict)
+    writers: str | None = None
     get: str = ""
     post: str = ""
     put: str = ""
@@ -225,13 +235,12 @@ ROUTES: dict[str, Route] = {
         get="200 200 200 200 200 200 200", post="405 405 405 405 405 405 405"
     ),
     # Added at the session-4 merge (appeals, blocks, reports, pay floor, messaging, MTurk,
-    # quality). Routes naming a bundle or an assignment run on the world's objects; the rest
-    # name no world object (999999): their owners' tests cover cross-tenant access.
-    "appeal-answer": Route(post="401 401 403 403 404 404 403"),
-    "appeal-detail": Route(get="401 401 404 404 404 404 404"),
+    # quality), each on the world's object of its kind.
+    "appeal-answer": Route("appeal", post="401 401 403 403 400 404 403"),
+    "appeal-detail": Route("appeal", get="401 401 200 404 200 404 404"),
     "appeal-list": Route(get="401 401 200 200 200 200 200", post="401 401 400 400 403 403 403"),
-    "block-detail": Route(get="401 401 404 404 404 404 404"),
-    "block-lift": Route(post="401 401 403 403 404 404 403"),
+    "block-detail": Route("block", get="401 401 200 404 200 404 404"),
+    "block-lift": Route("block", post="401 401 403 403 200 404 403"),
     "block-list": Route(get="401 401 200 200 200 200 200", post="401 401 403 403 400 400 403"),
     "bundle-pay-floor": Route("bundle", post="401 401 403 403 400 404 403"),
     "bundle-quality": Route(
@@ -241,7 +250,11 @@ ROUTES: dict[str, Route] = {
         "bundle", get="401 401 403 403 200 404 403", post="401 401 403 403 400 404 403"
     ),
     "keys:api-key-revoke": Route(
-        get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"
+        "access_key",
+        attr="access_key_id",
+        get="405 405 405 405 405 405 405",
+        post="302 302 403 403 302 302 403",
+        writers="requester",
     ),
     "keys:api-keys": Route(get="302 302 403 403 200 200 403", post="302 302 403 403 200 200 403"),
     "mturk-worker:external-submit": Route(
@@ -257,25 +270,39 @@ ROUTES: dict[str, Route] = {
     "report-list": Route(get="401 401 200 200 200 200 200", post="401 401 400 400 403 403 403"),
     "sandbox-tester-remove": Route(post="401 401 403 403 400 400 403"),
     "sandbox-testers": Route(get="401 401 403 403 200 200 403", post="401 401 403 403 400 400 403"),
-    "thread-detail": Route(get="401 401 404 404 404 404 404"),
+    "thread-detail": Route("thread", get="401 401 200 404 200 404 404"),
     "thread-list": Route(get="401 401 200 200 200 200 200", post="401 401 400 400 400 400 400"),
-    "thread-messages": Route(post="401 401 404 404 404 404 404"),
-    "thread-read": Route(post="401 401 404 404 404 404 404"),
+    "thread-messages": Route("thread", post="401 401 400 404 400 404 404"),
+    "thread-read": Route("thread", post="401 401 204 404 204 404 404"),
     "web:appeal-answer": Route(
-        get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"
+        "appeal",
+        get="405 405 405 405 405 405 405",
+        post="302 302 403 403 302 302 403",
+        writers="requester",
     ),
     "web:appeal-block": Route(
-        get="405 405 405 405 405 405 405", post="302 302 302 302 403 403 403"
+        "block",
+        get="405 405 405 405 405 405 405",
+        post="302 302 302 302 403 403 403",
+        writers="worker",
     ),
     "web:appeal-rejection": Route(
         "submitted", get="302 302 200 404 403 403 403", post="302 302 200 404 403 403 403"
     ),
-    "web:block-lift": Route(get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"),
+    "web:block-lift": Route(
+        "block",
+        get="405 405 405 405 405 405 405",
+        post="302 302 403 403 302 302 403",
+        writers="requester",
+    ),
     "web:block-list-add": Route(
         get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"
     ),
     "web:bundle-pay-floor": Route(
-        "bundle", get="405 405 405 405 405 405 405", post="302 302 403 403 302 302 403"
+        "bundle",
+        get="405 405 405 405 405 405 405",
+        post="302 302 403 403 302 302 403",
+        writers="requester",
     ),
     "web:hit-frame": Route(
         "claim", get="302 302 404 404 403 403 403", post="405 405 405 405 405 405 405"
@@ -285,7 +312,7 @@ ROUTES: dict[str, Route] = {
     ),
     "web:inbox": Route(get="302 302 200 200 200 200 200", post="405 405 405 405 405 405 405"),
     "web:message-thread": Route(
-        get="302 302 404 404 404 404 404", post="302 302 404 404 404 404 404"
+        "thread", get="302 302 200 404 200 404 404", post="302 302 200 404 200 404 404"
     ),
     "web:report-bundle": Route(
         "bundle", get="302 302 200 200 403 403 403", post="302 302 200 200 403 403 403"
@@ -298,9 +325,9 @@ ROUTES: dict[str, Route] = {
     ),
     "web:rule-event-reverse": Route(
         "bundle",
-        kwargs={"event_id": "999999"},
+        objects={"event_id": "rule_event"},
         get="405 405 405 405 405 405 405",
-        post="302 302 403 403 404 404 403",
+        post="302 302 403 403 302 404 403",
     ),
     "web:training-update": Route(
         "bundle", get="405 405 405 405 405 405 405", post="302 302 403 403 302 404 403"
@@ -316,7 +343,11 @@ ROUTES: dict[str, Route] = {
     ),
     "work-pay": Route(get="401 401 200 200 403 403 403"),
     "work-qualification-type-list": Route(get="401 401 200 200 403 403 403"),
-    "work-qualification-type-request": Route(post="401 401 404 404 403 403 403"),
+    "work-qualification-type-request": Route(
+        "qualification_type",
+        attr="qualification_type_id",
+        post="401 401 201 201 403 403 403",
+    ),
     "work-quality-event-list": Route(get="401 401 200 200 403 403 403"),
 }
 
@@ -352,21 +383,27 @@ def schema_operations() -> dict[str, set[str]]:
 PARAM = re.compile(r"\(\?P<(\w+)>[^)]*\)|<(?:\w+:)?(\w+)>")
 
 
-def url_for(name: str, route: Route, world: World) -> str:
+def url_for(name: str, route: Route, world: World, placeholder: str | None = None) -> str:
+    """The URL of `name` on the world's objects. Only the entry suggested for a URL without one
+    may fill an argument with `placeholder`: an entry checks a real object or fails."""
     pattern = project_urls()[name]
     kwargs = {}
     for match in PARAM.finditer(pattern):
         param = match[1] or match[2]
         if param in route.kwargs:
             kwargs[param] = route.kwargs[param]
+        elif param in route.objects:
+            kwargs[param] = str(world.objects[route.objects[param]].pk)
         elif param == "public_id":
             kwargs[param] = world.objects["public_id"]
         elif param == "token":
             kwargs[param] = world.objects["media_token"]
         elif route.obj is not None:
-            kwargs[param] = str(world.objects[route.obj].pk)
+            kwargs[param] = str(getattr(world.objects[route.obj], route.attr))
+        elif placeholder is not None:
+            kwargs[param] = placeholder
         else:
-            kwargs[param] = "999999"
+            raise LookupError(f"{name}: no world object fills <{param}>: set obj= or objects=")
     return reverse(name, kwargs=kwargs)
 
 
@@ -380,10 +417,19 @@ def world(django_db_setup, django_db_blocker):
         transaction.set_rollback(True)
 
 
-def request_as_roles(world: World, url: str, method: str) -> dict[str, tuple[int, bytes]]:
-    """Each role's (status, body). API URLs go through the token client, pages through the
-    session client; an empty form/JSON body for writes."""
+Results = dict[str, tuple[int, bytes, bool]]
+
+
+def _row(obj: Any) -> dict[str, Any] | None:
+    return type(obj)._default_manager.filter(pk=obj.pk).values().first()
+
+
+def request_as_roles(world: World, url: str, method: str, watched: Any = None) -> Results:
+    """Each role's (status, body, whether the `watched` object's row changed). API URLs go
+    through the token client, pages through the session client; an empty form/JSON body for
+    writes; each role's request is rolled back before the next."""
     out = {}
+    before = _row(watched) if watched is not None else None
     for role, (api, browser) in clients_for(world).items():
         cache.clear()  # the login throttles count per address, and every client is 127.0.0.1
         sid = transaction.savepoint()
@@ -393,18 +439,19 @@ def request_as_roles(world: World, url: str, method: str) -> dict[str, tuple[int
         else:
             response = getattr(client, method)(url, {})
         body = b"".join(response.streaming_content) if response.streaming else response.content
-        out[role] = (response.status_code, body)
+        changed = watched is not None and _row(watched) != before
+        out[role] = (response.status_code, body, changed)
         transaction.savepoint_rollback(sid)
     return out
 
 
-def statuses(results: dict[str, tuple[int, bytes]]) -> str:
+def statuses(results: Results) -> str:
     return " ".join(str(results[role][0]) for role in ROLES)
 
 
-def leaks(world: World, results: dict[str, tuple[int, bytes]]) -> list[str]:
+def leaks(world: World, results: Results) -> list[str]:
     found = []
-    for role, (_, body) in results.items():
+    for role, (_, body, _) in results.items():
         text = body.decode("utf-8", "replace")
         for secret, allowed in world.secrets.items():
             if role not in allowed and secret in text:
@@ -427,14 +474,33 @@ def _production_sign_in(settings):
     role signs in under the production rule."""
     settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
     settings.STRIPE_WEBHOOK_SECRET = "whsec_matrix"  # configured, as in production
+    cache.clear()  # the login throttles count per address: each test starts afresh
 
 
 @pytest.mark.parametrize(("name", "method", "expected"), list(_cases()))
 def test_role_matrix(world, name, method, expected):
-    results = request_as_roles(world, url_for(name, ROUTES[name], world), method)
+    route = ROUTES[name]
+    watched = world.objects[route.obj] if route.obj and method != "get" else None
+    results = request_as_roles(world, url_for(name, route, world), method, watched)
     assert statuses(results) == expected, f"{method.upper()} {name} ({' '.join(ROLES)})"
-    assert all(status < 500 for status, _ in results.values())
+    assert all(status < 500 for status, _, _ in results.values())
     assert leaks(world, results) == []
+    writers = (
+        set(route.writers.split())
+        if route.writers is not None
+        else {role for role, (status, _, _) in results.items() if status < 400}
+    )
+    changed_by = [role for role, (_, _, changed) in results.items() if changed]
+    assert set(changed_by) <= writers, f"{route.obj} changed by {changed_by}, refused or not"
+
+
+def test_the_change_check_can_fail(world):
+    """The owner's revocation changes the key's row: the check above sees a write."""
+    route = ROUTES["keys:api-key-revoke"]
+    url = url_for("keys:api-key-revoke", route, world)
+    results = request_as_roles(world, url, "post", world.objects["access_key"])
+    changed_by = [role for role, (_, _, changed) in results.items() if changed]
+    assert changed_by == ["requester"]
 
 
 def missing_entries(world: World) -> list[str]:
@@ -453,7 +519,8 @@ def missing_entries(world: World) -> list[str]:
         lines = []
         for method in sorted(wanted - set(suggestion.methods())):
             try:
-                results = request_as_roles(world, url_for(name, suggestion, world), method)
+                url = url_for(name, suggestion, world, placeholder="999999")
+                results = request_as_roles(world, url, method)
             except NoReverseMatch:
                 lines.append(f'{method}="..." (set kwargs= for the URL arguments)')
                 continue
@@ -505,6 +572,10 @@ CANARIES = [
     ("money:balance", "other_requester"),
     ("web:earnings", "worker"),
     ("web:bundle-review", "requester"),
+    ("appeal-detail", "worker"),
+    ("block-detail", "requester"),
+    ("thread-detail", "worker"),
+    ("keys:api-keys", "requester"),
 ]
 
 
@@ -512,9 +583,10 @@ def test_the_leak_check_can_fail(world):
     """Each secret is really served to a role allowed to see it, so its absence elsewhere
     means something (a check for strings nobody serves would pass whatever leaked)."""
     seen: set[str] = set()
+    clients = clients_for(world)
     for name, role in CANARIES:
         url = url_for(name, ROUTES[name], world)
-        api, browser = clients_for(world)[role]
+        api, browser = clients[role]
         response = (api if url.startswith("/api/") else browser).get(url)
         text = b"".join(
             response.streaming_content if response.streaming else [response.content]
@@ -524,8 +596,9 @@ def test_the_leak_check_can_fail(world):
             for secret, allowed in world.secrets.items()
             if role in allowed and secret in text
         }
-    # Stripe's ids are served to nobody outside the admin: only their absence is checked.
-    assert sorted(set(world.secrets) - seen) == sorted(STRIPE_IDS)
+    # Stripe's ids and the access key's secret are served to nobody outside the admin: only
+    # their absence is checked.
+    assert sorted(set(world.secrets) - seen) == sorted(world.unserved)
 
 
 ADMIN_OPEN = {"admin:login": 200}  # the one admin page anyone may load

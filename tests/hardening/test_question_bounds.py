@@ -22,6 +22,9 @@ CHOICES = [f"c{i}" for i in range(10_000)]
         {"type": "text", "prompt": "p" * 50_000},
         {"type": "number", "min": -1e300, "max": 1e300},
         {"type": "number", "min": float("nan")},
+        {"type": "text", "max_length": 10_001},
+        {"type": "bounding_box", "labels": [f"l{i}" for i in range(51)]},
+        {"type": "bounding_box", "labels": ["car", "x" * 101]},
     ],
     ids=lambda q: f"{q['type']}",
 )
@@ -38,6 +41,7 @@ def test_an_oversized_parameter_is_refused(question):
         {"type": "single_choice", "choices": [f"c{i}" for i in range(100)]},
         {"type": "number", "min": -1000, "max": 1e9},
         {"type": "text", "max_length": 10_000, "prompt": "Say why."},
+        {"type": "bounding_box", "labels": [f"l{i}" for i in range(50)]},
     ],
     ids=lambda q: f"{q['type']}",
 )

@@ -3,9 +3,12 @@ for the permission matrix and the leak check (issue 16).
 
 Roles: anonymous, unverified (signed up, email not confirmed: it goes through the real sign-in
 paths and keeps whatever they hand out, which is nothing), worker (W: one submitted answer, one
-live claim, a bonus, a payout), other worker (W2: a worker with their own answer in the same
-bundle, nothing of W's), requester (R: owns the bundle, the qualification, the top-up), other
-requester (R2: funded, owns nothing of R's) and admin (staff superuser, no profiles).
+live claim, a rejected answer they appealed, a block in R's second bundle, a message thread
+with R, a bonus, a payout), other worker (W2: a worker with their own answer in the same
+bundle, nothing of W's; a quality rule's event in R's bundle is about them), requester (R: owns
+the bundles, the qualification, the top-up, an MTurk API key and a requestable qualification
+type), other requester (R2: funded, owns nothing of R's) and admin (staff superuser, no
+profiles).
 
 Every secret is a distinctive string or amount so that a response body can be searched for it:
 `SECRETS` says which roles may see each."""
@@ -21,12 +24,15 @@ from rest_framework.test import APIClient
 
 from accounts import services as accounts_services
 from accounts.models import User
+from marketplace.mturk.keys import access_key_create
+from marketplace.mturk.qualifications import qual_type_create
 from payments import services as money
 from payments.models import ConnectedAccount, Payout, TopUp
 from payments.payouts import payout_request
-from tasks import selectors, services
+from tasks import messaging, review, selectors, services
+from tasks.fairness import appeals, blocks
 from tasks.media.links import media_token
-from tasks.models import Bundle
+from tasks.models import Bundle, QualityRuleEvent
 from tasks.work import assignment_claim
 from tests.factories import PASSWORD, BundleFactory, ItemFactory, RequesterFactory, WorkerFactory
 
@@ -43,6 +49,9 @@ TOPUP_CHARGE = "ch_matrix_r_secret_p8w2"
 W_TRANSFER = "tr_matrix_w_secret_c5j1"
 W_CONNECT = "acct_matrix_w_secret_u6d4"
 STRIPE_IDS = (TOPUP_SESSION, TOPUP_CHARGE, W_TRANSFER, W_CONNECT)
+APPEAL_MESSAGE = "appeal-of-worker-e5r2w"
+BLOCK_REASON = "block-reason-of-r-y8h1d"
+THREAD_MESSAGE = "thread-message-of-w-a6g3b"
 
 
 @dataclass
@@ -51,6 +60,9 @@ class World:
     objects: dict[str, Any]
     # secret text -> the roles that may see it in a response body
     secrets: dict[str, set[str]] = field(default_factory=dict)
+    # the secrets no page or API response serves to anyone (the admin may show some): only
+    # their absence can be checked
+    unserved: set[str] = field(default_factory=set)
 
 
 def _amount_texts(amount_minor: int) -> list[str]:
@@ -83,7 +95,7 @@ def build_world() -> World:
         min_overlap=1,
         max_overlap=1,
     )
-    for _ in range(4):
+    for _ in range(6):
         ItemFactory(bundle=bundle)
     gold_item = ItemFactory(bundle=bundle, gold=GOLD)
     bundle = services.bundle_publish(bundle=bundle, by=requester)
@@ -91,6 +103,8 @@ def build_world() -> World:
 
     submitted = _answer(bundle, worker, ANSWER_W)
     other_submitted = _answer(bundle, other_worker, ANSWER_W2)
+    rejected = _answer(bundle, worker, "answer-rejected-of-worker")
+    review.assignment_reject(assignment_id=rejected.pk, by=requester, reason="off topic")
     claim = assignment_claim(bundle=bundle, worker=worker)
 
     qualification = accounts_services.qualification_create(owner=requester, name="matrix-qual")
@@ -114,6 +128,35 @@ def build_world() -> World:
         charge_id=TOPUP_CHARGE,
     )
 
+    # Due process and messages, kept off the bundle the matrix claims and asks in: W appeals
+    # the rejection above; in R's second bundle W asks a question, then R blocks W there; a
+    # quality rule's history row about W2 (what the engine writes when a "notify" rule fires).
+    appeal = appeals.appeal_rejection(
+        worker=worker, assignment_id=rejected.pk, message=APPEAL_MESSAGE
+    )
+    second = BundleFactory(requester=requester, title="Second bundle of R")
+    ItemFactory(bundle=second)
+    second = services.bundle_publish(bundle=second, by=requester)
+    thread = messaging.worker_thread_open(worker=worker, bundle_id=second.pk)
+    messaging.message_post(thread=thread, author=worker, body=THREAD_MESSAGE)
+    block = blocks.block_in_bundle(
+        requester=requester, bundle_id=second.pk, worker=worker, reason=BLOCK_REASON
+    )
+    rule_event = QualityRuleEvent.objects.create(
+        bundle=bundle,
+        worker=other_worker,
+        rule={"collector": "agreement", "threshold": 0.5, "action": "notify", "index": 0},
+        figures={"value": 0.2, "n": 5, "bundles": [bundle.pk]},
+        action="notify",
+        reason="Agreement 0.20 is below 0.50 over 5 answers.",
+    )
+    # The MTurk requester API's objects: R's access key and a requestable qualification type.
+    access_key, access_secret = access_key_create(requester=requester, label="matrix key")
+    qualification_type = qual_type_create(
+        requester=requester,
+        params={"Name": "matrix-type", "Description": "d", "QualificationTypeStatus": "Active"},
+    )
+
     bundle = Bundle.objects.get(pk=bundle.pk)
     objects = {
         "bundle": bundle,
@@ -126,6 +169,12 @@ def build_world() -> World:
         "bonus": bonus,
         "payout": payout,
         "topup": topup,
+        "appeal": appeal,
+        "block": block,
+        "thread": thread,
+        "rule_event": rule_event,
+        "access_key": access_key,
+        "qualification_type": qualification_type,
         "public_id": selectors.worker_public_id(requester.pk, worker.pk),
         "media_token": media_token(claim.item_id, "text"),
     }
@@ -152,7 +201,13 @@ def build_world() -> World:
         TOPUP_CHARGE: owner_only,
         W_TRANSFER: {"worker", "admin"},
         W_CONNECT: {"worker", "admin"},
+        APPEAL_MESSAGE: {"worker", "requester", "admin"},
+        BLOCK_REASON: {"worker", "requester", "admin"},
+        THREAD_MESSAGE: {"worker", "requester", "admin"},
+        access_key.access_key_id: owner_only,
+        access_secret: set(),  # shown once, in the response that made it
     }
+    world.unserved = {*STRIPE_IDS, access_secret}
     balances = {
         "requester": money.requester_available(requester_id=requester.pk, currency="usd"),
         "other_requester": money.requester_available(
