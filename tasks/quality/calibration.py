@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.isotonic import IsotonicRegression
 
 #: Subsets drawn per gold item.
 SUBSETS_PER_GOLD = 24
@@ -105,6 +104,10 @@ def calibration_fit(replays: Replays, n_classes: int | None = None) -> dict[str,
         # right, the rule of succession says (N + 1) / (N + 2), not 1.
         distinct = len(np.unique(replays.item[mask])) if replays.item is not None else n
         top = 1.0 - 1.0 / (distinct + 2)
+        # scikit-learn on first use: importing it costs every web and Celery process seconds
+        # at start-up, and most never calibrate.
+        from sklearn.isotonic import IsotonicRegression
+
         iso = IsotonicRegression(y_min=0.0, y_max=top, out_of_bounds="clip")
         iso.fit(replays.confidence[mask], replays.correct[mask].astype(np.float64))
         xs, ys = iso.X_thresholds_.tolist(), iso.y_thresholds_.tolist()

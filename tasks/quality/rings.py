@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import binom, norm
 
 #: A pair is tested only with at least this many shared non-gold items.
 MIN_SHARED = 4
@@ -196,7 +195,10 @@ def rings_detect(
         if np.array_equal(trimmed, fit):
             break
         fit = trimmed
-    # P(X >= agreed) under Binomial(shared, expected), per pair
+    # P(X >= agreed) under Binomial(shared, expected), per pair. scipy on first use: importing
+    # scipy.stats costs every web and Celery process seconds at start-up.
+    from scipy.stats import binom
+
     p = binom.sf(pairs.agreed - 1, pairs.shared, expected)
     candidate = tested & (p < CANDIDATE_P) & (rate - expected >= min_excess)
     rings = []
@@ -232,6 +234,8 @@ def _tail(edges: list[PairEvidence]) -> float:
     mean = sum(e.shared * e.expected for e in edges)
     var = sum(e.shared * e.expected * (1 - e.expected) for e in edges)
     agreed = sum(e.agreed for e in edges)
+    from scipy.stats import norm
+
     return float(norm.sf((agreed - mean) / np.sqrt(max(var, 1e-9))))
 
 
