@@ -249,6 +249,9 @@ class Assignment(models.Model):
         related_name="+",
         db_index=False,
     )
+    # When the worker gave the task back (MTurk's AssignmentReturned event is timed by it);
+    # an expired claim's time is its deadline.
+    returned_at = models.DateTimeField(null=True, blank=True)
     auto_approved = models.BooleanField(default=False)
     reject_reason = models.TextField(blank=True)
 

@@ -47,7 +47,7 @@ def claim_expire(*, assignment_id: int, bundle_id: int, item_id: int, is_gold: b
 def assignment_return(*, assignment_id: int, worker: User) -> Assignment:
     """The worker gives the task back; the slot goes back to the pool, nothing is paid."""
     assignment = lock_claim_for_release(assignment_id, worker=worker)
-    assignment_transition(assignment, AssignmentStatus.RETURNED)
+    assignment_transition(assignment, AssignmentStatus.RETURNED, returned_at=timezone.now())
     if not release_claim_slot(
         bundle_id=assignment.bundle_id, item_id=assignment.item_id, is_gold=assignment.is_gold
     ):
