@@ -8,7 +8,7 @@ lock order, `tasks.locking`): cancel and expiry hold the bundle while they end i
 A claim that ends after its item closed (an MTurk HIT that expired while it was held) has no
 slot to go back to. An ordinary bundle gives such money back when it finishes; an open-ended
 one (a HIT type's) never finishes by itself, so that slot's escrow is released at once
-(`_release_closed_slot`), once per assignment.
+(`closed_slot_release`), once per assignment.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def claim_expire(*, assignment_id: int, bundle_id: int, item_id: int, is_gold: b
         if expired and not release_claim_slot(
             bundle_id=bundle_id, item_id=item_id, is_gold=is_gold
         ):
-            _release_closed_slot(assignment_id=assignment_id, bundle_id=bundle_id)
+            closed_slot_release(assignment_id=assignment_id, bundle_id=bundle_id)
     return expired
 
 
@@ -51,11 +51,11 @@ def assignment_return(*, assignment_id: int, worker: User) -> Assignment:
     if not release_claim_slot(
         bundle_id=assignment.bundle_id, item_id=assignment.item_id, is_gold=assignment.is_gold
     ):
-        _release_closed_slot(assignment_id=assignment.pk, bundle_id=assignment.bundle_id)
+        closed_slot_release(assignment_id=assignment.pk, bundle_id=assignment.bundle_id)
     return assignment
 
 
-def _release_closed_slot(*, assignment_id: int, bundle_id: int) -> None:
+def closed_slot_release(*, assignment_id: int, bundle_id: int) -> None:
     """The escrow of a claim that ended unpaid on a closed item, back to the requester now if
     its bundle is open-ended and live (a finished bundle's settle gives it back; an ordinary
     live one, when it finishes). In the caller's transaction; keyed by the assignment, so a
@@ -101,7 +101,7 @@ def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) ->
                 ).update(status=AssignmentStatus.EXPIRED)
                 if expired:
                     if not give_slot_back(item_id):
-                        _release_closed_slot(assignment_id=assignment_id, bundle_id=bundle_id)
+                        closed_slot_release(assignment_id=assignment_id, bundle_id=bundle_id)
                     expired_of.setdefault(worker_id, []).append(bundle_id)
         if len(due) < batch_size:
             break

@@ -10,11 +10,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from marketplace.errors import DomainError
 from marketplace.mturk.hits import hit_close, hit_create, hit_type_get_or_create
 from payments import services as payments
 from payments.selectors import ledger_problems
-from tasks import work
+from tasks import review, work
 from tasks.models import Assignment, Bundle
+from tasks.services import assignment_submit
 from tests.factories import RequesterFactory, WorkerFactory, fund
 from tests.mturk.conftest import HIT_TYPE, HTML_QUESTION
 
@@ -73,4 +75,28 @@ def test_an_open_hit_takes_a_returned_slot_back_and_keeps_its_escrow():
     work.assignment_return(assignment_id=claim.pk, worker=worker)
     hit.item.refresh_from_db()
     assert hit.item.slots_open == 1 and held(bundle.pk) == 6
+    assert ledger_problems() == []
+
+
+def test_a_rejection_after_the_hit_closed_reopens_nothing_and_gives_the_escrow_back():
+    requester = RequesterFactory()
+    fund(requester, 10_000)
+    hit_type = hit_type_get_or_create(requester=requester, params=HIT_TYPE)
+    hit = hit_create(requester=requester, hit_type=hit_type, max_assignments=2,
+                     lifetime_seconds=600, question=HTML_QUESTION)  # fmt: skip
+    bundle = Bundle.objects.get(pk=hit.item.bundle_id)
+    worker = WorkerFactory()
+    claim = work.assignment_claim(bundle=bundle, worker=worker)
+    assignment_submit(assignment_id=claim.pk, worker=worker, answer={"sentiment": "x"})
+    hit_close(hit)
+    assert held(bundle.pk) == 6  # the submitted answer may still be paid
+    review.assignment_reject(assignment_id=claim.pk, by=requester, reason="Empty")
+    hit.item.refresh_from_db()
+    assert hit.item.slots_open == 0 and hit.item.state == "complete"  # nobody new takes it
+    with pytest.raises(DomainError) as nothing:
+        work.assignment_claim(bundle=bundle, worker=WorkerFactory())
+    assert nothing.value.code == "no_tasks_available"
+    assert held(bundle.pk) == 0
+    review.assignment_overturn(assignment_id=claim.pk, by=requester)  # paid from the balance
+    assert Assignment.objects.get(pk=claim.pk).status == "approved"
     assert ledger_problems() == []
