@@ -20,7 +20,7 @@ run: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
 	DEBUG=1 $(PY) manage.py collectstatic --noinput -v0
 	DEBUG=1 $(PY) manage.py load_demo --base-url http://$(HOST)
-	DEBUG=1 $(PY) manage.py runserver $(HOST)
+	DEBUG=1 SITE_URL=http://$(HOST) $(PY) manage.py runserver $(HOST)
 
 # The browser tests drive Debian's Chromium (Playwright's own browser download is not used).
 # `make test` never installs it: without it the e2e tests skip with a loud message. CI

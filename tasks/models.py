@@ -2,8 +2,7 @@
 
 State fields change only through `tasks.services` (a transition map, a conditional UPDATE of
 exactly one row, a history row where audit matters). Money never lives here: the ledger in
-`payments` is the only record of who owns what.
-"""
+`payments` is the only record of who owns what."""
 
 from __future__ import annotations
 
@@ -203,7 +202,7 @@ class AssignmentStatus(models.TextChoices):
 
 class Assignment(models.Model):
     """One worker's work on one item. Never deleted: expired and returned claims keep their
-    history (who held what, when)."""
+    history (who held what, when: `returned_at`, or an expired claim's `deadline`)."""
 
     # Single-column FK indexes are left out on purpose: (bundle, status), (worker, status) and
     # the unique (item, worker) serve those lookups, and every index costs on the claim path.
@@ -249,6 +248,7 @@ class Assignment(models.Model):
         related_name="+",
         db_index=False,
     )
+    returned_at = models.DateTimeField(null=True, blank=True)
     auto_approved = models.BooleanField(default=False)
     reject_reason = models.TextField(blank=True)
 

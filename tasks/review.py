@@ -38,6 +38,7 @@ from .models import (
     WorkerBundleStats,
 )
 from .states import assignment_transition, give_gold_slot_back, stats_add
+from .work import closed_slot_release
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,13 @@ def assignment_reject(
     if bundle.status in (BundleStatus.PUBLISHED, BundleStatus.PAUSED):
         if assignment.is_gold:
             give_gold_slot_back(bundle.pk)
+        elif _closed_before_done(bundle, assignment.item_id):
+            # An expired MTurk HIT takes no new worker: the answer stops counting and the
+            # slot's escrow goes back at once (its open-ended bundle never settles by itself).
+            Item.objects.filter(pk=assignment.item_id).update(
+                judgments_submitted=F("judgments_submitted") - 1
+            )
+            closed_slot_release(assignment_id=assignment.pk, bundle_id=bundle.pk)
         else:
             Item.objects.filter(pk=assignment.item_id).update(
                 judgments_submitted=F("judgments_submitted") - 1,
@@ -108,6 +116,16 @@ def assignment_reject(
     bundle_complete_if_done(bundle_id=assignment.bundle_id)
     _settle_after_commit(assignment.bundle_id)
     return assignment
+
+
+def _closed_before_done(bundle: Bundle, item_id: int) -> bool:
+    """An open-ended bundle's item complete with fewer judgments than it takes: closed (an
+    MTurk HIT that expired), not finished, so a rejection there reopens nothing."""
+    if not bundle.open_ended:
+        return False
+    return Item.objects.filter(
+        pk=item_id, state=ItemState.COMPLETE, judgments_submitted__lt=bundle.max_overlap
+    ).exists()
 
 
 @transaction.atomic

@@ -131,10 +131,13 @@ def stats_ensure(worker_id: int, bundle_id: int) -> WorkerBundleStats:
         return WorkerBundleStats.objects.get(worker_id=worker_id, bundle_id=bundle_id)
 
 
-def give_slot_back(item_id: int) -> None:
-    """A claim ended without a judgment (returned, expired, rejected): the item needs one more."""
-    Item.objects.filter(pk=item_id).exclude(state=ItemState.COMPLETE).update(
-        slots_open=F("slots_open") + 1, state=ItemState.OPEN
+def give_slot_back(item_id: int) -> bool:
+    """A claim ended without a judgment (returned, expired, rejected): the item needs one more.
+    False when the item is complete (or closed) and takes no slot back."""
+    return bool(
+        Item.objects.filter(pk=item_id)
+        .exclude(state=ItemState.COMPLETE)
+        .update(slots_open=F("slots_open") + 1, state=ItemState.OPEN)
     )
 
 
@@ -143,9 +146,10 @@ def give_gold_slot_back(bundle_id: int) -> None:
     Bundle.objects.filter(pk=bundle_id).update(gold_slots_open=F("gold_slots_open") + 1)
 
 
-def release_claim_slot(*, bundle_id: int, item_id: int, is_gold: bool) -> None:
-    """Undo what a claim took: a judgment slot on its item, or one of the bundle's gold slots."""
+def release_claim_slot(*, bundle_id: int, item_id: int, is_gold: bool) -> bool:
+    """Undo what a claim took: a judgment slot on its item, or one of the bundle's gold slots.
+    False when the slot had nowhere to go back to (its item is complete or closed)."""
     if is_gold:
         give_gold_slot_back(bundle_id)
-    else:
-        give_slot_back(item_id)
+        return True
+    return give_slot_back(item_id)

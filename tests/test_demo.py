@@ -129,3 +129,20 @@ def test_the_demo_prints_the_address_make_run_serves(capsys):
     assert "http://0.0.0.0:9000/admin/" in out
     assert "http://0.0.0.0:9000/api/docs/" in out
     assert ":8000" not in out
+
+
+def test_the_demo_mail_links_to_the_address_make_run_serves(
+    capsys, settings, django_capture_on_commit_callbacks
+):
+    """Issue 15, bug 8, as `make run` showed it: the mail the demo sends (printed by the
+    console backend) linked to port 8000 whatever HOST was, and so did the served site's."""
+    from pathlib import Path
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    with django_capture_on_commit_callbacks(execute=True):  # mail goes once committed
+        call_command("load_demo", "--base-url", "http://0.0.0.0:9000")
+    out = capsys.readouterr().out
+    assert "http://0.0.0.0:9000/messages/" in out  # the demo's messages notify by mail
+    assert ":8000" not in out
+    makefile = (Path(__file__).resolve().parent.parent / "Makefile").read_text()
+    assert "SITE_URL=http://$(HOST) $(PY) manage.py runserver" in makefile

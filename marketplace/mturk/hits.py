@@ -336,7 +336,7 @@ def hit_update_expiration(*, hit: HIT, expire_at: datetime) -> HIT:
         return hit
     if expire_at - now > timedelta(seconds=MAX_LIFETIME):
         raise request_error("ExpireAt is at most a year from now.")
-    HIT.objects.filter(pk=hit.pk).update(expires_at=expire_at)
+    HIT.objects.filter(pk=hit.pk).update(expires_at=expire_at, extended_at=now, reviewable_at=None)
     if hit.closed_at is not None:
         _reopen(hit)
     hit.refresh_from_db()
@@ -394,7 +394,11 @@ def hit_add_assignments(*, hit: HIT, number: int, token: str | None = None) -> H
     Item.objects.filter(pk=hit.item_id).update(
         slots_open=F("slots_open") + number, state=ItemState.OPEN
     )
-    HIT.objects.filter(pk=hit.pk).update(max_assignments=F("max_assignments") + number)
+    HIT.objects.filter(pk=hit.pk).update(
+        max_assignments=F("max_assignments") + number,
+        extended_at=timezone.now(),
+        reviewable_at=None,
+    )
     hit.refresh_from_db()
     return hit
 

@@ -101,6 +101,11 @@ class HIT(models.Model):
     slots_closed = models.PositiveIntegerField(default=0)
     closed_at = models.DateTimeField(null=True, blank=True)
     disposed_at = models.DateTimeField(null=True, blank=True)
+    # The last UpdateExpirationForHIT that extended it or CreateAdditionalAssignmentsForHIT
+    # (HITExtended); when the notification sweep saw it become Reviewable (HITReviewable,
+    # announced once until it is open again).
+    extended_at = models.DateTimeField(null=True, blank=True)
+    reviewable_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

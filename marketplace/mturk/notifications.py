@@ -18,8 +18,9 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.utils import timezone
 
-from .models import HITType
+from .models import HIT, HITType
 from .protocol import request_error
+from .selectors import reviewable_now
 
 EVENT_TYPES = {
     "AssignmentAccepted", "AssignmentAbandoned", "AssignmentReturned", "AssignmentSubmitted",
@@ -61,6 +62,10 @@ def settings_update(
         hit_type.notification_active = active
     if hit_type.notification_active and not was_active:
         hit_type.notified_until = timezone.now()  # events from now on, not the type's past
+        # The HITs reviewable already are not news either (HITReviewable, `events`).
+        reviewable_now(HIT.objects.filter(hit_type=hit_type, reviewable_at__isnull=True)).update(
+            reviewable_at=hit_type.notified_until
+        )
     hit_type.save(update_fields=["notification", "notification_active", "notified_until"])
     return hit_type
 

@@ -67,6 +67,13 @@ def reviewable_hits(requester: User, sandbox: bool, status: str) -> QuerySet[HIT
     hits = hits_of(requester, sandbox)
     if status == "Reviewing":
         return hits.filter(reviewing=True)
+    return reviewable_now(hits)
+
+
+def reviewable_now(hits: QuerySet[HIT]) -> QuerySet[HIT]:
+    """Those of `hits` whose HITStatus is Reviewable: not marked Reviewing, nothing claimed,
+    nothing left to hand out (expired or full). ListReviewableHITs and the HITReviewable
+    event (`events`) read it."""
     claimed = Assignment.objects.filter(item=OuterRef("item"), status=AssignmentStatus.CLAIMED)
     return (
         hits.filter(reviewing=False)

@@ -8,25 +8,16 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
-from collections import defaultdict
 from typing import Any
-
-from django.db.models import F, Window
-from django.db.models.functions import RowNumber
 
 from tasks.annotation.base import MEDIA_KEY
 from tasks.media import payload_for_viewer, payload_media
-from tasks.models import Assignment, AssignmentStatus, Bundle
 
 from . import annotation
 from .forms import is_image_url
 from .markdown import MAX_CHARS, sanitise_html
 
 HTML_SNIPPET = re.compile(r"^\s*<[a-zA-Z][^>]*>")
-
-# Recent work is what predicts the pace of the next task; older answers only cost reading.
-MEDIAN_SAMPLE = 200
 
 
 def payload_fields(payload: Any) -> list[dict[str, Any]]:
@@ -113,58 +104,6 @@ def answer_text(question: dict[str, Any], answer: Any) -> str:
     if isinstance(answer, list):
         return ", ".join(labels.get(a, str(a)) for a in answer)
     return labels.get(answer, str(answer)) if isinstance(answer, str) else str(answer)
-
-
-# Pay is estimated only from at least this many approved answers (issue 15: one worker's
-# 0-second answer once showed $144/h), trimming this share of the fastest and the slowest.
-MIN_PAY_SAMPLE = 5
-TRIM_SHARE = 0.1
-
-
-def trimmed_mean(values: list[float], share: float = TRIM_SHARE) -> float:
-    """The mean after dropping `share` of the values at each end (at least one each side)."""
-    ordered = sorted(values)
-    cut = max(1, int(len(ordered) * share))
-    kept = ordered[cut:-cut] or ordered
-    return statistics.fmean(kept)
-
-
-def median_seconds_by_bundle(bundle_ids: list[int]) -> dict[int, float]:
-    """Typical seconds per task of each bundle, for its pay estimate: the trimmed mean of its
-    most recent approved answers (approved work is work someone was paid for; unreviewed or
-    rejected answers do not count). Bundles with fewer than MIN_PAY_SAMPLE approved answers
-    are left out, so the page says "not enough data" rather than guessing. One query for all
-    bundles: a window numbers each bundle's answers, newest first, and keeps MEDIAN_SAMPLE."""
-    if not bundle_ids:
-        return {}
-    newest_first = Window(
-        RowNumber(), partition_by=[F("bundle_id")], order_by=[F("submitted_at").desc(), F("id")]
-    )
-    rows = (
-        Assignment.objects.filter(
-            bundle_id__in=bundle_ids,
-            status=AssignmentStatus.APPROVED,
-            seconds_spent__isnull=False,
-        )
-        .annotate(recent=newest_first)
-        .filter(recent__lte=MEDIAN_SAMPLE)
-        .values_list("bundle_id", "seconds_spent")
-    )
-    seconds: dict[int, list[float]] = defaultdict(list)
-    for bundle_id, spent in rows:
-        seconds[bundle_id].append(spent)
-    return {
-        bundle_id: trimmed_mean(values)
-        for bundle_id, values in seconds.items()
-        if len(values) >= MIN_PAY_SAMPLE
-    }
-
-
-def hourly_minor(bundle: Bundle, median_seconds: float | None) -> int | None:
-    """Estimated pay per hour in minor units: reward x tasks an hour at the median pace."""
-    if not median_seconds or median_seconds <= 0:
-        return None
-    return int(bundle.reward_minor * 3600 // max(median_seconds, 1.0))
 
 
 def duration(seconds: float | None) -> str:

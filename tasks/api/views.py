@@ -21,13 +21,14 @@ from rest_framework.response import Response
 from accounts.models import User
 from marketplace.errors import DomainError
 from marketplace.permissions import IsRequester, IsWorker
-from tasks import exports, review, review_queue, selectors, services, work
+from tasks import exports, find_work, review, review_queue, selectors, services, work
 from tasks.models import Assignment, AssignmentStatus, Bundle, Item
 from tasks.quality import blocking, rules_engine
 from tasks.quality.block_preview import worker_block_preview
 
 from . import serializers as s
 from .assist import AssistActions
+from .find_work import FindWorkFilter, WorkOfferSerializer
 from .quality import QualityActions
 from .training import TrainingActions
 
@@ -369,14 +370,21 @@ class WorkBundleViewSet(viewsets.GenericViewSet):
 
     permission_classes = [IsWorker]
     serializer_class = s.WorkBundleSerializer
+    filterset_class = FindWorkFilter  # validates and documents the list's parameters
 
     def get_queryset(self):  # for schema generation only; reads go through selectors
         return Bundle.objects.none()
 
+    @extend_schema(responses=WorkOfferSerializer(many=True))
     def list(self, request):
-        bundles = selectors.bundles_for_worker(request.user)
-        page = self.paginate_queryset(bundles)
-        return self.get_paginated_response(s.WorkBundleSerializer(page, many=True).data)
+        """Find work: the bundles open to the worker, searched, filtered and sorted as on the
+        page (`tasks.find_work`); a bad parameter is a 400 naming it."""
+        params = FindWorkFilter(request.query_params, queryset=Bundle.objects.none())
+        if not params.is_valid():
+            raise ValidationError(params.errors)
+        offers = find_work.offers_matching(find_work.work_offers(request.user), params.criteria())
+        page = self.paginate_queryset(offers)
+        return self.get_paginated_response(WorkOfferSerializer(page, many=True).data)
 
     def retrieve(self, request, pk=None):
         bundle = selectors.bundle_for_worker(request.user, _int(pk))

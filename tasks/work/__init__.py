@@ -27,7 +27,13 @@ from .claim import (
     claim_statement,
     gold_rate_for,
 )
-from .expiry import assignment_return, assignments_expire, claim_expire, claims_remind_expiring
+from .expiry import (
+    assignment_return,
+    assignments_expire,
+    claim_expire,
+    claims_remind_expiring,
+    closed_slot_release,
+)
 from .loop import SubmittedAndNext, claim_next, submission_record_and_claim
 from .standing import NoTasksAvailable, WorkerStanding, worker_standing
 from .submit import FollowUp, Submission, submission_record
@@ -42,6 +48,7 @@ __all__ = [
     "WorkerStanding",
     "assignment_claim",
     "assignment_return",
+    "closed_slot_release",
     "assignments_expire",
     "claim_expire",
     "claims_remind_expiring",

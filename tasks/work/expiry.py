@@ -4,6 +4,11 @@ a reminder before a long claim expires, and a note when claims expired.
 
 A gold claim's slot goes back to its bundle row, so ending one locks the bundle first (the one
 lock order, `tasks.locking`): cancel and expiry hold the bundle while they end its claims.
+
+A claim that ends after its item closed (an MTurk HIT that expired while it was held) has no
+slot to go back to. An ordinary bundle gives such money back when it finishes; an open-ended
+one (a HIT type's) never finishes by itself, so that slot's escrow is released at once
+(`closed_slot_release`), once per assignment.
 """
 
 from __future__ import annotations
@@ -16,8 +21,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notify
+from payments import services as payments
 from tasks.locking import lock_bundle, lock_claim_for_release
-from tasks.models import Assignment, AssignmentStatus, Bundle, ClaimReminder
+from tasks.models import Assignment, AssignmentStatus, Bundle, BundleStatus, ClaimReminder
 from tasks.states import assignment_transition, give_slot_back, release_claim_slot
 
 
@@ -30,8 +36,10 @@ def claim_expire(*, assignment_id: int, bundle_id: int, item_id: int, is_gold: b
         expired = Assignment.objects.filter(
             pk=assignment_id, status=AssignmentStatus.CLAIMED
         ).update(status=AssignmentStatus.EXPIRED)
-        if expired:
-            release_claim_slot(bundle_id=bundle_id, item_id=item_id, is_gold=is_gold)
+        if expired and not release_claim_slot(
+            bundle_id=bundle_id, item_id=item_id, is_gold=is_gold
+        ):
+            closed_slot_release(assignment_id=assignment_id, bundle_id=bundle_id)
     return expired
 
 
@@ -39,11 +47,38 @@ def claim_expire(*, assignment_id: int, bundle_id: int, item_id: int, is_gold: b
 def assignment_return(*, assignment_id: int, worker: User) -> Assignment:
     """The worker gives the task back; the slot goes back to the pool, nothing is paid."""
     assignment = lock_claim_for_release(assignment_id, worker=worker)
-    assignment_transition(assignment, AssignmentStatus.RETURNED)
-    release_claim_slot(
+    assignment_transition(assignment, AssignmentStatus.RETURNED, returned_at=timezone.now())
+    if not release_claim_slot(
         bundle_id=assignment.bundle_id, item_id=assignment.item_id, is_gold=assignment.is_gold
-    )
+    ):
+        closed_slot_release(assignment_id=assignment.pk, bundle_id=assignment.bundle_id)
     return assignment
+
+
+def closed_slot_release(*, assignment_id: int, bundle_id: int) -> None:
+    """The escrow of a claim that ended unpaid on a closed item, back to the requester now if
+    its bundle is open-ended and live (a finished bundle's settle gives it back; an ordinary
+    live one, when it finishes). In the caller's transaction; keyed by the assignment, so a
+    retry moves nothing more."""
+    bundle = (
+        Bundle.objects.filter(pk=bundle_id)
+        .only("requester_id", "currency", "reward_minor", "status", "open_ended")
+        .first()
+    )
+    live = (BundleStatus.PUBLISHED, BundleStatus.PAUSED)
+    if bundle is None or not bundle.open_ended or bundle.status not in live:
+        return
+    if bundle.reward_minor == 0:  # nothing was reserved for it
+        return
+    payments.escrow_release(
+        requester_id=bundle.requester_id,
+        bundle_id=bundle.pk,
+        currency=bundle.currency,
+        amount_minor=payments.escrow_cost_per_judgment(
+            bundle_id=bundle.pk, currency=bundle.currency, reward_minor=bundle.reward_minor
+        ),
+        idempotency_key=f"assignment-{assignment_id}-closed-slot-release",
+    )
 
 
 def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) -> int:
@@ -65,7 +100,8 @@ def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) ->
                     pk=assignment_id, status=AssignmentStatus.CLAIMED
                 ).update(status=AssignmentStatus.EXPIRED)
                 if expired:
-                    give_slot_back(item_id)
+                    if not give_slot_back(item_id):
+                        closed_slot_release(assignment_id=assignment_id, bundle_id=bundle_id)
                     expired_of.setdefault(worker_id, []).append(bundle_id)
         if len(due) < batch_size:
             break

@@ -20,6 +20,7 @@ from payments import stripe_gateway as gateway
 from payments.models import ConnectedAccount
 from tasks import selectors, services, work
 from tasks.assist.selectors import assignment_prelabel
+from tasks.find_work import offers_matching, work_offers
 from tasks.models import Assignment, Bundle, BundleStatus
 from tasks.quality.exams import exam_result
 from tasks.quality.machine_signals import TEXT_TYPES
@@ -44,15 +45,18 @@ FIND_WORK_PAGE = 30
 @worker_required
 def work_list(request: HttpRequest) -> HttpResponse:
     """Bundles open to the worker: search, filters, sort (`find_work`), 30 to a page."""
-    rows = find_work.work_rows(selectors.bundles_for_worker(request.user))
+    offers = work_offers(request.user)
     form = find_work.FindWorkForm(
         request.GET or None,
-        requesters={r["bundle"].requester_id: r["requester_name"] for r in rows},
-        types=sorted({r["type"] for r in rows}),
+        requesters={o.bundle.requester_id: o.requester_name for o in offers},
+        types=sorted({o.question_type for o in offers}),
     )
-    shown = find_work.filter_and_sort(rows, form.cleaned_data if form.is_valid() else {})
-    page = Paginator(shown, FIND_WORK_PAGE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "rows": page.object_list, "total": len(rows)}
+    criteria = find_work.criteria_from_form(form.cleaned_data if form.is_valid() else {})
+    page = Paginator(offers_matching(offers, criteria), FIND_WORK_PAGE).get_page(
+        request.GET.get("page")
+    )
+    rows = find_work.work_rows(list(page.object_list))
+    context = {"form": form, "page": page, "rows": rows, "total": len(offers)}
     return render(request, "web/work/list.html", context)
 
 
@@ -65,7 +69,7 @@ def work_preview(request: HttpRequest, bundle_id: int) -> HttpResponse:
     if bundle is None:
         return render(request, "web/work/unavailable.html", status=404)
     bundle.tasks_left = selectors.tasks_left_for_worker(request.user, bundle)  # type: ignore[attr-defined]
-    row = find_work.work_rows([bundle])[0]
+    row = find_work.preview_row(bundle)
     sample = selectors.bundle_sample_item(bundle)
     context = {**_task_context(request, bundle, None), "row": row, "sample": sample}
     if sample is not None:

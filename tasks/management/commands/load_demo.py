@@ -13,6 +13,7 @@ import random
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 
 from accounts.models import RequesterProfile, User
 from accounts.services import user_create
@@ -57,9 +58,14 @@ class Command(BaseCommand):
         # `make run` passes the address it serves (HOST), so the printed links are right.
         parser.add_argument("--base-url", default=None, help="Address printed in the links.")
 
-    @transaction.atomic
     def handle(self, *args, **options):
         base = (options.get("base_url") or settings.SITE_URL).rstrip("/")
+        # The mail the demo sends links to the site it is served at, not the default's port
+        # (`make run` passes SITE_URL to the server for the mail it sends later).
+        with override_settings(SITE_URL=base), transaction.atomic():
+            self._load(base)
+
+    def _load(self, base: str) -> None:
         if not User.objects.filter(email=ADMIN).exists():
             user_create(email=ADMIN, password=PASSWORD, staff=True)
         requester = None
