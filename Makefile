@@ -34,7 +34,7 @@ chromium:
 MYPY_PATHS ?= payments accounts/services.py tasks/services.py tasks/submission.py tasks/selectors.py \
 	tasks/review.py tasks/escrow.py tasks/lifecycle.py tasks/locking.py tasks/bonuses.py \
 	tasks/work tasks/quality tasks/annotation tasks/schema.py tasks/media tasks/exports tasks/ingest tasks/assist \
-	tasks/fairness tasks/payfloor.py tasks/pay_pilot.py tasks/block_list.py marketplace/mturk
+	tasks/fairness tasks/find_work.py tasks/api/find_work.py tasks/payfloor.py tasks/pay_pilot.py tasks/block_list.py marketplace/mturk
 check: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
