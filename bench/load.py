@@ -120,7 +120,7 @@ class Server:
     def wait_ready(self) -> None:
         import requests
 
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a loaded machine imports slowly
         while time.monotonic() < deadline:
             try:
                 requests.get(self.url + "/bench/ceiling/", timeout=10)  # 401: it answers
