@@ -96,7 +96,9 @@ def make_world(workers: int, items_per_bundle: int) -> dict:
 
 
 class Server:
-    """gunicorn serving the project (bench/load_settings.py: plus the ceiling URL)."""
+    """gunicorn serving the project as production does (docs/deploy/gunicorn.conf.py), with
+    bench/load_settings.py (plus the ceiling URL); processes, worker class and threads as
+    asked, no access log."""
 
     def __init__(self, processes: int, worker_class: str = "gthread", threads: int = 1):
         self.port = free_port()
@@ -111,6 +113,7 @@ class Server:
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "marketplace.wsgi:application",
+             "--config", "docs/deploy/gunicorn.conf.py", "--access-logfile", "/dev/null",
              "--bind", f"127.0.0.1:{self.port}", "--workers", str(processes),
              "--worker-class", worker_class, "--threads", str(threads),
              "--backlog", "2048", "--log-level", "warning"],
