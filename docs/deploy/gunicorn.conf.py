@@ -25,4 +25,10 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 # not all restart at once.
 max_requests = 2000
 max_requests_jitter = 200
+# Idle keep-alive connections stay open longer than a load balancer's idle timeout (60 s on
+# most), so the balancer closes them, never gunicorn just as a request is sent on one (a 502
+# there, a connection error for a direct client: bench/load.py counted 41 in a minute with
+# gunicorn's default of 2 s, its workers pausing 5 s between tasks). With gthread an idle
+# connection waits in the poller, not in a thread.
+keepalive = 75
 accesslog = "-"
