@@ -396,8 +396,11 @@ def bundle_payload_keys(bundle: Bundle) -> list[str]:
         with connection.cursor() as cursor:
             cursor.execute(
                 """SELECT k.key FROM tasks_item i
-                     CROSS JOIN LATERAL jsonb_object_keys(i.payload) WITH ORDINALITY AS k(key, n)
-                    WHERE i.bundle_id = %s AND jsonb_typeof(i.payload) = 'object'
+                     CROSS JOIN LATERAL jsonb_object_keys(
+                         CASE WHEN jsonb_typeof(i.payload) = 'object' THEN i.payload
+                              ELSE '{}'::jsonb END
+                     ) WITH ORDINALITY AS k(key, n)
+                    WHERE i.bundle_id = %s
                     GROUP BY k.key ORDER BY min(ARRAY[i.id::bigint, k.n])""",
                 [bundle.pk],
             )

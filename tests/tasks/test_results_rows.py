@@ -40,6 +40,7 @@ def test_the_csv_header_lists_payload_keys_as_items_first_show_them():
     bundle = BundleFactory(requester=RequesterFactory())
     ItemFactory(bundle=bundle, payload={"text": "a"})
     ItemFactory(bundle=bundle, payload={"text": "b", "url": "https://example.com/1"})
+    ItemFactory(bundle=bundle, payload=["not", "an", "object"])  # no keys, no error
     ItemFactory(bundle=bundle, payload={"extra": 1})
     ItemFactory(bundle=BundleFactory(), payload={"elsewhere": 1})
 
