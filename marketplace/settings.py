@@ -50,13 +50,13 @@ _db = DATABASES["default"]
 # max_connections (or PgBouncer's pool) as processes x DATABASE_POOL_SIZE_PER_PROCESS plus the
 # Celery workers' concurrency, with headroom. Persistent connections (CONN_MAX_AGE) because a
 # new connection per request costs ~5x on claims and the claim path's prepared statements live
-# on the connection; they are kept only where threads are long-lived (sync workers): with a
-# thread per request (runserver, gthread) each finished thread would leave an idle connection
-# behind, so there the default is 0 (closed after each request). Health checks drop a
-# connection the server closed instead of failing the next request on it.
+# on the connection. gunicorn's threads (sync and gthread workers alike) live as long as their
+# process, so each keeps its one connection; only runserver (DEBUG) starts a thread per
+# request, where a kept connection would stay behind idle, so there the default is 0.
+# Health checks drop a connection the server closed instead of failing the next request on it.
 WEB_THREADS = env.int("WEB_THREADS", default=1)
 DATABASE_POOL_SIZE_PER_PROCESS = WEB_THREADS
-_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60 if WEB_THREADS == 1 else 0)
+_db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
 _db["CONN_HEALTH_CHECKS"] = True
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     # BEGIN IMMEDIATE serialises writers, which is SQLite's correct claim path (no SKIP LOCKED).

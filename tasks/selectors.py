@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
@@ -330,7 +331,9 @@ def books_problems() -> list[str]:
 
 def bundle_result_rows(bundle: Bundle, *, chunk_size: int = 2000) -> Iterator[dict[str, Any]]:
     """One row per item with every judgment that counts (submitted or approved), streamed in
-    chunks with two queries per chunk, so a million-item export runs in flat memory."""
+    chunks with two queries per chunk, so a million-item export runs in flat memory. A chunk's
+    judgments and results are read by its id range within the bundle, not by a list of 2,000
+    ids: preparing that list cost a third of a results download's time."""
     last_id = 0
     while True:
         items = list(
@@ -343,7 +346,12 @@ def bundle_result_rows(bundle: Bundle, *, chunk_size: int = 2000) -> Iterator[di
         ids = [item["id"] for item in items]
         judgments: dict[int, list[dict[str, Any]]] = {}
         for row in (
-            Assignment.objects.filter(item_id__in=ids, status__in=JUDGMENT_STATUSES)
+            Assignment.objects.filter(
+                bundle=bundle,
+                item_id__gt=last_id,
+                item_id__lte=ids[-1],
+                status__in=JUDGMENT_STATUSES,
+            )  # fmt: skip
             .order_by("item_id", "submitted_at", "id")
             .values_list("item_id", "worker_id", "answer", "seconds_spent", "status")
         ):
@@ -356,7 +364,12 @@ def bundle_result_rows(bundle: Bundle, *, chunk_size: int = 2000) -> Iterator[di
                     "status": status,
                 }
             )
-        results = {r.item_id: r for r in ItemResult.objects.filter(item_id__in=ids)}
+        results = {
+            r.item_id: r
+            for r in ItemResult.objects.filter(
+                item__bundle=bundle, item_id__gt=last_id, item_id__lte=ids[-1]
+            )
+        }
         for item in items:
             result = results.get(item["id"])
             yield {
@@ -376,10 +389,26 @@ def bundle_result_rows(bundle: Bundle, *, chunk_size: int = 2000) -> Iterator[di
 
 
 def bundle_payload_keys(bundle: Bundle) -> list[str]:
-    """Union of payload keys in first-seen order, for the CSV header."""
+    """Union of payload keys in first-seen order (by item id), for the CSV header. PostgreSQL
+    lists them without sending every payload to Python (on a 20,000-item bundle that was a
+    sixth of a results download's time)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT k.key FROM tasks_item i
+                     CROSS JOIN LATERAL jsonb_object_keys(
+                         CASE WHEN jsonb_typeof(i.payload) = 'object' THEN i.payload
+                              ELSE '{}'::jsonb END
+                     ) WITH ORDINALITY AS k(key, n)
+                    WHERE i.bundle_id = %s
+                    GROUP BY k.key ORDER BY min(ARRAY[i.id::bigint, k.n])""",
+                [bundle.pk],
+            )
+            return [key for (key,) in cursor.fetchall()]
     keys: dict[str, None] = {}
     for payload in (
         Item.objects.filter(bundle=bundle)
+        .order_by("pk")
         .values_list("payload", flat=True)
         .iterator(chunk_size=5000)
     ):
