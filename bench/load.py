@@ -44,7 +44,9 @@ from bench.common import print_table, report_target
 from bench.setup_db import django_setup_for_bench
 
 ROOT = Path(__file__).resolve().parents[1]
-REDIS_URL = os.environ.get("LOAD_REDIS_URL", "redis://127.0.0.1:6379/2")
+REDIS_URL = os.environ.get(
+    "LOAD_REDIS_URL", "redis://127.0.0.1:6379/11"
+)  # not the fault tests' db 2
 REQUESTERS = 5
 #: Bulk transfers: their time grows with the bundle (a 20,000-item CSV is ~1 MB), so they are
 #: reported on their own rows, not in `load_p99_ms`, which is the interactive requests' p99.

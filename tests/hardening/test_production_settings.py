@@ -64,12 +64,14 @@ def _connection_settings(**env: str) -> str:
     not os.environ.get("DATABASE_URL", "").startswith("postgres"),
     reason="SQLite never keeps connections (CONN_MAX_AGE 0 whatever the threads)",
 )
-def test_threaded_web_processes_keep_no_idle_connections():
-    """The finding: 20-thread bursts left 76 idle connections. A process with a thread per
-    request closes its connection after each one; a sync worker keeps its one for 60 s; both
-    check a kept connection before use; the pool per process is its thread count."""
+def test_web_processes_hold_a_bounded_pool_of_connections():
+    """The finding: 20-thread bursts left 76 idle connections (a thread per request, each
+    keeping its own). gunicorn's threads are a fixed pool living as long as their process, so
+    each keeps one checked connection for 60 s and a process holds at most WEB_THREADS; only
+    runserver (DEBUG), which starts a thread per request, keeps none."""
     assert _connection_settings() == ["60", "True", "1"]
-    assert _connection_settings(WEB_THREADS="8") == ["0", "True", "8"]
+    assert _connection_settings(WEB_THREADS="8") == ["60", "True", "8"]
+    assert _connection_settings(DEBUG="1", WEB_THREADS="8")[0] == "0"
 
 
 def test_the_operator_guide_sizes_the_pool_and_names_pgbouncer_session_pooling():
