@@ -32,7 +32,7 @@ chromium:
 # Conventions, checked before every test run: lint and format, the import contracts
 # (.importlinter), and types on payments and the service/selector layers.
 MYPY_PATHS ?= payments accounts/services.py tasks/services.py tasks/submission.py tasks/selectors.py \
-	tasks/review.py tasks/escrow.py tasks/lifecycle.py tasks/locking.py tasks/bonuses.py \
+	tasks/review.py tasks/escrow.py tasks/closed_slots.py tasks/lifecycle.py tasks/locking.py tasks/bonuses.py \
 	tasks/work tasks/quality tasks/annotation tasks/schema.py tasks/media tasks/exports tasks/ingest tasks/assist \
 	tasks/fairness tasks/find_work.py tasks/api/find_work.py tasks/payfloor.py tasks/pay_pilot.py tasks/block_list.py marketplace/mturk
 check: install

@@ -25,6 +25,7 @@ from accounts.services import worker_record_review
 from marketplace.errors import Conflict, DomainError, InvalidTransition
 from payments import services as payments
 
+from .closed_slots import closed_slot_release
 from .escrow import escrow_settle
 from .lifecycle import aggregate_after_commit, bundle_complete_if_done
 from .locking import lock_assignment_after_bundle, lock_item
@@ -38,7 +39,6 @@ from .models import (
     WorkerBundleStats,
 )
 from .states import assignment_transition, give_gold_slot_back, stats_add
-from .work import closed_slot_release
 
 logger = logging.getLogger(__name__)
 

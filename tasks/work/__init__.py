@@ -32,7 +32,6 @@ from .expiry import (
     assignments_expire,
     claim_expire,
     claims_remind_expiring,
-    closed_slot_release,
 )
 from .loop import SubmittedAndNext, claim_next, submission_record_and_claim
 from .standing import NoTasksAvailable, WorkerStanding, worker_standing
@@ -48,7 +47,6 @@ __all__ = [
     "WorkerStanding",
     "assignment_claim",
     "assignment_return",
-    "closed_slot_release",
     "assignments_expire",
     "claim_expire",
     "claims_remind_expiring",

@@ -21,9 +21,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.notifications import notify
-from payments import services as payments
+from tasks.closed_slots import closed_slot_release
 from tasks.locking import lock_bundle, lock_claim_for_release
-from tasks.models import Assignment, AssignmentStatus, Bundle, BundleStatus, ClaimReminder
+from tasks.models import Assignment, AssignmentStatus, Bundle, ClaimReminder
 from tasks.states import assignment_transition, give_slot_back, release_claim_slot
 
 
@@ -53,32 +53,6 @@ def assignment_return(*, assignment_id: int, worker: User) -> Assignment:
     ):
         closed_slot_release(assignment_id=assignment.pk, bundle_id=assignment.bundle_id)
     return assignment
-
-
-def closed_slot_release(*, assignment_id: int, bundle_id: int) -> None:
-    """The escrow of a claim that ended unpaid on a closed item, back to the requester now if
-    its bundle is open-ended and live (a finished bundle's settle gives it back; an ordinary
-    live one, when it finishes). In the caller's transaction; keyed by the assignment, so a
-    retry moves nothing more."""
-    bundle = (
-        Bundle.objects.filter(pk=bundle_id)
-        .only("requester_id", "currency", "reward_minor", "status", "open_ended")
-        .first()
-    )
-    live = (BundleStatus.PUBLISHED, BundleStatus.PAUSED)
-    if bundle is None or not bundle.open_ended or bundle.status not in live:
-        return
-    if bundle.reward_minor == 0:  # nothing was reserved for it
-        return
-    payments.escrow_release(
-        requester_id=bundle.requester_id,
-        bundle_id=bundle.pk,
-        currency=bundle.currency,
-        amount_minor=payments.escrow_cost_per_judgment(
-            bundle_id=bundle.pk, currency=bundle.currency, reward_minor=bundle.reward_minor
-        ),
-        idempotency_key=f"assignment-{assignment_id}-closed-slot-release",
-    )
 
 
 def assignments_expire(*, now: datetime | None = None, batch_size: int = 500) -> int:
