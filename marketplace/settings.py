@@ -212,6 +212,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=64 * 1024 * 1024)
 ITEM_UPLOAD_MAX_BYTES = env.int("ITEM_UPLOAD_MAX_BYTES", default=512 * 1024 * 1024)
 ITEM_UPLOAD_BATCH_SIZE = env.int("ITEM_UPLOAD_BATCH_SIZE", default=20_000)
+# One item's payload, serialised as JSON (UTF-8 bytes, uploaded media aside): a payload travels
+# with every task page and export row, so one huge row cannot slow every worker who gets it.
+ITEM_PAYLOAD_MAX_BYTES = env.int("ITEM_PAYLOAD_MAX_BYTES", default=64 * 1024)
 # Media uploaded with items (a zip of files plus a CSV/JSONL naming them): limits per file and
 # per archive, checked on the zip's headers and again while reading (headers can lie).
 MEDIA_MAX_FILE_BYTES = env.int("MEDIA_MAX_FILE_BYTES", default=20 * 1024 * 1024)

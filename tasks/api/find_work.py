@@ -9,6 +9,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from tasks.api.question_schema import QuestionField
 from tasks.find_work import SORTS, WorkCriteria, WorkOffer
 from tasks.models import Bundle
 
@@ -78,7 +79,7 @@ class WorkOfferSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="bundle.pk")
     title = serializers.CharField(source="bundle.title")
     instructions = serializers.CharField(source="bundle.instructions")
-    question = serializers.JSONField(source="bundle.question")
+    question = QuestionField(source="bundle.question")
     reward = serializers.IntegerField(source="bundle.reward_minor")
     currency = serializers.CharField(source="bundle.currency")
     time_limit_seconds = serializers.IntegerField(source="bundle.time_limit_seconds")

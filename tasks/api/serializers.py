@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from marketplace.api.fields import INT32_MAX, CurrencyField
+from tasks.api.question_schema import QuestionField
 from tasks.assist.selectors import assignment_prelabel
 from tasks.media import payload_for_viewer
 from tasks.models import Assignment, Bundle, Item, WorkerBundleStats
@@ -33,7 +34,7 @@ class BundleSerializer(serializers.ModelSerializer):
     reward = serializers.IntegerField(source="reward_minor", min_value=0, max_value=INT32_MAX)
     overlap = serializers.IntegerField(write_only=True, required=False, min_value=1, max_value=100)
     currency = CurrencyField(required=False, play_money=True)
-    question = serializers.JSONField()
+    question = QuestionField()
     requirements = serializers.JSONField(required=False)
     quality_rules = serializers.JSONField(required=False)
     assist = serializers.JSONField(required=False, allow_null=True)
@@ -293,7 +294,7 @@ class WorkItemSerializer(serializers.Serializer):
 
 class WorkAssignmentSerializer(serializers.ModelSerializer):
     item = serializers.SerializerMethodField()
-    question = serializers.JSONField(source="bundle.question", read_only=True)
+    question = QuestionField(source="bundle.question", read_only=True)
     instructions = serializers.CharField(source="bundle.instructions", read_only=True)
     reward = serializers.IntegerField(source="bundle.reward_minor", read_only=True)
     currency = serializers.CharField(source="bundle.currency", read_only=True)

@@ -31,6 +31,7 @@ from .assist import AssistActions
 from .find_work import FindWorkFilter, WorkOfferSerializer
 from .quality import QualityActions
 from .training import TrainingActions
+from .upload_schema import item_upload_json_schema
 
 
 class _BoundedIsoDateTimeField(IsoDateTimeField):
@@ -151,7 +152,7 @@ class BundleViewSet(AssistActions, TrainingActions, QualityActions, viewsets.Mod
                 "properties": {"file": {"type": "string", "format": "binary"}},
             },
             "text/csv": OpenApiTypes.STR,
-            "application/json": OpenApiTypes.OBJECT,
+            "application/json": item_upload_json_schema(),
             "application/x-ndjson": OpenApiTypes.STR,
         },
         responses={201: s.UploadSummarySerializer},

@@ -17,7 +17,9 @@ Why it is built this way:
 - One bad row rejects the upload with `DomainError(code="invalid_upload", row=N)`. `row` is the
   1-based number of the item in the file in every format: the first item is row 1 (a CSV header
   is not counted; blank lines are not counted). For CSV and JSONL the detail also gives the line
-  of the file, so a spreadsheet user can find it: "Row 17 (line 18): ...".
+  of the file, so a spreadsheet user can find it: "Row 17 (line 18): ...". A row whose payload
+  is over ITEM_PAYLOAD_MAX_BYTES of JSON is such a row; its entry in `errors` carries
+  `"code": "payload_too_large"`.
   When a row has a problem, the rows before it are still checked for duplicates first, so the
   row reported is the first bad one.
 - A zip upload holds media files plus one CSV/JSON/JSONL manifest naming them (`archive`);
@@ -45,7 +47,15 @@ from tasks.schema import question_validate
 from .archive import Archive, archive_open
 from .errors import InvalidUpload, UnsupportedFormat, UploadTooLarge, too_large
 from .media import MediaRecords
-from .parsing import Record, RowProblem, csv_records, json_array_records, jsonl_records, row_detail
+from .parsing import (
+    Record,
+    RowProblem,
+    csv_records,
+    json_array_records,
+    jsonl_records,
+    payload_size_problem,
+    row_detail,
+)
 from .reading import text_chunks
 from .writing import sink_for
 
@@ -162,6 +172,7 @@ def _rows_error(problems: list[RowProblem]) -> InvalidUpload:
     more = f" ({len(problems) - 1} more problem(s) listed in errors)" if len(problems) > 1 else ""
     errors = [
         {"row": p.row, "line": p.line, "detail": row_detail(p.row, p.line, p.reason)}
+        | ({"code": p.code} if p.code else {})
         for p in problems
     ]
     return InvalidUpload(
@@ -178,6 +189,8 @@ def _load(
     media: MediaRecords,
 ) -> ImportSummary:
     limit: int = settings.ITEM_UPLOAD_MAX_BYTES
+    payload_limit: int = settings.ITEM_PAYLOAD_MAX_BYTES
+    short_payload = payload_limit // 4  # characters that cannot reach the limit in UTF-8
     size = getattr(source, "size", None)
     if isinstance(size, int) and size > limit:
         raise too_large(limit)
@@ -195,6 +208,9 @@ def _load(
         problems: list[RowProblem] = []
         try:
             for entry in records:
+                # Most payloads are short: one length check, no call, decides them.
+                if type(entry) is Record and len(entry.payload_json) > short_payload:
+                    entry = payload_size_problem(entry, payload_limit) or entry
                 if isinstance(entry, RowProblem):
                     problems.append(entry)
                 elif not problems:  # after a bad row nothing is stored: only rows are checked

@@ -32,9 +32,31 @@ _ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class RowProblem(Exception):
-    def __init__(self, row: int, line: int | None, reason: str) -> None:
+    """One bad row; `code` names the kind of problem where a client may act on it (e.g.
+    `payload_too_large`), listed with the row in the upload error's `errors`."""
+
+    def __init__(self, row: int, line: int | None, reason: str, code: str | None = None) -> None:
         super().__init__(reason)
-        self.row, self.line, self.reason = row, line, reason
+        self.row, self.line, self.reason, self.code = row, line, reason, code
+
+
+PAYLOAD_TOO_LARGE = "payload_too_large"
+
+
+def payload_size_problem(record: Record, limit: int) -> RowProblem | None:
+    """The row's problem when its serialised payload is over `limit` UTF-8 bytes. A payload of
+    at most limit/4 characters cannot be (a character is at most 4 bytes): no encoding then."""
+    chars = len(record.payload_json)
+    if chars <= limit // 4 or (
+        chars <= limit and len(record.payload_json.encode("utf-8", "surrogatepass")) <= limit
+    ):
+        return None
+    return RowProblem(
+        record.row,
+        record.line,
+        f"the payload is larger than {limit:,} bytes of JSON; keep large data behind a URL.",
+        code=PAYLOAD_TOO_LARGE,
+    )
 
 
 def row_detail(row: int, line: int | None, reason: str) -> str:
