@@ -178,7 +178,9 @@ CALIBRATION_PSEUDO_COUNT = 4.0
 def calibrate(confidence: np.ndarray, correct: np.ndarray) -> Any:
     """A map raw confidence -> probability of being right, fitted on held-out consensus.
 
-    Isotonic with enough labels, Platt otherwise. Isotonic's bins are shrunk toward the overall
+    Isotonic with enough labels, Platt otherwise; either never decreases (a higher raw score
+    never reads as less likely to be right), and a Platt fit that would is replaced by the
+    overall accuracy. Isotonic's bins are shrunk toward the overall
     accuracy by `CALIBRATION_PSEUDO_COUNT` (a Beta prior): its extreme bins are small, and an
     unshrunk bin of a few lucky items would read 1.0 and let a weak model accept items alone."""
     from sklearn.isotonic import IsotonicRegression
@@ -199,8 +201,12 @@ def calibrate(confidence: np.ndarray, correct: np.ndarray) -> Any:
         return lambda c: np.interp(np.asarray(c, dtype=np.float64), xs, ys)
     if 0 < overall < 1:
         platt = LogisticRegression().fit(confidence.reshape(-1, 1), correct)
-        return lambda c: platt.predict_proba(np.asarray(c).reshape(-1, 1))[:, 1]
-    return lambda c: np.full(len(c), overall)
+        if float(platt.coef_[0][0]) > 0:
+            return lambda c: platt.predict_proba(np.asarray(c).reshape(-1, 1))[:, 1]
+        # A falling fit (on a few dozen labels, the wrong ones happened to score highest)
+        # would make the model surest where it is least sure: it says nothing beyond the
+        # overall accuracy instead.
+    return lambda c: np.full(len(np.asarray(c)), overall)
 
 
 def retrain_due(*, labels: int, trained_on: int | None, every: int) -> bool:

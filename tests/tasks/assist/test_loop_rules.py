@@ -90,6 +90,23 @@ def test_calibration_reads_no_certainty_into_a_few_lucky_items():
     assert np.all(np.diff(mapped(np.linspace(0, 1, 50))) >= -1e-12)  # still monotone
 
 
+def test_calibration_on_few_labels_never_makes_the_model_surest_where_it_is_least_sure():
+    """The demo's audit switched its model off: a version trained on 40 labels, whose four
+    wrong held-out items had its highest raw scores, was calibrated by a falling Platt fit, so
+    its least sure predictions (mixed reviews) read 0.97 and went to the audit, wrong."""
+    rng = np.random.default_rng(1)
+    confidence = np.sort(rng.uniform(0.5, 0.7, 40))
+    correct = np.ones(40)
+    correct[-4:] = 0.0  # the wrong ones scored highest
+    mapped = training.calibrate(confidence, correct)
+    grid = mapped(np.linspace(0.5, 0.7, 21))
+    assert np.all(np.diff(grid) >= -1e-12)
+    assert np.all(grid <= correct.mean() + 1e-9)
+    # a rising fit is kept: the surest items read likelier to be right
+    mapped = training.calibrate(confidence, correct[::-1].copy())
+    assert float(mapped(np.array([0.7]))[0]) > float(mapped(np.array([0.5]))[0])
+
+
 def test_routing_prefers_uncertain_items_yet_samples_others(requester, draw, monkeypatch):
     from tasks import work
     from tasks.assist import routing
