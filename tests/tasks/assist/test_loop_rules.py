@@ -107,6 +107,24 @@ def test_calibration_on_few_labels_never_makes_the_model_surest_where_it_is_leas
     assert float(mapped(np.array([0.7]))[0]) > float(mapped(np.array([0.5]))[0])
 
 
+def test_calibration_reads_no_certainty_into_a_prediction_with_no_opinion():
+    """The demo's model, trained on 40 labels it scored 0.6-0.9 and got 39 right, read 0.97 on
+    a terse review it scored 0.51 (its one word unseen): every such item went to the audit
+    as "confident", people disagreed on a coin flip's share, and the audit switched it off."""
+    rng = np.random.default_rng(2)
+    confidence = rng.uniform(0.6, 0.9, 40)
+    correct = np.ones(40)
+    correct[0] = 0.0
+    mapped = training.calibrate(confidence, correct, 2)
+    assert float(mapped(np.array([0.51]))[0]) < 0.8
+    assert float(mapped(np.array([0.9]))[0]) > 0.9
+    # ten classes: a raw 0.1 is a guess among ten
+    digits = training.calibrate(
+        rng.uniform(0.5, 0.99, 150), np.ones(150) * (rng.random(150) < 0.95), 10
+    )
+    assert float(digits(np.array([0.12]))[0]) < 0.7  # far from any target
+
+
 def test_routing_prefers_uncertain_items_yet_samples_others(requester, draw, monkeypatch):
     from tasks import work
     from tasks.assist import routing
