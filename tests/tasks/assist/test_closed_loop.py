@@ -308,8 +308,11 @@ def test_jsonl_results_carry_provenance_per_item(requester, draw):
     # given: r0 settled by the model alone, r1 by the model and one agreeing judgment, r2 by
     # people alone (no prediction)
     bundle = _bundle(requester, items=3, min_overlap=0)
-    _post(requester, bundle, [{"external_id": "r0", "label": "pos", "confidence": 0.99},
-                              {"external_id": "r1", "label": "neg", "confidence": 0.9}])  # fmt: skip
+    predictions = [
+        {"external_id": "r0", "label": "pos", "confidence": 0.99},
+        {"external_id": "r1", "label": "neg", "confidence": 0.9},
+    ]
+    _post(requester, bundle, predictions)
     bundle = _publish(_vetted(bundle))
     for _ in range(6):
         item = bundle.items.filter(state=ItemState.OPEN).order_by("id").first()

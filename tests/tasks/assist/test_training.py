@@ -219,7 +219,7 @@ def test_the_embedding_model_runs_on_a_registered_encoder(requester, settings, m
     # the encoder embedded the items' texts (gold never), and the unlabelled items are
     # predicted from those embeddings
     assert any("item45" in t for t in HashingEmbedder.texts)
-    assert not any("awful awful awful" == t.strip() for t in HashingEmbedder.texts)
+    assert not any(t.strip() == "awful awful awful" for t in HashingEmbedder.texts)
     unlabelled = Prediction.objects.filter(item__bundle=bundle, item__result__isnull=True)
     right = [
         p.label == ("pos" if int(p.item.payload["n"]) else "neg")
