@@ -215,14 +215,16 @@ def calibrate(confidence: np.ndarray, correct: np.ndarray, n_classes: int = 2) -
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
-    overall = float(correct.mean()) if len(correct) else 0.5
     chance = 1.0 / max(int(n_classes), 2)
     xs_all = np.concatenate([np.asarray(confidence, dtype=np.float64), [chance, chance]])
     ys_all = np.concatenate([np.asarray(correct, dtype=np.float64), [1.0, 0.0]])
     weights = np.concatenate(
         [np.ones(len(correct)), [CHANCE_PSEUDO_COUNT * chance, CHANCE_PSEUDO_COUNT * (1 - chance)]]
     )
-    if len(correct) >= 100 and 0 < overall < 1:
+    # The overall accuracy with the anchor: 40 right out of 40 reads 0.95 for two classes, not
+    # certainty (unanchored, every prediction of such a version read 1.0, mixed reviews too).
+    overall = float((ys_all * weights).sum() / weights.sum())
+    if len(correct) >= 100:
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
         fitted = iso.fit_transform(xs_all, ys_all, sample_weight=weights)
         shrunk: dict[float, float] = {}
@@ -234,13 +236,11 @@ def calibrate(confidence: np.ndarray, correct: np.ndarray, n_classes: int = 2) -
         xs = np.asarray(iso.X_thresholds_, dtype=np.float64)
         ys = np.asarray([shrunk.get(float(y), float(y)) for y in iso.y_thresholds_])
         return lambda c: np.interp(np.asarray(c, dtype=np.float64), xs, ys)
-    if 0 < overall < 1:
-        platt = LogisticRegression(C=PLATT_C).fit(_logit(xs_all), ys_all, sample_weight=weights)
-        if float(platt.coef_[0][0]) > 0:
-            return lambda c: platt.predict_proba(_logit(c))[:, 1]
-        # A falling fit (on a few dozen labels, the wrong ones happened to score highest)
-        # would make the model surest where it is least sure: it says nothing beyond the
-        # overall accuracy instead.
+    platt = LogisticRegression(C=PLATT_C).fit(_logit(xs_all), ys_all, sample_weight=weights)
+    if float(platt.coef_[0][0]) > 0:
+        return lambda c: platt.predict_proba(_logit(c))[:, 1]
+    # A falling fit (on a few dozen labels, the wrong ones happened to score highest) would
+    # make the model surest where it is least sure: it says nothing beyond the overall accuracy.
     return lambda c: np.full(len(np.asarray(c)), overall)
 
 

@@ -125,6 +125,17 @@ def test_calibration_reads_no_certainty_into_a_prediction_with_no_opinion():
     assert float(digits(np.array([0.12]))[0]) < 0.7  # far from any target
 
 
+def test_a_perfect_held_out_score_on_few_labels_is_not_certainty():
+    """The demo's second version got its 40 held-out labels all right, and every one of its
+    predictions read 1.0, the mixed reviews it got wrong too: they all went to the audit."""
+    rng = np.random.default_rng(3)
+    confidence = rng.uniform(0.55, 0.95, 40)
+    mapped = training.calibrate(confidence, np.ones(40), 2)
+    assert float(mapped(np.array([0.55]))[0]) < 0.95
+    assert float(mapped(np.array([0.95]))[0]) < 1.0
+    assert np.all(np.diff(mapped(np.linspace(0.5, 1, 30))) >= -1e-12)
+
+
 def test_routing_prefers_uncertain_items_yet_samples_others(requester, draw, monkeypatch):
     from tasks import work
     from tasks.assist import routing
