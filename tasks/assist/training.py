@@ -26,6 +26,10 @@ from django.utils.module_loading import import_string
 
 from tasks.models import AssistModelVersion, Bundle, Item, ItemResult, ItemState, Prediction
 
+from .audit import AUDIT_MIN_ITEMS, AuditFigures, exceeds
+from .prior import DEFAULT_TARGET_CONFIDENCE
+from .settings import DEFAULT_AUDIT_LIMIT
+
 #: Fewest consensus labels (and of at least two classes) a model is trained on.
 MIN_LABELS = 20
 FOLDS = 5
@@ -337,14 +341,45 @@ def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
             bundle=bundle, version=version, kind=kind, trained_on=len(labelled),
             predictions=len(ids), heldout_accuracy=float(correct.mean()),
         )  # fmt: skip
-        # A built-in version calibrated on enough held-out consensus (VET_MIN_LABELS) was
-        # checked by that calibration, so it may auto-accept at once; the audit keeps watching
-        # it. One calibrated on fewer labels (a Platt fit on 20 points can read 0.99) is a
-        # prior for items people judge until its own audit vets it, like posted predictions.
-        vetted = {"vetted_version": version} if len(labelled) >= VET_MIN_LABELS else {}
-        _status(bundle.pk, last_error=None, trained_at=timezone.now().isoformat(),
-                **vetted)  # fmt: skip
+        status = dict(Bundle.objects.get(pk=bundle.pk).assist_status or {})
+        resumed = status.get("model_off") and heldout_vouches(
+            calibrated(oof.max(1)), correct, target=_target(bundle), limit=_limit(bundle)
+        )
+        if resumed:
+            # The audit switched an earlier version off; this one passes its own held-out
+            # check, so it gets a fresh audit (unvetted: every item it is sure of is audited
+            # until AUDIT_MIN_ITEMS are) instead of inheriting that verdict.
+            for key in ("model_off", "model_off_reason", "model_off_at", "vetted_version"):
+                status.pop(key, None)
+        elif len(labelled) >= VET_MIN_LABELS and not status.get("model_off"):
+            # A built-in version calibrated on enough held-out consensus (VET_MIN_LABELS) was
+            # checked by that calibration, so it may auto-accept at once; the audit keeps
+            # watching it. One calibrated on fewer labels (a Platt fit on 20 points can read
+            # 0.99) is a prior for items people judge until its own audit vets it.
+            status["vetted_version"] = version
+        status.update(last_error=None, trained_at=timezone.now().isoformat())
+        Bundle.objects.filter(pk=bundle.pk).update(assist_status=status)
     return version
+
+
+def heldout_vouches(
+    confidence: np.ndarray, correct: np.ndarray, *, target: float, limit: float
+) -> bool:
+    """Whether a version's held-out (out-of-fold) consensus passes the test its audit will
+    apply: at least AUDIT_MIN_ITEMS held-out items it is sure of (calibrated `confidence` at
+    the `target`), and among them the share it got wrong not above `limit` (`exceeds`). A
+    calibration on a handful of labels does not vouch for anything."""
+    sure = np.asarray(confidence) >= target
+    figures = AuditFigures(int(sure.sum()), int((np.asarray(correct)[sure] < 0.5).sum()))
+    return figures.audited >= AUDIT_MIN_ITEMS and not exceeds(figures, limit)
+
+
+def _target(bundle: Bundle) -> float:
+    return float(bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE)
+
+
+def _limit(bundle: Bundle) -> float:
+    return float((bundle.assist or {}).get("audit_limit", DEFAULT_AUDIT_LIMIT))
 
 
 def failure_after_commit(bundle_id: int, where: str, exc: BaseException) -> None:
