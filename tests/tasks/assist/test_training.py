@@ -312,6 +312,9 @@ def test_a_later_version_gets_a_fresh_audit_instead_of_its_predecessors_verdict(
     assert status.get("vetted_version") is None
     # and version 1's audit is not version 2's: the audit leaves it on
     assert audit.bundle_audit(bundle_id=bundle.pk) is False
+    report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
+    assert [p["switched_off"] for p in report["learning_curve"]] == [True, False]
+    assert report["auto_accept"] != "disabled" and not report["model_off_reason"]
     # while version 2's own bad audit switches it off in turn
     _switch_off_by_its_audit(bundle, 2, wrong=6)
     bundle.refresh_from_db()
