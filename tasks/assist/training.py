@@ -343,7 +343,7 @@ def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
         )  # fmt: skip
         status = dict(Bundle.objects.get(pk=bundle.pk).assist_status or {})
         resumed = status.get("model_off") and heldout_vouches(
-            calibrated(oof.max(1)), correct, target=_target(bundle), limit=_limit(bundle)
+            confidence[: len(labelled)], correct, target=_target(bundle), limit=_limit(bundle)
         )
         if resumed:
             # The audit switched an earlier version off; this one passes its own held-out
