@@ -58,13 +58,14 @@ faults: install
 
 # The whole suite on the configured database (DATABASE_URL; SQLite when unset) and, when that
 # is not SQLite, once more on SQLite: `make run` serves on SQLite and its claim/submit SQL differs.
-# The SQLite rerun covers the code whose SQL differs by database (claims, submit, the ledger,
-# quality, pages, the demo); the browser, hardening (matrix, fuzz, bursts), MTurk-protocol,
-# fake-Stripe and layout suites do not depend on the database and ran once above.
+# The SQLite rerun covers the code whose SQL differs by database: the claim and submit paths
+# (BEGIN IMMEDIATE instead of SKIP LOCKED), the ledger, the pages and the demo `make run` serves;
+# the rest does not depend on the database and ran once above (CI has 15 minutes on 2 cores).
 # Two processes: the suite is CPU-bound and the machine has two cores.
 PYTEST_ARGS ?= -n 2
-SQLITE_RERUN_ARGS ?= -m "not e2e" --ignore=tests/hardening --ignore=tests/mturk \
-	--ignore=tests/mturk_work --ignore=tests/fakestripe --ignore=tests/test_structure.py
+SQLITE_RERUN_ARGS ?= -m "not e2e" tests/tasks/test_claiming.py tests/tasks/test_work_sql.py \
+	tests/tasks/test_core_loop.py tests/tasks/test_submit_follow_up.py tests/payments tests/web \
+	tests/test_demo.py tests/test_demo_annotation.py tests/test_celery.py
 test: check
 	$(PY) -m pytest $(PYTEST_ARGS)
 	@case "$${DATABASE_URL:-sqlite}" in sqlite*) ;; *) \
